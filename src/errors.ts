@@ -1,0 +1,111 @@
+/**
+ * eddy's errors are data: one base class with a stable `code`, a `retriable` flag and structured `details`.
+ * Messages say what happened and what to do about it (the style of kafkajs `src/errors.js` and
+ * quix-streams' `IncompatibleStateStoreError`).
+ */
+export class EddyError extends Error {
+  /** Stable machine-readable code, e.g. `UNKNOWN_TOPIC`. Never reuse a code for another meaning. */
+  readonly code: string;
+  /** True when retrying the same call later may succeed (a busy database, a broker restart). */
+  readonly retriable: boolean;
+  /** Structured fields naming the things involved (topic, partition, offset, store, path, ...). */
+  readonly details: Record<string, unknown>;
+
+  constructor(
+    code: string,
+    message: string,
+    opts: { retriable?: boolean; details?: Record<string, unknown>; cause?: unknown } = {},
+  ) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.retriable = opts.retriable ?? false;
+    this.details = opts.details ?? {};
+  }
+}
+
+/** A topic that does not exist was named. Fix: create it (`eddy load`, or run the topology that owns it). */
+export class UnknownTopicError extends EddyError {
+  constructor(topic: string, known: readonly string[] = []) {
+    const hint = known.length > 0 ? ` Known topics: ${known.slice(0, 20).join(', ')}${known.length > 20 ? ', ...' : ''}.` : '';
+    super('UNKNOWN_TOPIC', `Unknown topic "${topic}".${hint} Create it first (e.g. \`eddy load\`) or check the name.`, {
+      details: { topic },
+    });
+  }
+}
+
+/** A partition outside `[0, partitions)` was named. */
+export class UnknownPartitionError extends EddyError {
+  constructor(topic: string, partition: number, partitions: number) {
+    super(
+      'UNKNOWN_PARTITION',
+      `Topic "${topic}" has ${partitions} partition(s) (0..${partitions - 1}); partition ${partition} does not exist.`,
+      { details: { topic, partition, partitions } },
+    );
+  }
+}
+
+/** A topic exists with a different shape (partitions, cleanup policy) than was asked for. */
+export class TopicMismatchError extends EddyError {
+  constructor(topic: string, what: string) {
+    super('TOPIC_MISMATCH', `Topic "${topic}" already exists with ${what}. Delete it or use the existing shape.`, {
+      details: { topic },
+    });
+  }
+}
+
+/**
+ * A newer producer with the same transactional id has started, so this one is a zombie and must stop
+ * (Kafka's ProducerFencedException, KIP-98). Not retriable: close the producer and its task.
+ */
+export class ProducerFencedError extends EddyError {
+  constructor(transactionalId: string, epoch: number, currentEpoch: number) {
+    super(
+      'PRODUCER_FENCED',
+      `Producer "${transactionalId}" (epoch ${epoch}) was fenced by a newer instance (epoch ${currentEpoch}); this task must stop.`,
+      { details: { transactionalId, epoch, currentEpoch } },
+    );
+  }
+}
+
+/** A consumer-group member acted on partitions it no longer owns (a rebalance happened). Re-join. */
+export class RebalanceInProgressError extends EddyError {
+  constructor(groupId: string, detail: string) {
+    super('REBALANCE_IN_PROGRESS', `Consumer group "${groupId}" rebalanced: ${detail}. Re-join and retry.`, {
+      retriable: true,
+      details: { groupId },
+    });
+  }
+}
+
+/** Bad user configuration or CLI argument; raised before anything is written. */
+export class ConfigError extends EddyError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super('CONFIG', message, { details });
+  }
+}
+
+/** A state store that does not exist was named. */
+export class UnknownStoreError extends EddyError {
+  constructor(store: string, known: readonly string[]) {
+    super('UNKNOWN_STORE', `Unknown state store "${store}". Known stores: ${known.join(', ') || '(none)'}.`, {
+      details: { store, known },
+    });
+  }
+}
+
+/** Bytes that are not a valid record of the expected schema (bad magic byte, unknown schema id, truncated). */
+export class SerdeError extends EddyError {
+  constructor(message: string, details: Record<string, unknown> = {}, cause?: unknown) {
+    super('SERDE', message, { details, cause });
+  }
+}
+
+/** A schema is not compatible with the registered versions of its subject under the subject's compatibility level. */
+export class IncompatibleSchemaError extends EddyError {
+  constructor(subject: string, level: string, reason: string) {
+    super('INCOMPATIBLE_SCHEMA', `Schema for subject "${subject}" is not ${level}-compatible: ${reason}`, {
+      details: { subject, level },
+    });
+  }
+}

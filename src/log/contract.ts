@@ -1,0 +1,214 @@
+/**
+ * The log contract: what eddy needs from a partitioned, replayable log. Two backends implement it:
+ * `embedded` (one SQLite file, the default) and `kafka` (Apache Kafka through kafkajs). One conformance
+ * suite (`tests/log/conformance.test.ts`) runs the same scenarios against both.
+ *
+ * Vocabulary and semantics follow Apache Kafka: a topic has N partitions; each partition is an append-only
+ * sequence of records numbered by offset (0, 1, 2, ...); the *high watermark* (end offset) is the offset the
+ * next appended record will get; a compacted topic keeps at least the latest record per key and drops a key
+ * whose latest record is a tombstone (null value) after compaction; a consumer group stores, per partition,
+ * the committed offset = the offset of the next record to read (last processed offset + 1).
+ *
+ * Offsets are JavaScript numbers (safe to 2^53 - 1). Timestamps are ms since the Unix epoch (event time).
+ */
+
+/** Record headers: name to bytes. Names starting with `eddy.` are reserved for provenance (see runtime). */
+export type Headers = Record<string, Buffer>;
+
+/** A record as read from the log. `value === null` is a tombstone. */
+export interface LogRecord {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+  readonly key: Buffer | null;
+  readonly value: Buffer | null;
+  readonly headers: Headers;
+  /** Event time, ms since epoch. */
+  readonly timestamp: number;
+}
+
+/**
+ * A record to append. The caller chooses the partition (eddy partitions keys itself with Kafka's murmur2
+ * partitioner, `partitionFor` in `./partitioner.ts`, so both backends place a key identically).
+ */
+export interface ProducerRecord {
+  readonly topic: string;
+  readonly partition: number;
+  readonly key: Buffer | null;
+  readonly value: Buffer | null;
+  readonly headers?: Headers;
+  /** Event time, ms since epoch. */
+  readonly timestamp: number;
+}
+
+export interface TopicPartition {
+  readonly topic: string;
+  readonly partition: number;
+}
+
+export interface TopicPartitionOffset extends TopicPartition {
+  /** For commits: the next offset to read (last processed + 1). */
+  readonly offset: number;
+  /** Opaque string kept with a committed offset (Kafka's OffsetCommit metadata); eddy keeps stream time here. */
+  readonly metadata?: string;
+}
+
+/** What a topic should look like. `createTopics` is idempotent for an identical spec. */
+export interface TopicSpec {
+  readonly name: string;
+  /** Number of partitions, >= 1. */
+  readonly partitions: number;
+  /** `cleanup.policy=compact` (changelogs, tables, the versions registry). Default false (delete). */
+  readonly compacted?: boolean;
+  /** Extra broker-level configs (Kafka only; the embedded log keeps but ignores them). */
+  readonly config?: Readonly<Record<string, string>>;
+}
+
+export interface TopicDescription {
+  readonly name: string;
+  readonly partitions: number;
+  readonly compacted: boolean;
+}
+
+/** Offsets of one partition: `low` is the first readable offset, `high` the high watermark (end offset). */
+export interface PartitionOffsets {
+  readonly partition: number;
+  readonly low: number;
+  readonly high: number;
+}
+
+/** The result of appending: per topic-partition, the offsets the records received, in send order. */
+export interface AppendResult {
+  /** `${topic}:${partition}` -> offsets assigned to the records sent there, in send order. */
+  readonly offsets: ReadonlyMap<string, readonly number[]>;
+}
+
+/**
+ * A transaction (KIP-98): records and consumer offsets that become visible together or not at all.
+ * States: open -> committed | aborted. Calling anything after commit/abort throws.
+ * MUST: records sent in a transaction are invisible to `read` and to consumers until `commit` resolves;
+ * after `abort` (or a crash before commit) they are never visible.
+ * MUST: `commit` throws `ProducerFencedError` if a newer producer with the same transactional id exists,
+ * and then nothing of the transaction is visible.
+ */
+export interface Transaction {
+  /** Buffers records for the transaction. Returns nothing; offsets are known after commit. */
+  send(records: readonly ProducerRecord[]): void;
+  /** Adds consumer-group offset commits to the transaction (Kafka's `sendOffsets`, TxnOffsetCommit). */
+  sendOffsets(groupId: string, offsets: readonly TopicPartitionOffset[]): void;
+  /** Atomically appends everything sent and commits the offsets. Resolves with the assigned offsets. */
+  commit(): Promise<AppendResult>;
+  /** Drops everything sent. Safe to call twice. */
+  abort(): Promise<void>;
+}
+
+/**
+ * A producer. With a `transactionalId`, starting it fences any older producer with the same id
+ * (Kafka's InitProducerId bumps the epoch). Exactly-once needs one transactional id per task
+ * (kafkajs has no KIP-447, so fencing by group generation is not available).
+ */
+export interface Producer {
+  readonly transactionalId?: string;
+  /** Begins a transaction. At most one is open per producer at a time. */
+  transaction(): Promise<Transaction>;
+  /** Appends records outside a transaction (at-least-once paths: loaders, tools). */
+  send(records: readonly ProducerRecord[]): Promise<AppendResult>;
+  /** Releases resources. Safe to call twice. */
+  close(): Promise<void>;
+}
+
+/** Options for reading a partition directly (restore, inspection, tools); no consumer group involved. */
+export interface ReadOptions {
+  /** First offset to read; default the partition's low offset. */
+  readonly fromOffset?: number;
+  /** Stop before this offset; default the high watermark at the time of the call. */
+  readonly toOffset?: number;
+  /** Records per yielded batch; default 10,000. */
+  readonly maxBatchRecords?: number;
+}
+
+/** A batch of records from one partition, delivered to a group consumer. */
+export interface ConsumerBatch {
+  readonly topic: string;
+  readonly partition: number;
+  readonly records: readonly LogRecord[];
+  /** The high watermark when the batch was fetched: `highWatermark - (lastOffset + 1)` is the lag. */
+  readonly highWatermark: number;
+}
+
+/**
+ * Callbacks for a group member. `onAssigned` runs before the first batch of a newly assigned partition
+ * (restore state there); `onRevoked` runs after the last batch of a partition taken away (commit or abort,
+ * close stores). Batches of one partition are delivered in offset order, one at a time.
+ */
+export interface ConsumerHandlers {
+  onAssigned?(partitions: readonly TopicPartition[]): Promise<void>;
+  onRevoked?(partitions: readonly TopicPartition[]): Promise<void>;
+  /**
+   * Processes one batch. The consumer does NOT commit offsets by itself: the handler commits them, usually
+   * inside a transaction with its outputs (`Transaction.sendOffsets`). After the handler resolves, the next
+   * batch of that partition starts at the batch's last offset + 1. If it throws, the consumer stops and
+   * `run` rejects with that error.
+   */
+  eachBatch(batch: ConsumerBatch): Promise<void>;
+  /** Called when every assigned partition is at its high watermark (nothing left to read right now). */
+  onIdle?(): Promise<void>;
+}
+
+export interface ConsumerOptions {
+  readonly groupId: string;
+  readonly topics: readonly string[];
+  /** Max records in one batch; default 5,000. */
+  readonly maxBatchRecords?: number;
+  /**
+   * Co-partitioning: partitions with the same number across all subscribed topics are assigned to the
+   * same member together (a Kafka Streams task reads partition p of every co-partitioned input).
+   * Default true.
+   */
+  readonly coPartitioned?: boolean;
+}
+
+/**
+ * A member of a consumer group. Starts reading each assigned partition at the group's committed offset,
+ * or at the partition's low offset when none is committed (`auto.offset.reset=earliest`).
+ * Reads committed data only (`isolation.level=read_committed`).
+ */
+export interface Consumer {
+  /** Joins the group and delivers batches until `stop()`; resolves after stop, rejects on handler errors. */
+  run(handlers: ConsumerHandlers): Promise<void>;
+  /** Stops fetching; lets the batch in flight finish; runs `onRevoked` for all partitions; leaves the group. */
+  stop(): Promise<void>;
+}
+
+/**
+ * A log backend. MUST be safe to use from several producers/consumers in one process; SHOULD be usable by
+ * several processes at once (the embedded log through SQLite locking, Kafka natively).
+ */
+export interface Log {
+  readonly kind: 'embedded' | 'kafka';
+  /** Creates topics that do not exist. Throws `TopicMismatchError` if one exists with another shape. */
+  createTopics(specs: readonly TopicSpec[]): Promise<void>;
+  /** Deletes topics and their committed group offsets. Unknown names are ignored. */
+  deleteTopics(names: readonly string[]): Promise<void>;
+  /** All topics, sorted by name. */
+  listTopics(): Promise<TopicDescription[]>;
+  /** One topic, or undefined if it does not exist. */
+  describeTopic(name: string): Promise<TopicDescription | undefined>;
+  /** Low and high offsets per partition. Throws `UnknownTopicError`. */
+  offsets(topic: string): Promise<PartitionOffsets[]>;
+  /** The group's committed offsets for a topic, partition -> offset (+ metadata); missing = none committed. */
+  committedOffsets(groupId: string, topic: string): Promise<Map<number, { offset: number; metadata?: string }>>;
+  /** Reads one partition (committed records only) in batches, from `fromOffset` to `toOffset`. */
+  read(tp: TopicPartition, opts?: ReadOptions): AsyncIterable<LogRecord[]>;
+  /** Compacts a compacted topic now (Kafka does this in the background; tests and `eddy topics` use it). */
+  compact(topic: string): Promise<void>;
+  producer(opts?: { transactionalId?: string }): Producer;
+  consumer(opts: ConsumerOptions): Consumer;
+  /** Closes everything. Safe to call twice. */
+  close(): Promise<void>;
+}
+
+/** `${topic}:${partition}`, the key used in `AppendResult.offsets` and other maps. */
+export function tpKey(topic: string, partition: number): string {
+  return `${topic}:${partition}`;
+}
