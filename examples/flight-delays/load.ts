@@ -1,0 +1,138 @@
+/**
+ * Loads the vega-datasets flight data onto the log: `flights-3m.parquet` into topic `flights` (key: origin) and
+ * `airports.csv` into compacted topic `airports` (key: iata). Parquet is streamed one row group at a time
+ * (~270,000 rows), so memory stays bounded.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { parse } from 'csv-parse/sync';
+import { asyncBufferFromFile, parquetMetadataAsync, parquetRead } from 'hyparquet';
+import { compressors } from 'hyparquet-compressors';
+import type { Log, ProducerRecord } from '../../src/log/contract.js';
+import { partitionFor } from '../../src/log/partitioner.js';
+import { AvroSerde } from '../../src/schema/avro-serde.js';
+import { loadSchemas } from '../../src/schema/load.js';
+import type { SchemaRegistry } from '../../src/schema/types.js';
+import { packageRoot } from '../../src/util/paths.js';
+import { ConfigError } from '../../src/errors.js';
+import type { Airport, Flight } from './types.js';
+
+/** Where the vega-datasets package keeps its data files. */
+export function vegaDataDir(): string {
+  // vega-datasets' `exports` hides package.json; find the package folder on the module search path instead.
+  const paths = createRequire(import.meta.url).resolve.paths('vega-datasets') ?? [];
+  for (const p of paths) if (existsSync(join(p, 'vega-datasets', 'data'))) return join(p, 'vega-datasets', 'data');
+  throw new ConfigError('package vega-datasets is not installed; run `npm install`');
+}
+
+/** Default input files. */
+export function defaultFiles(): { flights: string; airports: string } {
+  const dir = vegaDataDir();
+  return { flights: join(dir, 'flights-3m.parquet'), airports: join(dir, 'airports.csv') };
+}
+
+export interface LoadOptions {
+  readonly log: Log;
+  readonly registry: SchemaRegistry;
+  readonly flightsFile?: string;
+  readonly airportsFile?: string;
+  /** Load only the first N flights (default: all 3,000,000). */
+  readonly limit?: number;
+  /** Partitions of topic `flights` (default 4). */
+  readonly partitions?: number;
+  /** Records per append (default 10,000). */
+  readonly batchRecords?: number;
+  /** Progress callback: flights loaded so far and the total to load. */
+  readonly onProgress?: (loaded: number, total: number) => void;
+}
+
+function mustExist(path: string, what: string): void {
+  if (!existsSync(path)) throw new ConfigError(`${what} file not found: ${path}. Run \`npm install\` (it ships with vega-datasets) or pass the path.`, { path });
+}
+
+/** Reads airports.csv into records; empty or "NA" fields become null. Throws ConfigError on a bad row. */
+export function readAirports(path: string): Airport[] {
+  mustExist(path, 'airports');
+  const rows = parse(readFileSync(path), { columns: true, skip_empty_lines: true }) as Record<string, string>[];
+  const opt = (v: string | undefined) => (v === undefined || v === '' || v === 'NA' ? null : v);
+  return rows.map((r, i) => {
+    const latitude = Number(r.latitude);
+    const longitude = Number(r.longitude);
+    if (!r.iata || Number.isNaN(latitude) || Number.isNaN(longitude))
+      throw new ConfigError(`${path}: row ${i + 2} has no iata code or a non-numeric latitude/longitude`, { path, row: i + 2 });
+    return { iata: r.iata, name: r.name ?? '', city: opt(r.city), state: opt(r.state), country: opt(r.country), latitude, longitude };
+  });
+}
+
+/**
+ * Creates `flights` and `airports` (if missing) and appends the data. Returns the record counts. Appends are not
+ * idempotent: loading twice appends twice (as producing twice to Kafka would).
+ */
+export async function loadFlightData(opts: LoadOptions): Promise<{ flights: number; airports: number }> {
+  const files = defaultFiles();
+  const flightsFile = opts.flightsFile ?? files.flights;
+  const airportsFile = opts.airportsFile ?? files.airports;
+  mustExist(flightsFile, 'flights');
+  const airports = readAirports(airportsFile);
+  const schemas = loadSchemas(join(packageRoot(import.meta.url), 'schemas'));
+  const partitions = opts.partitions ?? 4;
+  const { log, registry } = opts;
+  const keySerde = await AvroSerde.create<string>(registry, 'flights-key', 'string');
+  const flightSerde = await AvroSerde.create<Flight>(registry, 'flights-value', schemas.get('Flight')!);
+  const airportKey = await AvroSerde.create<string>(registry, 'airports-key', 'string');
+  const airportSerde = await AvroSerde.create<Airport>(registry, 'airports-value', schemas.get('Airport')!);
+  await log.createTopics([
+    { name: 'flights', partitions },
+    { name: 'airports', partitions: 1, compacted: true },
+  ]);
+  const actual = (await log.describeTopic('flights'))!.partitions;
+
+  const producer = log.producer();
+  try {
+    await producer.send(
+      airports.map((a) => ({ topic: 'airports', partition: 0, key: airportKey.serialize(a.iata), value: airportSerde.serialize(a), timestamp: 0 })),
+    );
+
+    const file = await asyncBufferFromFile(flightsFile);
+    const meta = await parquetMetadataAsync(file);
+    const total = Math.min(Number(meta.num_rows), opts.limit ?? Number.POSITIVE_INFINITY);
+    const batchRecords = opts.batchRecords ?? 10_000;
+    const keyCache = new Map<string, { bytes: Buffer; partition: number }>();
+    let loaded = 0;
+    let rowStart = 0;
+    for (const rg of meta.row_groups) {
+      const rowEnd = rowStart + Number(rg.num_rows);
+      if (loaded >= total) break;
+      let rows: unknown[][] = [];
+      await parquetRead({ file, metadata: meta, compressors, rowStart, rowEnd: Math.min(rowEnd, rowStart + (total - loaded)), onComplete: (r) => { rows = r as unknown[][]; } });
+      rowStart = rowEnd;
+      let out: ProducerRecord[] = [];
+      for (const row of rows) {
+        const [date, delay, distance, origin, destination] = row as [Date, bigint, bigint, string, string];
+        const f: Flight = { date: date.getTime(), delay: Number(delay), distance: Number(distance), origin, destination };
+        let k = keyCache.get(origin);
+        if (k === undefined) {
+          const bytes = keySerde.serialize(origin);
+          k = { bytes, partition: partitionFor(bytes, actual) };
+          keyCache.set(origin, k);
+        }
+        out.push({ topic: 'flights', partition: k.partition, key: k.bytes, value: flightSerde.serialize(f), timestamp: f.date });
+        if (out.length >= batchRecords) {
+          await producer.send(out);
+          loaded += out.length;
+          out = [];
+          opts.onProgress?.(loaded, total);
+        }
+      }
+      if (out.length > 0) {
+        await producer.send(out);
+        loaded += out.length;
+        opts.onProgress?.(loaded, total);
+      }
+    }
+    return { flights: loaded, airports: airports.length };
+  } finally {
+    await producer.close();
+  }
+}

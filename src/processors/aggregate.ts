@@ -1,0 +1,34 @@
+import { type ErrorPolicy, FAILED, type Flowing, type Processor, type Rec, derive, guarded } from './context.js';
+
+/** The functions of an aggregation (Kafka Streams `Initializer` and `Aggregator`). */
+export interface AggregateFns<K, V, A> {
+  /** The aggregate of a key never seen before. */
+  initializer: () => A;
+  /** Folds one record into the aggregate; may return the same (mutated) object or a new one. */
+  aggregator: (aggregate: A, value: V, r: Rec<K, V>) => A;
+}
+
+/**
+ * Key-value aggregation into the store `store` (Kafka Streams `KGroupedStream#aggregate`, materialized).
+ * Forwards, per batch, the latest aggregate of each key updated in the batch (emit on commit, as with Kafka
+ * Streams' record cache), in first-updated order.
+ */
+export function aggregateProcessor<K, V, A>(name: string, store: string, fns: AggregateFns<K, V, A>, policy: ErrorPolicy): Processor {
+  return {
+    process(records, ctx) {
+      const kv = ctx.kvStore<K, A>(store);
+      const updated = new Map<K, Flowing>();
+      for (const r of records as Flowing<K, V>[]) {
+        const res = guarded(ctx, name, r, policy, () => {
+          const agg = fns.aggregator(kv.get(r.key) ?? fns.initializer(), r.value, r);
+          kv.put(r.key, agg);
+          return agg;
+        });
+        if (res === FAILED) continue;
+        updated.delete(r.key);
+        updated.set(r.key, derive(r, r.key, res));
+      }
+      return [...updated.values()];
+    },
+  };
+}

@@ -1,0 +1,110 @@
+import { type ErrorPolicy, FAILED, type Flowing, type Processor, type Rec, guarded } from './context.js';
+import type { Window } from '../state/stores.js';
+
+/**
+ * Time windows over event time (Kafka Streams `TimeWindows`): tumbling when `advanceMs === sizeMs`, hopping when
+ * `advanceMs < sizeMs`. A window covers [start, start + sizeMs); windows start at multiples of `advanceMs` since
+ * the epoch. A window closes when stream time reaches `end + graceMs`; records for a closed window are late.
+ */
+export interface WindowSpec {
+  readonly sizeMs: number;
+  readonly advanceMs: number;
+  readonly graceMs: number;
+}
+
+/** Tumbling windows of `sizeMs`, accepting records up to `graceMs` after a window's end. */
+export function tumbling(opts: { sizeMs: number; graceMs?: number }): WindowSpec {
+  return checkSpec({ sizeMs: opts.sizeMs, advanceMs: opts.sizeMs, graceMs: opts.graceMs ?? 0 });
+}
+
+/** Hopping windows of `sizeMs` starting every `advanceMs` (each record falls in sizeMs / advanceMs windows). */
+export function hopping(opts: { sizeMs: number; advanceMs: number; graceMs?: number }): WindowSpec {
+  return checkSpec({ sizeMs: opts.sizeMs, advanceMs: opts.advanceMs, graceMs: opts.graceMs ?? 0 });
+}
+
+function checkSpec(s: WindowSpec): WindowSpec {
+  if (!Number.isInteger(s.sizeMs) || s.sizeMs <= 0) throw new RangeError(`window sizeMs must be a positive integer, got ${s.sizeMs}`);
+  if (!Number.isInteger(s.advanceMs) || s.advanceMs <= 0 || s.advanceMs > s.sizeMs)
+    throw new RangeError(`window advanceMs must be an integer in (0, sizeMs], got ${s.advanceMs}`);
+  if (!Number.isInteger(s.graceMs) || s.graceMs < 0) throw new RangeError(`window graceMs must be a non-negative integer, got ${s.graceMs}`);
+  return s;
+}
+
+/** The windows containing `timestampMs`, oldest first. */
+export function windowsFor(spec: WindowSpec, timestampMs: number): Window[] {
+  const out: Window[] = [];
+  const lastStart = timestampMs - (((timestampMs % spec.advanceMs) + spec.advanceMs) % spec.advanceMs);
+  for (let start = lastStart; start > timestampMs - spec.sizeMs; start -= spec.advanceMs) out.unshift({ startMs: start, endMs: start + spec.sizeMs });
+  return out;
+}
+
+/** Windowed aggregation functions; the aggregator also gets the window. */
+export interface WindowAggregateFns<K, V, A> {
+  initializer: () => A;
+  aggregator: (aggregate: A, value: V, r: Rec<K, V>, window: Window) => A;
+}
+
+/** Lowest stream time: nothing seen yet. */
+export const NO_STREAM_TIME = Number.MIN_SAFE_INTEGER;
+
+/**
+ * Windowed aggregation into window store `store`, emitting each window's final aggregate once, when it closes
+ * (Kafka Streams `EmitStrategy.onWindowClose`, KIP-825): the output is then independent of batch boundaries, so a
+ * restarted run emits exactly what an uninterrupted one does. Stream time is this processor's max event time,
+ * advanced record by record; a record whose windows have all closed is late: counted and dead-lettered.
+ * Forwards records keyed by the group key with value `{ window, aggregate }` (a `WindowedValue`).
+ */
+export function windowAggregateProcessor<K, V, A>(
+  name: string,
+  store: string,
+  spec: WindowSpec,
+  fns: WindowAggregateFns<K, V, A>,
+  policy: ErrorPolicy,
+): Processor {
+  const closeDelay = spec.sizeMs + spec.graceMs;
+  return {
+    process(records, ctx) {
+      const ws = ctx.windowStore<K, A>(store);
+      const before = ctx.streamTime(name);
+      let now = before;
+      let closer: Flowing | undefined;
+      for (const r of records as Flowing<K, V>[]) {
+        if (r.timestamp > now) {
+          now = r.timestamp;
+          closer = r;
+        }
+        const open = windowsFor(spec, r.timestamp).filter((w) => w.startMs + closeDelay > now);
+        if (open.length === 0) {
+          ctx.metrics.late(name);
+          ctx.deadLetter(r, name, `late record: event time ${new Date(r.timestamp).toISOString()} is past window end + grace (stream time ${new Date(now).toISOString()})`);
+          continue;
+        }
+        const res = guarded(ctx, name, r, policy, () => {
+          for (const w of open) ws.put(r.key, w.startMs, fns.aggregator(ws.get(r.key, w.startMs) ?? fns.initializer(), r.value, r, w));
+          return true;
+        });
+        if (res === FAILED) continue;
+      }
+      ctx.setStreamTime(name, now);
+      if (now === before || closer === undefined) return [];
+      // Windows that closed in this batch: start + closeDelay in (before, now].
+      const from = before === NO_STREAM_TIME ? NO_STREAM_TIME : before - closeDelay + 1;
+      const closed = ws.startingIn(from, now - closeDelay + 1);
+      const by = closer;
+      return closed.map((c) => ({
+        key: c.key,
+        value: { window: { startMs: c.windowStartMs, endMs: c.windowStartMs + spec.sizeMs }, aggregate: c.value } satisfies WindowedValue<A>,
+        timestamp: c.windowStartMs + spec.sizeMs - 1,
+        headers: by.headers,
+        raw: by.raw,
+        origin: by.origin,
+      }));
+    },
+  };
+}
+
+/** What a windowed aggregation forwards: the window and its final aggregate. */
+export interface WindowedValue<A> {
+  readonly window: Window;
+  readonly aggregate: A;
+}

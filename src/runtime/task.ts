@@ -1,0 +1,281 @@
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ConsumerBatch, Headers, Log, LogRecord, Producer, ProducerRecord } from '../log/contract.js';
+import { tpKey } from '../log/contract.js';
+import { partitionFor } from '../log/partitioner.js';
+import type { Flowing, ProcessorContext, ReadonlyGlobalTable } from '../processors/context.js';
+import { NO_STREAM_TIME } from '../processors/window.js';
+import { SqliteKeyValueStore } from '../state/kv-store.js';
+import type { ChangelogEntry } from '../state/sqlite.js';
+import { KeyValueStore, WindowStore } from '../state/stores.js';
+import { SqliteWindowStore } from '../state/window-store.js';
+import type { Subtopology, Topology } from '../topology/graph.js';
+import { taskId, transactionalId } from '../topology/names.js';
+import { EddyError, UnknownStoreError } from '../errors.js';
+import type { GlobalTableView } from './global-tables.js';
+import { HEADERS, type TopologySerdes } from './serdes.js';
+import type { RunStats } from './stats.js';
+
+/** Everything a task needs from its runner. */
+export interface TaskDeps {
+  readonly topology: Topology;
+  readonly subtopology: Subtopology;
+  readonly partition: number;
+  readonly log: Log;
+  readonly serdes: TopologySerdes;
+  /** Root of the state directory; the task's stores live in `<stateDir>/<group>/<taskId>/<store>.sqlite`. */
+  readonly stateDir: string;
+  readonly globalTables: ReadonlyMap<string, GlobalTableView<unknown, unknown>>;
+  readonly stats: RunStats;
+  /** Partition count of any topic the task writes. */
+  readonly partitionsOf: (topic: string) => number;
+  /** Write-cache bound per store, in entries. */
+  readonly maxCacheEntries: number;
+  /** Progress of store restoration: (store, restored so far, total to restore). */
+  readonly onRestore?: (store: string, done: number, total: number) => void;
+}
+
+type AnyStore = KeyValueStore<unknown, unknown> | WindowStore<unknown, unknown>;
+
+/** The path of a store's SQLite file. */
+export function storePath(stateDir: string, group: string, task: string, store: string): string {
+  return join(stateDir, group, task, `${store}.sqlite`);
+}
+
+/**
+ * A task: one partition of one sub-topology (Kafka Streams' StreamTask). It owns the sub-topology's stores for that
+ * partition and a transactional producer whose id is unique to the task, and processes batches exactly once:
+ * the batch's outputs, dead letters, changelog records and consumed offsets commit in one transaction; the SQLite
+ * stores apply the write cache only after that commit, recording the changelog offset they reflect. A crash between
+ * commit and apply is repaired at open by restoring the changelog tail.
+ */
+export class Task implements ProcessorContext {
+  readonly taskId: string;
+  readonly partition: number;
+  private readonly stores = new Map<string, AnyStore>();
+  private readonly streamTimes = new Map<string, number>();
+  private readonly pending: ProducerRecord[] = [];
+  private producer?: Producer;
+  /** Per source topic: node ids reachable from its source node, in topological order. */
+  private readonly routes = new Map<string, { source: number; order: number[] }>();
+  private readonly provenanceTopic: Buffer;
+
+  constructor(private readonly d: TaskDeps) {
+    this.partition = d.partition;
+    this.taskId = taskId(d.subtopology.id, d.partition);
+    this.provenanceTopic = Buffer.from(d.topology.groupId);
+    const { nodes } = d.topology;
+    for (const id of d.subtopology.nodes) {
+      const n = nodes[id];
+      if (n.kind !== 'source') continue;
+      const reach = new Set<number>([id]);
+      for (const x of d.subtopology.nodes) if (reach.has(x)) for (const c of nodes[x].children) reach.add(c);
+      this.routes.set(n.topic!, { source: id, order: d.subtopology.nodes.filter((x) => reach.has(x)) });
+    }
+  }
+
+  get metrics(): RunStats {
+    return this.d.stats;
+  }
+
+  /** Opens the task's stores, restores each from its changelog tail, and recovers stream time. */
+  async open(): Promise<void> {
+    const { topology: t, log } = this.d;
+    for (const name of this.d.subtopology.stores) {
+      const info = t.stores.get(name)!;
+      const path = storePath(this.d.stateDir, t.groupId, this.taskId, name);
+      const serde = this.d.serdes.store(name);
+      let store = this.openStore(info.kind, name, path, serde);
+      const [offsets] = (await log.offsets(info.changelog)).filter((o) => o.partition === this.partition);
+      const from = store.checkpoint();
+      if (offsets === undefined) throw new EddyError('MISSING_CHANGELOG', `changelog ${info.changelog} has no partition ${this.partition}`);
+      if (from < offsets.low || from > offsets.high) {
+        // The store is older than the compacted changelog, or ahead of it (the changelog was recreated): rebuild.
+        store.close();
+        rmSync(path, { force: true });
+        rmSync(`${path}-wal`, { force: true });
+        rmSync(`${path}-shm`, { force: true });
+        store = this.openStore(info.kind, name, path, serde);
+      }
+      await this.restore(store, info.changelog, offsets.high);
+      this.stores.set(name, store);
+    }
+    for (const topic of this.d.subtopology.sourceTopics) {
+      const committed = (await log.committedOffsets(t.groupId, topic)).get(this.partition);
+      if (committed?.metadata) {
+        const times = JSON.parse(committed.metadata) as Record<string, number>;
+        for (const [k, v] of Object.entries(times)) this.streamTimes.set(k, Math.max(v, this.streamTimes.get(k) ?? NO_STREAM_TIME));
+      }
+    }
+    this.producer = log.producer({ transactionalId: transactionalId(t.name, t.version, this.taskId) });
+  }
+
+  private openStore(kind: 'kv' | 'window', name: string, path: string, serde: { key: unknown; value: unknown }): AnyStore {
+    const s = serde as { key: never; value: never };
+    return kind === 'kv'
+      ? new KeyValueStore(new SqliteKeyValueStore(name, path), s.key, s.value, this.d.maxCacheEntries)
+      : new WindowStore(new SqliteWindowStore(name, path), s.key, s.value, this.d.maxCacheEntries);
+  }
+
+  private async restore(store: AnyStore, changelog: string, high: number): Promise<void> {
+    const from = store.checkpoint();
+    if (from >= high) return;
+    let done = 0;
+    for await (const batch of this.d.log.read({ topic: changelog, partition: this.partition }, { fromOffset: from, toOffset: high })) {
+      if (batch.length === 0) continue;
+      store.restore(
+        batch.map((r) => ({ key: r.key!, value: r.value })),
+        batch[batch.length - 1].offset + 1,
+      );
+      done += batch.length;
+      this.d.stats.restoredRecords += batch.length;
+      this.d.onRestore?.(store.name, done, high - from);
+    }
+    // Transaction markers (Kafka) occupy offsets too: the store is restored when the position reaches the end.
+    store.restore([], high);
+  }
+
+  /**
+   * Processes one batch of one source topic through the sub-topology and commits it exactly once.
+   * On any failure the transaction is aborted, the write caches are dropped, and the error is rethrown.
+   */
+  async process(batch: ConsumerBatch): Promise<void> {
+    const route = this.routes.get(batch.topic);
+    if (route === undefined) throw new EddyError('NOT_A_SOURCE', `task ${this.taskId} does not read topic ${batch.topic}`);
+    const last = batch.records[batch.records.length - 1];
+    if (last === undefined) return;
+    const savedTimes = new Map(this.streamTimes);
+    this.d.stats.in(batch.topic, batch.records.length);
+    this.d.stats.lag.set(tpKey(batch.topic, batch.partition), batch.highWatermark - (last.offset + 1));
+    try {
+      const { ok, bad } = await this.d.serdes.decode(batch.topic, batch.records);
+      for (const b of bad) this.deadLetterRaw(b.raw, 'deserialize', b.reason);
+      const inputs = new Map<number, Flowing[]>([[route.source, ok]]);
+      const { nodes } = this.d.topology;
+      for (const id of route.order) {
+        const node = nodes[id];
+        const input = inputs.get(id) ?? [];
+        const out = node.processor === undefined ? input : await node.processor.process(input, this);
+        if (out.length === 0) continue;
+        for (const c of node.children) {
+          const had = inputs.get(c);
+          if (had === undefined) inputs.set(c, out as Flowing[]);
+          else had.push(...out);
+        }
+      }
+      await this.commit(batch.topic, last);
+    } catch (err) {
+      this.pending.length = 0;
+      for (const s of this.stores.values()) s.rolledBack();
+      this.streamTimes.clear();
+      for (const [k, v] of savedTimes) this.streamTimes.set(k, v);
+      throw err;
+    }
+  }
+
+  private async commit(topic: string, last: LogRecord): Promise<void> {
+    const changes: { store: AnyStore; changelog: string; entries: ChangelogEntry[] }[] = [];
+    const tx = await this.producer!.transaction();
+    try {
+      tx.send(this.pending);
+      for (const [name, store] of this.stores) {
+        if (store.pendingCount === 0) continue;
+        const entries = store.pendingChanges();
+        const changelog = this.d.topology.stores.get(name)!.changelog;
+        changes.push({ store, changelog, entries });
+        tx.send(entries.map((e) => ({ topic: changelog, partition: this.partition, key: e.key, value: e.value, timestamp: last.timestamp })));
+      }
+      const metadata = this.streamTimes.size > 0 ? JSON.stringify(Object.fromEntries(this.streamTimes)) : undefined;
+      tx.sendOffsets(this.d.topology.groupId, [{ topic, partition: this.partition, offset: last.offset + 1, metadata }]);
+      const result = await tx.commit();
+      this.d.stats.commits++;
+      for (const r of this.pending) this.d.stats.out(r.topic);
+      this.pending.length = 0;
+      for (const c of changes) {
+        const offs = result.offsets.get(tpKey(c.changelog, this.partition));
+        const lastOffset = offs?.[offs.length - 1];
+        if (lastOffset === undefined) throw new EddyError('COMMIT_RESULT', `commit returned no offsets for ${c.changelog}`);
+        c.store.committed(c.entries, lastOffset + 1);
+      }
+    } catch (err) {
+      this.d.stats.aborts++;
+      await tx.abort().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  // ---- ProcessorContext ----
+
+  kvStore<K, V>(name: string): KeyValueStore<K, V> {
+    const s = this.stores.get(name);
+    if (!(s instanceof KeyValueStore)) throw new UnknownStoreError(name, [...this.stores.keys()]);
+    return s as KeyValueStore<K, V>;
+  }
+
+  windowStore<K, V>(name: string): WindowStore<K, V> {
+    const s = this.stores.get(name);
+    if (!(s instanceof WindowStore)) throw new UnknownStoreError(name, [...this.stores.keys()]);
+    return s as WindowStore<K, V>;
+  }
+
+  globalTable<K, V>(name: string): ReadonlyGlobalTable<K, V> {
+    const g = this.d.globalTables.get(name);
+    if (g === undefined) throw new UnknownStoreError(name, [...this.d.globalTables.keys()]);
+    return g as unknown as ReadonlyGlobalTable<K, V>;
+  }
+
+  streamTime(processor: string): number {
+    return this.streamTimes.get(processor) ?? NO_STREAM_TIME;
+  }
+
+  setStreamTime(processor: string, ms: number): void {
+    this.streamTimes.set(processor, ms);
+  }
+
+  send(topic: string, rec: Flowing): void {
+    const serdes = this.d.serdes.topic(topic);
+    const key = serdes.key.serialize(rec.key);
+    this.pending.push({
+      topic,
+      partition: partitionFor(key, this.d.partitionsOf(topic)),
+      key,
+      value: serdes.value.serialize(rec.value),
+      headers: this.provenance(rec, {}),
+      timestamp: rec.timestamp,
+    });
+  }
+
+  deadLetter(rec: Flowing, processor: string, reason: string): void {
+    this.deadLetterRaw(rec.raw, processor, reason, rec);
+  }
+
+  private deadLetterRaw(raw: LogRecord, processor: string, reason: string, rec?: Flowing): void {
+    const dlq = this.d.topology.deadLetterTopic;
+    const base: Headers = { ...raw.headers, [HEADERS.dlqReason]: Buffer.from(reason), [HEADERS.dlqProcessor]: Buffer.from(processor) };
+    this.pending.push({
+      topic: dlq,
+      partition: raw.partition % this.d.partitionsOf(dlq),
+      key: raw.key,
+      value: raw.value,
+      headers: this.provenance(rec ?? { origin: { topic: raw.topic, partition: raw.partition, offset: raw.offset } }, base),
+      timestamp: raw.timestamp,
+    });
+    this.d.stats.deadLetter(processor);
+  }
+
+  private provenance(rec: Pick<Flowing, 'origin'>, base: Headers): Headers {
+    base[HEADERS.sourceTopic] = Buffer.from(rec.origin.topic);
+    base[HEADERS.sourcePartition] = Buffer.from(String(rec.origin.partition));
+    base[HEADERS.sourceOffset] = Buffer.from(String(rec.origin.offset));
+    base[HEADERS.topology] = this.provenanceTopic;
+    return base;
+  }
+
+  /** Aborts nothing (no transaction is open between batches); closes stores and the producer. Safe to call twice. */
+  async close(): Promise<void> {
+    for (const s of this.stores.values()) s.close();
+    this.stores.clear();
+    await this.producer?.close();
+    this.producer = undefined;
+  }
+}

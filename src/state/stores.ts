@@ -1,0 +1,259 @@
+import type { ChangelogEntry } from './sqlite.js';
+import type { SqliteKeyValueStore } from './kv-store.js';
+import { type SqliteWindowStore, windowChangelogKey } from './window-store.js';
+
+/** Turns values into bytes and back. `AvroSerde` (src/schema) is the one eddy uses. */
+export interface Serde<T> {
+  serialize(value: T): Buffer;
+  deserialize(bytes: Buffer): T;
+}
+
+/** Identity of a key inside the write cache (strings as themselves, anything else as JSON). */
+function keyId(key: unknown): string {
+  return typeof key === 'string' ? key : JSON.stringify(key);
+}
+
+interface CacheEntry<K, V> {
+  key: K;
+  windowStartMs: number;
+  value: V | null;
+  dirty: boolean;
+}
+
+/**
+ * The per-task write cache in front of a byte store (Kafka Streams' record cache, `cache.max.bytes.buffering`,
+ * counted here in entries). Reads go through it; writes stay in it until the batch commits. Repeated writes to
+ * one key within a batch coalesce into one changelog record.
+ *
+ * Lifecycle per batch: get/put ... -> `pendingChanges()` (changelog records to send in the transaction) ->
+ * `committed(checkpoint)` after the transaction commits (writes the cache to SQLite with the new checkpoint),
+ * or `rolledBack()` after an abort (drops the whole cache, since aggregators may mutate cached values in place).
+ */
+abstract class CachedStore<K, V> {
+  protected readonly cache = new Map<string, CacheEntry<K, V>>();
+  protected dirtyCount = 0;
+  /** Cache hits and misses since open (a data-health metric: hit ratio of the write cache). */
+  hits = 0;
+  misses = 0;
+
+  protected constructor(
+    readonly name: string,
+    protected readonly keySerde: Serde<K>,
+    protected readonly valueSerde: Serde<V>,
+    /** Clean entries kept after a commit; dirty entries are never evicted. */
+    protected readonly maxCacheEntries: number,
+  ) {}
+
+  protected abstract changelogKey(e: CacheEntry<K, V>): Buffer;
+  protected abstract byteStore(): SqliteKeyValueStore | SqliteWindowStore;
+
+  protected lookup(id: string, load: () => Buffer | undefined, key: K, windowStartMs: number): CacheEntry<K, V> | undefined {
+    const hit = this.cache.get(id);
+    if (hit !== undefined) {
+      this.hits++;
+      return hit;
+    }
+    this.misses++;
+    const bytes = load();
+    if (bytes === undefined) return undefined;
+    const entry: CacheEntry<K, V> = { key, windowStartMs, value: this.valueSerde.deserialize(bytes), dirty: false };
+    this.cache.set(id, entry);
+    return entry;
+  }
+
+  protected write(id: string, key: K, windowStartMs: number, value: V | null): void {
+    const e = this.cache.get(id);
+    if (e === undefined) {
+      this.cache.set(id, { key, windowStartMs, value, dirty: true });
+      this.dirtyCount++;
+    } else {
+      e.value = value;
+      if (!e.dirty) {
+        e.dirty = true;
+        this.dirtyCount++;
+      }
+    }
+  }
+
+  /** Number of entries written since the last commit (what the next changelog flush will send). */
+  get pendingCount(): number {
+    return this.dirtyCount;
+  }
+
+  /** The changelog records for everything written since the last commit, in first-written order. */
+  pendingChanges(): ChangelogEntry[] {
+    const out: ChangelogEntry[] = [];
+    if (this.dirtyCount === 0) return out;
+    for (const e of this.cache.values()) {
+      if (!e.dirty) continue;
+      out.push({ key: this.changelogKey(e), value: e.value === null ? null : this.valueSerde.serialize(e.value) });
+    }
+    return out;
+  }
+
+  /**
+   * After the transaction with `changes` committed: applies them to SQLite with the new checkpoint (the
+   * changelog offset after the last record sent), marks the cache clean and evicts clean entries over the bound.
+   */
+  committed(changes: readonly ChangelogEntry[], checkpoint: number): void {
+    this.byteStore().apply(changes, checkpoint);
+    for (const [id, e] of this.cache) {
+      if (e.dirty) {
+        e.dirty = false;
+        if (e.value === null) this.cache.delete(id);
+      }
+    }
+    this.dirtyCount = 0;
+    let excess = this.cache.size - this.maxCacheEntries;
+    if (excess > 0) {
+      for (const id of this.cache.keys()) {
+        this.cache.delete(id);
+        if (--excess <= 0) break;
+      }
+    }
+  }
+
+  /** After an abort: forgets every cached entry (the SQLite store still holds the last committed state). */
+  rolledBack(): void {
+    this.cache.clear();
+    this.dirtyCount = 0;
+  }
+
+  /** The changelog offset the SQLite store reflects. */
+  checkpoint(): number {
+    return this.byteStore().checkpoint();
+  }
+
+  /** Applies restored changelog records (no cache involved). Requires an empty write cache. */
+  restore(entries: readonly ChangelogEntry[], checkpoint: number): void {
+    if (this.dirtyCount > 0) throw new Error(`store ${this.name}: restore with uncommitted writes`);
+    this.cache.clear();
+    this.byteStore().apply(entries, checkpoint);
+  }
+
+  close(): void {
+    this.cache.clear();
+    this.byteStore().close();
+  }
+}
+
+/**
+ * A typed key-value state store: the handle processors use (`get`, `put`, `delete`), backed by a write cache
+ * and a SQLite byte store, its every committed change captured into the store's changelog topic.
+ */
+export class KeyValueStore<K, V> extends CachedStore<K, V> {
+  constructor(
+    private readonly bytes: SqliteKeyValueStore,
+    keySerde: Serde<K>,
+    valueSerde: Serde<V>,
+    maxCacheEntries = 50_000,
+  ) {
+    super(bytes.name, keySerde, valueSerde, maxCacheEntries);
+  }
+
+  protected byteStore(): SqliteKeyValueStore {
+    return this.bytes;
+  }
+
+  protected changelogKey(e: CacheEntry<K, V>): Buffer {
+    return this.keySerde.serialize(e.key);
+  }
+
+  /** The value for `key`, or undefined. */
+  get(key: K): V | undefined {
+    const e = this.lookup(keyId(key), () => this.bytes.get(this.keySerde.serialize(key)), key, 0);
+    return e?.value ?? undefined;
+  }
+
+  /** Writes `value` for `key` (visible to `get` at once, durable when the batch commits). */
+  put(key: K, value: V): void {
+    this.write(keyId(key), key, 0, value);
+  }
+
+  /** Deletes `key`; the changelog gets a tombstone. */
+  delete(key: K): void {
+    this.write(keyId(key), key, 0, null);
+  }
+
+  /** Committed entries, decoded, ordered by key bytes (the write cache is not included). */
+  *entries(): IterableIterator<{ key: K; value: V }> {
+    for (const r of this.bytes.all()) yield { key: this.keySerde.deserialize(r.key), value: this.valueSerde.deserialize(r.value) };
+  }
+
+  count(): number {
+    return this.bytes.count();
+  }
+}
+
+/** A window: [startMs, endMs). */
+export interface Window {
+  readonly startMs: number;
+  readonly endMs: number;
+}
+
+/**
+ * A typed window store: values per (key, window start). Backed like `KeyValueStore`; its changelog key is the
+ * key's bytes followed by the 8-byte window start (see `windowChangelogKey`).
+ */
+export class WindowStore<K, V> extends CachedStore<K, V> {
+  constructor(
+    private readonly bytes: SqliteWindowStore,
+    keySerde: Serde<K>,
+    valueSerde: Serde<V>,
+    maxCacheEntries = 50_000,
+  ) {
+    super(bytes.name, keySerde, valueSerde, maxCacheEntries);
+  }
+
+  protected byteStore(): SqliteWindowStore {
+    return this.bytes;
+  }
+
+  protected changelogKey(e: CacheEntry<K, V>): Buffer {
+    return windowChangelogKey(this.keySerde.serialize(e.key), e.windowStartMs);
+  }
+
+  /** The value of the window of `key` starting at `windowStartMs`, or undefined. */
+  get(key: K, windowStartMs: number): V | undefined {
+    const id = `${keyId(key)}\u0000${windowStartMs}`;
+    const e = this.lookup(id, () => this.bytes.get(this.keySerde.serialize(key), windowStartMs), key, windowStartMs);
+    return e?.value ?? undefined;
+  }
+
+  /** Writes the value of one window. */
+  put(key: K, windowStartMs: number, value: V): void {
+    this.write(`${keyId(key)}\u0000${windowStartMs}`, key, windowStartMs, value);
+  }
+
+  /**
+   * Windows whose start lies in [fromMs, toMs), committed and pending alike, ordered by start then key bytes.
+   * Used to emit windows as they close.
+   */
+  startingIn(fromMs: number, toMs: number): { key: K; windowStartMs: number; value: V }[] {
+    const found = new Map<string, { key: K; keyBytes: Buffer; windowStartMs: number; value: V }>();
+    for (const r of this.bytes.byStartRange(fromMs, toMs)) {
+      const key = this.keySerde.deserialize(r.key);
+      const id = `${keyId(key)}\u0000${r.windowStartMs}`;
+      const cached = this.cache.get(id);
+      if (cached !== undefined) continue; // the cache holds the newer value; added below
+      found.set(id, { key, keyBytes: r.key, windowStartMs: r.windowStartMs, value: this.valueSerde.deserialize(r.value) });
+    }
+    for (const [id, e] of this.cache) {
+      if (e.windowStartMs < fromMs || e.windowStartMs >= toMs || e.value === null) continue;
+      found.set(id, { key: e.key, keyBytes: this.keySerde.serialize(e.key), windowStartMs: e.windowStartMs, value: e.value });
+    }
+    return [...found.values()]
+      .sort((a, b) => a.windowStartMs - b.windowStartMs || Buffer.compare(a.keyBytes, b.keyBytes))
+      .map(({ key, windowStartMs, value }) => ({ key, windowStartMs, value }));
+  }
+
+  /** Committed windows, decoded, ordered by key bytes then start (the write cache is not included). */
+  *entries(): IterableIterator<{ key: K; windowStartMs: number; value: V }> {
+    for (const r of this.bytes.all())
+      yield { key: this.keySerde.deserialize(r.key), windowStartMs: r.windowStartMs, value: this.valueSerde.deserialize(r.value) };
+  }
+
+  count(): number {
+    return this.bytes.count();
+  }
+}

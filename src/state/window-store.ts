@@ -1,0 +1,100 @@
+import type Database from 'better-sqlite3';
+import { type ChangelogEntry, SqliteStoreBase } from './sqlite.js';
+
+/**
+ * Changelog key of a window store entry: the record key's bytes followed by the window start as an 8-byte
+ * big-endian signed integer (ms). The layout of Kafka Streams' `WindowKeySchema` without its sequence number.
+ */
+export function windowChangelogKey(key: Buffer, windowStartMs: number): Buffer {
+  const out = Buffer.allocUnsafe(key.length + 8);
+  key.copy(out, 0);
+  out.writeBigInt64BE(BigInt(windowStartMs), key.length);
+  return out;
+}
+
+/** Splits a window changelog key into the record key bytes and the window start (ms). */
+export function splitWindowChangelogKey(bytes: Buffer): { key: Buffer; windowStartMs: number } {
+  if (bytes.length < 8) throw new Error(`window changelog key has ${bytes.length} bytes; at least 8 expected`);
+  return { key: bytes.subarray(0, bytes.length - 8), windowStartMs: Number(bytes.readBigInt64BE(bytes.length - 8)) };
+}
+
+/** One window's entry: record key bytes, window start (ms), value bytes. */
+export interface WindowEntry {
+  readonly key: Buffer;
+  readonly windowStartMs: number;
+  readonly value: Buffer;
+}
+
+/**
+ * A window byte store on SQLite: values per (key, window start), with an index on the window start for
+ * range queries by time (windows closing, retention). The local cache of a window store's changelog.
+ */
+export class SqliteWindowStore extends SqliteStoreBase {
+  private readonly getStmt: Database.Statement<[Buffer, number], { value: Buffer }>;
+  private readonly putStmt: Database.Statement<[Buffer, number, Buffer]>;
+  private readonly delStmt: Database.Statement<[Buffer, number]>;
+  private readonly rangeStmt: Database.Statement<[number, number], WindowRow>;
+  private readonly keyStmt: Database.Statement<[Buffer], WindowRow>;
+  private readonly allStmt: Database.Statement<[], WindowRow>;
+  private readonly countStmt: Database.Statement<[], { n: number }>;
+
+  /** Opens (or creates) the store at `path`. */
+  constructor(name: string, path: string) {
+    super(name, path);
+    this.db.exec(
+      'CREATE TABLE IF NOT EXISTS win (key BLOB NOT NULL, window_start INTEGER NOT NULL, value BLOB NOT NULL, PRIMARY KEY (key, window_start)) WITHOUT ROWID;' +
+        'CREATE INDEX IF NOT EXISTS win_by_start ON win (window_start, key)',
+    );
+    this.getStmt = this.db.prepare('SELECT value FROM win WHERE key = ? AND window_start = ?');
+    this.putStmt = this.db.prepare(
+      'INSERT INTO win (key, window_start, value) VALUES (?, ?, ?) ON CONFLICT(key, window_start) DO UPDATE SET value = excluded.value',
+    );
+    this.delStmt = this.db.prepare('DELETE FROM win WHERE key = ? AND window_start = ?');
+    this.rangeStmt = this.db.prepare(
+      'SELECT key, window_start, value FROM win WHERE window_start >= ? AND window_start < ? ORDER BY window_start, key',
+    );
+    this.keyStmt = this.db.prepare('SELECT key, window_start, value FROM win WHERE key = ? ORDER BY window_start');
+    this.allStmt = this.db.prepare('SELECT key, window_start, value FROM win ORDER BY key, window_start');
+    this.countStmt = this.db.prepare('SELECT count(*) AS n FROM win');
+  }
+
+  /** The value bytes of one window, or undefined. */
+  get(key: Buffer, windowStartMs: number): Buffer | undefined {
+    return this.getStmt.get(key, windowStartMs)?.value;
+  }
+
+  protected applyOne(e: ChangelogEntry): void {
+    const { key, windowStartMs } = splitWindowChangelogKey(e.key);
+    if (e.value === null) this.delStmt.run(key, windowStartMs);
+    else this.putStmt.run(key, windowStartMs, e.value);
+  }
+
+  /** Windows whose start is in [fromMs, toMs), ordered by start then key bytes. */
+  *byStartRange(fromMs: number, toMs: number): IterableIterator<WindowEntry> {
+    for (const r of this.rangeStmt.iterate(fromMs, toMs)) yield toEntry(r);
+  }
+
+  /** All windows of one key, by start. */
+  *byKey(key: Buffer): IterableIterator<WindowEntry> {
+    for (const r of this.keyStmt.iterate(key)) yield toEntry(r);
+  }
+
+  /** All windows ordered by key bytes then start. */
+  *all(): IterableIterator<WindowEntry> {
+    for (const r of this.allStmt.iterate()) yield toEntry(r);
+  }
+
+  count(): number {
+    return this.countStmt.get()!.n;
+  }
+}
+
+interface WindowRow {
+  key: Buffer;
+  window_start: number;
+  value: Buffer;
+}
+
+function toEntry(r: WindowRow): WindowEntry {
+  return { key: r.key, windowStartMs: r.window_start, value: r.value };
+}

@@ -1,0 +1,54 @@
+/**
+ * Every internal and output topic name of a topology version derives from here, and nowhere else.
+ * Names are stable: they depend on the topology name, its version and the explicit names the user gave
+ * (never on the position of an operator in the graph), so adding an operator never orphans state.
+ */
+
+const NAME = /^[a-z0-9][a-z0-9._-]*$/i;
+
+/** Throws a RangeError naming `what` unless `name` is a valid topology/store/topic name part. */
+export function checkName(what: string, name: string): string {
+  if (!NAME.test(name) || name.length > 200)
+    throw new RangeError(`${what} "${name}" is not a valid name: use letters, digits, '.', '_' and '-' (start with a letter or digit), at most 200 characters`);
+  return name;
+}
+
+/** `flight-delays.v1`: the prefix of every internal topic, and the consumer group id. */
+export function versionId(topology: string, version: number): string {
+  return `${topology}.v${version}`;
+}
+
+/** Output topic of version N: `airport-delays-hourly.v1`. */
+export function outputTopic(name: string, version: number): string {
+  return `${name}.v${version}`;
+}
+
+/** Changelog of a store: `flight-delays.v1.delays_by_airport_hour.changelog`. */
+export function changelogTopic(topology: string, version: number, store: string): string {
+  return `${versionId(topology, version)}.${store}.changelog`;
+}
+
+/** Repartition topic of a groupBy: `flight-delays.v1.route_stats.repartition`. */
+export function repartitionTopic(topology: string, version: number, name: string): string {
+  return `${versionId(topology, version)}.${name}.repartition`;
+}
+
+/** Dead-letter topic: `flight-delays.v1.dlq`. */
+export function deadLetterTopic(topology: string, version: number): string {
+  return `${versionId(topology, version)}.dlq`;
+}
+
+/** Consumer group of a topology version: `flight-delays.v1`. */
+export function groupId(topology: string, version: number): string {
+  return versionId(topology, version);
+}
+
+/** Task id `<subtopology>_<partition>` (Kafka Streams' TaskId format). */
+export function taskId(subtopology: number, partition: number): string {
+  return `${subtopology}_${partition}`;
+}
+
+/** Transactional id of a task: `flight-delays.v1-0_3` (one per task, so a zombie task is fenced). */
+export function transactionalId(topology: string, version: number, task: string): string {
+  return `${versionId(topology, version)}-${task}`;
+}
