@@ -109,3 +109,48 @@ export class IncompatibleSchemaError extends EddyError {
     });
   }
 }
+
+/**
+ * A call was made in a state that does not allow it: using a transaction after `commit`/`abort`, opening a
+ * second transaction on one producer, using a closed producer, consumer or log, running a consumer twice.
+ * A programming error, not retriable.
+ */
+export class InvalidStateError extends EddyError {
+  constructor(what: string, details: Record<string, unknown> = {}) {
+    super('INVALID_STATE', what, { details });
+  }
+}
+
+/**
+ * The embedded log's SQLite file stayed locked by another connection for longer than the busy timeout
+ * (another process holds a long write transaction, e.g. a compaction). Retriable: try again later.
+ */
+export class LogBusyError extends EddyError {
+  constructor(path: string, timeoutMs: number, cause?: unknown) {
+    super(
+      'LOG_BUSY',
+      `The embedded log "${path}" stayed locked by another connection for more than ${timeoutMs} ms. ` +
+        'Another process holds a long write transaction; retry later.',
+      { retriable: true, details: { path, timeoutMs }, cause },
+    );
+  }
+}
+
+/** No schema has this id in the schema registry. Fix: check the registry URL/file, or re-register the writer schema. */
+export class UnknownSchemaIdError extends EddyError {
+  constructor(id: number, registry: string) {
+    super(
+      'UNKNOWN_SCHEMA_ID',
+      `Schema id ${id} is not known to the schema registry (${registry}). The record was written with a schema ` +
+        'registered elsewhere: point eddy at the registry the producer used.',
+      { details: { schemaId: id, registry } },
+    );
+  }
+}
+
+/** A schema registry call failed (HTTP error, unreachable server). Retriable for 5xx/network errors. */
+export class SchemaRegistryError extends EddyError {
+  constructor(message: string, opts: { retriable?: boolean; details?: Record<string, unknown>; cause?: unknown } = {}) {
+    super('SCHEMA_REGISTRY', message, opts);
+  }
+}

@@ -47,13 +47,27 @@ export function buildFlightDelays(schemasDir = join(packageRoot(import.meta.url)
     .join(
       airports,
       (r) => r.value.origin,
-      (f, a): EnrichedFlight => ({ ...f, origin_city: a.city, origin_state: a.state, dest_city: null, dest_state: null }),
+      (f, a): EnrichedFlight => ({
+        date: f.date,
+        delay: f.delay,
+        distance: f.distance,
+        origin: f.origin,
+        destination: f.destination,
+        origin_city: a.city,
+        origin_state: a.state,
+        dest_city: null,
+        dest_state: null,
+      }),
       { name: 'enrich-origin', onMissing: 'dead-letter' },
     )
     .join(
       airports,
       (r) => r.value.destination,
-      (f, a): EnrichedFlight => ({ ...f, dest_city: a.city, dest_state: a.state }),
+      (f, a): EnrichedFlight => {
+        f.dest_city = a.city;
+        f.dest_state = a.state;
+        return f;
+      },
       { name: 'enrich-destination', onMissing: 'dead-letter' },
     );
 

@@ -183,6 +183,7 @@ export class Task implements ProcessorContext {
         const entries = store.pendingChanges();
         const changelog = this.d.topology.stores.get(name)!.changelog;
         changes.push({ store, changelog, entries });
+        this.d.stats.out(changelog, entries.length);
         tx.send(entries.map((e) => ({ topic: changelog, partition: this.partition, key: e.key, value: e.value, timestamp: last.timestamp })));
       }
       const metadata = this.streamTimes.size > 0 ? JSON.stringify(Object.fromEntries(this.streamTimes)) : undefined;
@@ -264,11 +265,22 @@ export class Task implements ProcessorContext {
   }
 
   private provenance(rec: Pick<Flowing, 'origin'>, base: Headers): Headers {
-    base[HEADERS.sourceTopic] = Buffer.from(rec.origin.topic);
-    base[HEADERS.sourcePartition] = Buffer.from(String(rec.origin.partition));
+    base[HEADERS.sourceTopic] = this.bytesOf(rec.origin.topic);
+    base[HEADERS.sourcePartition] = this.bytesOf(String(rec.origin.partition));
     base[HEADERS.sourceOffset] = Buffer.from(String(rec.origin.offset));
     base[HEADERS.topology] = this.provenanceTopic;
     return base;
+  }
+
+  private readonly headerBytes = new Map<string, Buffer>();
+  /** Topic names and partition numbers repeat on every record: encode each once. */
+  private bytesOf(s: string): Buffer {
+    let b = this.headerBytes.get(s);
+    if (b === undefined) {
+      b = Buffer.from(s);
+      if (this.headerBytes.size < 10_000) this.headerBytes.set(s, b);
+    }
+    return b;
   }
 
   /** Aborts nothing (no transaction is open between batches); closes stores and the producer. Safe to call twice. */

@@ -1,0 +1,56 @@
+/**
+ * One benchmark phase in its own process, so that its peak RSS is its own. Prints one JSON line:
+ * `{ phase, records, ms, maxRssBytes, ... }`. Usage: node dist/bench/phase.js <phase> <dataDir> [args]
+ *   load [limit]          load flights (and airports) into the embedded log
+ *   raw                   read every record of topic flights and append it to topic bench-copy (no processing)
+ *   pipeline [batch]      run flight-delays v1 until idle
+ */
+import { join } from 'node:path';
+import { loadFlightData } from '../examples/flight-delays/load.js';
+import { buildFlightDelays } from '../examples/flight-delays/topology.js';
+import { EmbeddedLog } from '../src/log/embedded/index.js';
+import type { ProducerRecord } from '../src/log/contract.js';
+import { TopologyRunner } from '../src/runtime/runner.js';
+import { LocalSchemaRegistry } from '../src/schema/local-registry.js';
+
+const [phase, dataDir, arg] = process.argv.slice(2);
+const logPath = join(dataDir, 'log.db');
+const log = new EmbeddedLog(logPath);
+const registry = LocalSchemaRegistry.open(logPath);
+const started = performance.now();
+const result: Record<string, unknown> = { phase };
+
+if (phase === 'load') {
+  const r = await loadFlightData({ log, registry, limit: arg ? Number(arg) : undefined });
+  result.records = r.flights;
+} else if (phase === 'raw') {
+  const offs = await log.offsets('flights');
+  await log.createTopics([{ name: 'bench-copy', partitions: offs.length }]);
+  const producer = log.producer();
+  let n = 0;
+  for (const o of offs) {
+    for await (const batch of log.read({ topic: 'flights', partition: o.partition }, { maxBatchRecords: 5000 })) {
+      const out: ProducerRecord[] = batch.map((r) => ({ topic: 'bench-copy', partition: r.partition, key: r.key, value: r.value, headers: r.headers, timestamp: r.timestamp }));
+      await producer.send(out);
+      n += batch.length;
+    }
+  }
+  await producer.close();
+  result.records = n;
+} else if (phase === 'pipeline') {
+  const t = buildFlightDelays();
+  const runner = new TopologyRunner(t, { log, registry, stateDir: join(dataDir, 'state'), untilIdle: true, maxBatchRecords: arg ? Number(arg) : 5000 });
+  const stats = await runner.run();
+  result.records = stats.totalIn(['flights']);
+  result.commits = stats.commits;
+  result.changelogRecords = Object.fromEntries([...stats.recordsOut].filter(([k]) => k.endsWith('.changelog')));
+  result.deadLetters = Object.fromEntries(stats.deadLetters);
+  result.outputs = stats.recordsOut.get('airport-delays-hourly.v1') ?? 0;
+} else {
+  throw new Error(`unknown phase ${phase}`);
+}
+result.ms = Math.round(performance.now() - started);
+result.maxRssBytes = process.resourceUsage().maxRSS * 1024;
+await log.close();
+await registry.close();
+console.log(JSON.stringify(result));

@@ -1,0 +1,69 @@
+/**
+ * `npm run bench [-- --limit N]`: the flight-delays benchmark on the embedded log. Each phase runs in its own
+ * process (bench/phase.ts) so its peak RSS is its own. Reports, as a Markdown table for BENCHMARKS.md:
+ *  - load: flights/s writing the 3M flights (parquet -> Avro -> log);
+ *  - raw: embedded-log read + append of the same records, no processing (the baseline);
+ *  - pipeline: flight-delays v1 end to end, records/s, and its ratio to the raw baseline from the same run;
+ *  - write cache: changelog records with 5,000-record batches vs 1-record batches (no coalescing) on a subset.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const args = process.argv.slice(2);
+const limitArg = args.indexOf('--limit');
+const limit = limitArg >= 0 ? Number(args[limitArg + 1]) : undefined;
+
+interface PhaseResult {
+  records: number;
+  ms: number;
+  maxRssBytes: number;
+  commits?: number;
+  changelogRecords?: Record<string, number>;
+}
+
+function phase(name: string, dir: string, arg?: string): PhaseResult {
+  const out = execFileSync(process.execPath, [join(here, 'phase.js'), name, dir, ...(arg ? [arg] : [])], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const line = out.trim().split('\n').pop()!;
+  const r = JSON.parse(line);
+  process.stderr.write(`${name}: ${line}\n`);
+  return r;
+}
+
+const mb = (b: number) => `${Math.round(b / 2 ** 20)} MiB`;
+const rate = (r: { records: number; ms: number }) => Math.round(r.records / (r.ms / 1000));
+
+const dir = mkdtempSync(join(tmpdir(), 'eddy-bench-'));
+const small = mkdtempSync(join(tmpdir(), 'eddy-bench-small-'));
+try {
+  const load = phase('load', dir, limit ? String(limit) : undefined);
+  const raw = phase('raw', dir);
+  const pipe = phase('pipeline', dir);
+  const SUB = 50_000;
+  phase('load', small, String(SUB));
+  const uncached = phase('pipeline', small, '1');
+  const small2 = mkdtempSync(join(tmpdir(), 'eddy-bench-small2-'));
+  phase('load', small2, String(SUB));
+  const cached = phase('pipeline', small2, '5000');
+  rmSync(small2, { recursive: true, force: true });
+  const cl = (r: PhaseResult) => Object.values(r.changelogRecords ?? {}).reduce((a, b) => a + b, 0);
+
+  const lines = [
+    `Machine: ${cpus().length} × ${cpus()[0]?.model.trim()}, ${mb(totalmem())} RAM, Node ${process.version}. Date: ${new Date().toISOString().slice(0, 10)}.`,
+    '',
+    '| phase | records | time | records/s | peak RSS | note |',
+    '|---|---:|---:|---:|---:|---|',
+    `| load (parquet → Avro → embedded log) | ${load.records} | ${(load.ms / 1000).toFixed(1)} s | ${rate(load)} | ${mb(load.maxRssBytes)} | |`,
+    `| raw log read + append (baseline) | ${raw.records} | ${(raw.ms / 1000).toFixed(1)} s | ${rate(raw)} | ${mb(raw.maxRssBytes)} | no processing |`,
+    `| flight-delays v1 pipeline | ${pipe.records} | ${(pipe.ms / 1000).toFixed(1)} s | ${rate(pipe)} | ${mb(pipe.maxRssBytes)} | ${(rate(pipe) / rate(raw)).toFixed(2)}× the raw baseline; ${pipe.commits} commits |`,
+    '',
+    `Write cache (${SUB} flights): 1-record batches wrote ${cl(uncached)} changelog records at ${rate(uncached)} records/s; 5,000-record batches wrote ${cl(cached)} at ${rate(cached)} records/s: ${(cl(uncached) / cl(cached)).toFixed(1)}× fewer changelog records, ${(rate(cached) / rate(uncached)).toFixed(1)}× the throughput.`,
+  ];
+  console.log(lines.join('\n'));
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+  rmSync(small, { recursive: true, force: true });
+}
