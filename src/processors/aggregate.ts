@@ -11,13 +11,16 @@ export interface AggregateFns<K, V, A> {
 /**
  * Key-value aggregation into the store `store` (Kafka Streams `KGroupedStream#aggregate`, materialized).
  * Forwards, per batch, the latest aggregate of each key updated in the batch (emit on commit, as with Kafka
- * Streams' record cache), in first-updated order.
+ * Streams' record cache), in last-updated order: a key updated again moves behind the keys updated since, as
+ * Kafka Streams' cache orders its dirty keys, so the forwarded records are in the order of their source offsets.
  */
 export function aggregateProcessor<K, V, A>(name: string, store: string, fns: AggregateFns<K, V, A>, policy: ErrorPolicy): Processor {
   return {
     process(records, ctx) {
       const kv = ctx.kvStore<K, A>(store);
-      const updated = new Map<K, Flowing>();
+      // Keyed like the write cache (strings as themselves, anything else as JSON), so that structured keys (a new
+      // object per record) coalesce as they do in the store.
+      const updated = new Map<string, Flowing>();
       for (const r of records as Flowing<K, V>[]) {
         const res = guarded(ctx, name, r, policy, () => {
           const agg = fns.aggregator(kv.get(r.key) ?? fns.initializer(), r.value, r);
@@ -25,8 +28,9 @@ export function aggregateProcessor<K, V, A>(name: string, store: string, fns: Ag
           return agg;
         });
         if (res === FAILED) continue;
-        updated.delete(r.key);
-        updated.set(r.key, derive(r, r.key, res));
+        const id = typeof r.key === 'string' ? r.key : JSON.stringify(r.key);
+        updated.delete(id);
+        updated.set(id, derive(r, r.key, res));
       }
       return [...updated.values()];
     },

@@ -107,6 +107,9 @@ export function validateProcessor<K, V>(
  * One arm of `branch`: keeps the records for which predicate `index` is the first that matches
  * (Kafka Streams `split()/branch()` semantics: each record goes to the first matching branch only).
  * `index === predicates.length` is the default branch (no predicate matched).
+ *
+ * Every arm evaluates the predicates; when one throws, only arm 0 applies the error policy (so a record is
+ * dead-lettered once, or the task fails once), and the other arms skip the record.
  */
 export function branchArmProcessor<K, V>(
   name: string,
@@ -118,10 +121,19 @@ export function branchArmProcessor<K, V>(
     process(records, ctx) {
       const out: Flowing[] = [];
       for (const r of records as Flowing<K, V>[]) {
-        const first = guarded(ctx, name, r, index === 0 ? policy : 'fail', () => {
+        const firstMatch = () => {
           for (let i = 0; i < predicates.length; i++) if (predicates[i](r.value, r)) return i;
           return predicates.length;
-        });
+        };
+        let first: number | typeof FAILED;
+        if (index === 0) first = guarded(ctx, name, r, policy, firstMatch);
+        else {
+          try {
+            first = firstMatch();
+          } catch {
+            first = FAILED; // arm 0 has applied the error policy to this record
+          }
+        }
         if (first === index) out.push(r);
       }
       return out;

@@ -8,9 +8,12 @@ export interface Serde<T> {
   deserialize(bytes: Buffer): T;
 }
 
-/** Identity of a key inside the write cache (strings as themselves, anything else as JSON). */
-function keyId(key: unknown): string {
-  return typeof key === 'string' ? key : JSON.stringify(key);
+/**
+ * Identity of a key inside the write cache: a string key is itself; any other key is its serialized bytes (as the
+ * changelog identifies it), so two equal keys built with properties in another order are one key.
+ */
+function keyId<K>(key: K, serde: Serde<K>): string {
+  return typeof key === 'string' ? key : serde.serialize(key).toString('latin1');
 }
 
 interface CacheEntry<K, V> {
@@ -161,18 +164,18 @@ export class KeyValueStore<K, V> extends CachedStore<K, V> {
 
   /** The value for `key`, or undefined. */
   get(key: K): V | undefined {
-    const e = this.lookup(keyId(key), () => this.bytes.get(this.keySerde.serialize(key)), key, 0);
+    const e = this.lookup(keyId(key, this.keySerde), () => this.bytes.get(this.keySerde.serialize(key)), key, 0);
     return e?.value ?? undefined;
   }
 
   /** Writes `value` for `key` (visible to `get` at once, durable when the batch commits). */
   put(key: K, value: V): void {
-    this.write(keyId(key), key, 0, value);
+    this.write(keyId(key, this.keySerde), key, 0, value);
   }
 
   /** Deletes `key`; the changelog gets a tombstone. */
   delete(key: K): void {
-    this.write(keyId(key), key, 0, null);
+    this.write(keyId(key, this.keySerde), key, 0, null);
   }
 
   /** Committed entries, decoded, ordered by key bytes (the write cache is not included). */
@@ -215,14 +218,14 @@ export class WindowStore<K, V> extends CachedStore<K, V> {
 
   /** The value of the window of `key` starting at `windowStartMs`, or undefined. */
   get(key: K, windowStartMs: number): V | undefined {
-    const id = `${keyId(key)}\u0000${windowStartMs}`;
+    const id = `${keyId(key, this.keySerde)}\u0000${windowStartMs}`;
     const e = this.lookup(id, () => this.bytes.get(this.keySerde.serialize(key), windowStartMs), key, windowStartMs);
     return e?.value ?? undefined;
   }
 
   /** Writes the value of one window. */
   put(key: K, windowStartMs: number, value: V): void {
-    this.write(`${keyId(key)}\u0000${windowStartMs}`, key, windowStartMs, value);
+    this.write(`${keyId(key, this.keySerde)}\u0000${windowStartMs}`, key, windowStartMs, value);
   }
 
   /**
@@ -233,7 +236,7 @@ export class WindowStore<K, V> extends CachedStore<K, V> {
     const found = new Map<string, { key: K; keyBytes: Buffer; windowStartMs: number; value: V }>();
     for (const r of this.bytes.byStartRange(fromMs, toMs)) {
       const key = this.keySerde.deserialize(r.key);
-      const id = `${keyId(key)}\u0000${r.windowStartMs}`;
+      const id = `${keyId(key, this.keySerde)}\u0000${r.windowStartMs}`;
       const cached = this.cache.get(id);
       if (cached !== undefined) continue; // the cache holds the newer value; added below
       found.set(id, { key, keyBytes: r.key, windowStartMs: r.windowStartMs, value: this.valueSerde.deserialize(r.value) });

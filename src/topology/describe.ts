@@ -24,7 +24,7 @@ export function describeText(t: Topology): string {
     lines.push(`    ${tp.name} [${tp.role}${tp.compacted ? ', compacted' : ''}]`);
   if (t.stores.size > 0) lines.push('  Stores:');
   for (const st of t.stores.values()) {
-    const w = st.window ? ` window ${st.window.sizeMs}ms/advance ${st.window.advanceMs}ms/grace ${st.window.graceMs}ms` : '';
+    const w = st.window ? ` size ${st.window.sizeMs}ms/advance ${st.window.advanceMs}ms/grace ${st.window.graceMs}ms` : '';
     lines.push(`    ${st.name} [${st.kind}${w}] changelog: ${st.changelog}`);
   }
   return lines.join('\n');
@@ -72,6 +72,6 @@ export function describeMermaid(t: Topology): string {
       lines.push(`  n${n.id} -.- ${sid}`);
     }
   }
-  if ([...t.nodes].some((n) => n.kind === 'validate' || n.kind === 'window-aggregate')) lines.push(`  ${topic(t.deadLetterTopic)}`);
+  if ([...t.nodes].some((n) => n.kind === 'validate' || n.kind === 'window-aggregate')) topic(t.deadLetterTopic);
   return lines.join('\n');
 }
