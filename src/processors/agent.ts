@@ -1,3 +1,4 @@
+import { EddyError } from '../errors.js';
 import type { KeyValueStore } from '../state/stores.js';
 import { type Flowing, type Processor, type ProcessorContext, type Rec, derive } from './context.js';
 import type { KeyValue } from './stateless.js';
@@ -26,10 +27,12 @@ export function agentProcessor<K, V, K2, V2>(name: string, fn: AgentFn<K, V, K2,
   return {
     async process(records, ctx: ProcessorContext) {
       let current: Flowing | undefined;
+      let pulled = 0;
       const batch = records as Flowing<K, V>[];
       async function* stream(): AsyncGenerator<Rec<K, V>> {
         for (const r of batch) {
           current = r;
+          pulled++;
           yield r;
         }
       }
@@ -43,6 +46,11 @@ export function agentProcessor<K, V, K2, V2>(name: string, fn: AgentFn<K, V, K2,
         if (current === undefined) throw new Error(`agent ${name} yielded before reading its stream`);
         out.push(derive(current, kv.key, kv.value, kv.timestamp ?? current.timestamp));
       }
+      // Committing the batch's offsets after an agent skipped records would lose them: fail the task instead.
+      if (pulled < batch.length)
+        throw new EddyError('AGENT_STOPPED_EARLY', `agent ${name} returned after reading ${pulled} of the ${batch.length} records of its batch; an agent must read its whole stream`, {
+          details: { agent: name },
+        });
       return out;
     },
   };

@@ -198,6 +198,7 @@ export class Task implements ProcessorContext {
         if (lastOffset === undefined) throw new EddyError('COMMIT_RESULT', `commit returned no offsets for ${c.changelog}`);
         c.store.committed(c.entries, lastOffset + 1);
       }
+      for (const s of this.stores.values()) s.trim();
     } catch (err) {
       this.d.stats.aborts++;
       await tx.abort().catch(() => undefined);

@@ -107,12 +107,17 @@ abstract class CachedStore<K, V> {
       }
     }
     this.dirtyCount = 0;
+    this.trim();
+  }
+
+  /** Evicts the oldest clean entries over `maxCacheEntries` (also after batches that only read). */
+  trim(): void {
     let excess = this.cache.size - this.maxCacheEntries;
-    if (excess > 0) {
-      for (const id of this.cache.keys()) {
-        this.cache.delete(id);
-        if (--excess <= 0) break;
-      }
+    if (excess <= 0) return;
+    for (const [id, e] of this.cache) {
+      if (e.dirty) continue;
+      this.cache.delete(id);
+      if (--excess <= 0) break;
     }
   }
 

@@ -35,13 +35,21 @@ describe('agent', () => {
   it('an agent that buffers yields everything with the provenance of the record it read last', async () => {
     const out = await run<string, number, string, number>(async function* (stream) {
       const buf: number[] = [];
-      for await (const r of stream) {
-        buf.push(r.value);
-        if (buf.length === 3) break;
-      }
-      for (const v of buf) yield { key: 'sum', value: v };
+      for await (const r of stream) buf.push(r.value);
+      for (const v of buf.slice(0, 3)) yield { key: 'sum', value: v };
     }, input);
-    expect(view(out)).toEqual([1, 2, 3].map((value) => ({ key: 'sum', value, timestamp: 300, offset: 2 })));
+    expect(view(out)).toEqual([1, 2, 3].map((value) => ({ key: 'sum', value, timestamp: 400, offset: 3 })));
+  });
+
+  it('an agent that stops reading its stream early fails, so the unread records are not committed as processed', async () => {
+    await expect(
+      run<string, number, string, number>(async function* (stream) {
+        for await (const r of stream) {
+          yield { key: r.key, value: r.value };
+          if (r.value === 2) break;
+        }
+      }, input),
+    ).rejects.toThrow(/agent agent returned after reading 2 of the 4 records/);
   });
 
   it('a yielded timestamp overrides the input one', async () => {
