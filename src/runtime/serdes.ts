@@ -82,14 +82,16 @@ export class TopologySerdes {
     }
     const ok: Flowing[] = [];
     const bad: { raw: LogRecord; reason: string }[] = [];
+    const unprepared = new Map<string, string>();
     // One id at a time, so that one unknown id dead-letters only its records, not the batch.
     for (const [serde, ids] of [[serdes.key, keyIds], [serdes.value, valueIds]] as const) {
       for (const id of ids) if (!this.prepared.has(`${serde.subject}/${id}`)) {
         try {
           await serde.prepare([id]);
           this.prepared.add(`${serde.subject}/${id}`);
-        } catch {
-          // deserialize() below reports the unknown or unresolvable id per record
+        } catch (err) {
+          // the records with this id are dead-lettered below, with this reason
+          unprepared.set(`${serde.subject}/${id}`, err instanceof Error ? err.message : String(err));
         }
       }
     }
@@ -106,7 +108,11 @@ export class TopologySerdes {
           origin: originOf(raw),
         });
       } catch (err) {
-        bad.push({ raw, reason: `deserialization failed: ${err instanceof Error ? err.message : String(err)}` });
+        const why =
+          (raw.key !== null && raw.key.length >= 5 && unprepared.get(`${serdes.key.subject}/${raw.key.readInt32BE(1)}`)) ||
+          (raw.value !== null && raw.value.length >= 5 && unprepared.get(`${serdes.value.subject}/${raw.value.readInt32BE(1)}`)) ||
+          (err instanceof Error ? err.message : String(err));
+        bad.push({ raw, reason: `deserialization failed: ${why}` });
       }
     }
     return { ok, bad };
