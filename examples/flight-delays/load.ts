@@ -41,6 +41,8 @@ export interface LoadOptions {
   readonly limit?: number;
   /** Partitions of topic `flights` (default 4). */
   readonly partitions?: number;
+  /** Topic names (default `flights` and `airports`; see `flightTopics(namespace)`). */
+  readonly topics?: { flights: string; airports: string };
   /** Records per append (default 10,000). */
   readonly batchRecords?: number;
   /** Progress callback: flights loaded so far and the total to load. */
@@ -78,20 +80,21 @@ export async function loadFlightData(opts: LoadOptions): Promise<{ flights: numb
   const schemas = loadSchemas(join(packageRoot(import.meta.url), 'schemas'));
   const partitions = opts.partitions ?? 4;
   const { log, registry } = opts;
-  const keySerde = await AvroSerde.create<string>(registry, 'flights-key', 'string');
-  const flightSerde = await AvroSerde.create<Flight>(registry, 'flights-value', schemas.get('Flight')!);
-  const airportKey = await AvroSerde.create<string>(registry, 'airports-key', 'string');
-  const airportSerde = await AvroSerde.create<Airport>(registry, 'airports-value', schemas.get('Airport')!);
+  const { flights: FLIGHTS, airports: AIRPORTS } = opts.topics ?? { flights: 'flights', airports: 'airports' };
+  const keySerde = await AvroSerde.create<string>(registry, `${FLIGHTS}-key`, 'string');
+  const flightSerde = await AvroSerde.create<Flight>(registry, `${FLIGHTS}-value`, schemas.get('Flight')!);
+  const airportKey = await AvroSerde.create<string>(registry, `${AIRPORTS}-key`, 'string');
+  const airportSerde = await AvroSerde.create<Airport>(registry, `${AIRPORTS}-value`, schemas.get('Airport')!);
   await log.createTopics([
-    { name: 'flights', partitions },
-    { name: 'airports', partitions: 1, compacted: true },
+    { name: FLIGHTS, partitions },
+    { name: AIRPORTS, partitions: 1, compacted: true },
   ]);
-  const actual = (await log.describeTopic('flights'))!.partitions;
+  const actual = (await log.describeTopic(FLIGHTS))!.partitions;
 
   const producer = log.producer();
   try {
     await producer.send(
-      airports.map((a) => ({ topic: 'airports', partition: 0, key: airportKey.serialize(a.iata), value: airportSerde.serialize(a), timestamp: 0 })),
+      airports.map((a) => ({ topic: AIRPORTS, partition: 0, key: airportKey.serialize(a.iata), value: airportSerde.serialize(a), timestamp: 0 })),
     );
 
     const file = await asyncBufferFromFile(flightsFile);
@@ -117,7 +120,7 @@ export async function loadFlightData(opts: LoadOptions): Promise<{ flights: numb
           k = { bytes, partition: partitionFor(bytes, actual) };
           keyCache.set(origin, k);
         }
-        out.push({ topic: 'flights', partition: k.partition, key: k.bytes, value: flightSerde.serialize(f), timestamp: f.date });
+        out.push({ topic: FLIGHTS, partition: k.partition, key: k.bytes, value: flightSerde.serialize(f), timestamp: f.date });
         if (out.length >= batchRecords) {
           await producer.send(out);
           loaded += out.length;

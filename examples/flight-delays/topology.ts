@@ -33,14 +33,33 @@ export function emptyStats(): DelayStats {
   return { flights: 0, delayed: 0, total_delay: 0, max_delay: 0, avg_delay: 0 };
 }
 
-/** Builds flight-delays v1 (schemas from `schemas/` of the eddy package, or `schemasDir`). */
-export function buildFlightDelays(schemasDir = join(packageRoot(import.meta.url), 'schemas')): Topology {
-  const s = loadSchemas(schemasDir);
-  const t = topology({ name: 'flight-delays', version: 1, description: 'US flight delays per airport-hour and per route' });
+/** Options of `buildFlightDelays`. */
+export interface FlightDelaysOptions {
+  /** Directory of the `.avsc` files; default `schemas/` of the eddy package. */
+  readonly schemasDir?: string;
+  /**
+   * Prefix for the topology name, its input topics and its outputs (`<ns>-flight-delays`, `<ns>-flights`,
+   * `<ns>-airports`, `<ns>-airport-delays-hourly.v1`), so that several copies can share one Kafka cluster (tests).
+   */
+  readonly namespace?: string;
+}
 
-  const flights = t.source<string, Flight>('flights', { key: 'string', value: s.get('Flight')! });
-  const airports = t.globalTable<string, Airport>('airports', 'airports', { key: 'string', value: s.get('Airport')! });
-  const hourly = t.output<string, AirportHourDelay>('airport-delays-hourly', { key: 'string', value: s.get('AirportHourDelay')! });
+/** The input topic names of flight-delays under a namespace. */
+export function flightTopics(namespace?: string): { flights: string; airports: string } {
+  const p = namespace ? `${namespace}-` : '';
+  return { flights: `${p}flights`, airports: `${p}airports` };
+}
+
+/** Builds flight-delays v1. */
+export function buildFlightDelays(opts: FlightDelaysOptions = {}): Topology {
+  const s = loadSchemas(opts.schemasDir ?? join(packageRoot(import.meta.url), 'schemas'));
+  const p = opts.namespace ? `${opts.namespace}-` : '';
+  const topics = flightTopics(opts.namespace);
+  const t = topology({ name: `${p}flight-delays`, version: 1, description: 'US flight delays per airport-hour and per route' });
+
+  const flights = t.source<string, Flight>(topics.flights, { key: 'string', value: s.get('Flight')! });
+  const airports = t.globalTable<string, Airport>('airports', topics.airports, { key: 'string', value: s.get('Airport')! });
+  const hourly = t.output<string, AirportHourDelay>(`${p}airport-delays-hourly`, { key: 'string', value: s.get('AirportHourDelay')! });
 
   const enriched = flights
     .validate('validate', (f) => (f.delay < MIN_DELAY || f.delay > MAX_DELAY ? `delay ${f.delay} min outside [${MIN_DELAY}, ${MAX_DELAY}]` : undefined))
