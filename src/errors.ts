@@ -154,3 +154,20 @@ export class SchemaRegistryError extends EddyError {
     super('SCHEMA_REGISTRY', message, opts);
   }
 }
+
+/**
+ * A request to Apache Kafka failed (broker unreachable, request timeout, a broker or protocol error); the
+ * kafkajs error is the `cause`. `retriable` follows kafkajs (true for network errors and timeouts).
+ * After a failed transaction commit the outcome may be unknown (the commit may have been applied): restart
+ * the task from the consumer group's committed offsets and restore its state from the changelog.
+ */
+export class KafkaError extends EddyError {
+  constructor(operation: string, cause: unknown, opts: { retriable?: boolean; details?: Record<string, unknown> } = {}) {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    super('KAFKA', `Kafka ${operation} failed: ${reason}`, {
+      retriable: opts.retriable ?? false,
+      details: { operation, ...opts.details },
+      cause,
+    });
+  }
+}

@@ -1,0 +1,214 @@
+/**
+ * The embedded log: eddy's default `Log` backend, everything in ONE SQLite file (better-sqlite3, WAL).
+ * Several processes may open the same file: appends and commits serialize on SQLite's write lock, consumer
+ * groups coordinate through heartbeat leases and partition claims stored in the file (see `group.ts`).
+ */
+import { ConfigError, InvalidStateError, TopicMismatchError } from '../../errors.js';
+import type {
+  Consumer,
+  ConsumerOptions,
+  Log,
+  LogRecord,
+  PartitionOffsets,
+  Producer,
+  ReadOptions,
+  TopicDescription,
+  TopicPartition,
+  TopicSpec,
+} from '../contract.js';
+import { DEFAULT_GROUP_TIMINGS, EmbeddedConsumer, type GroupTimings } from './consumer.js';
+import { GroupStore } from './group.js';
+import { EmbeddedProducer, EmbeddedTransaction } from './producer.js';
+import { LogStore } from './store.js';
+
+export { assignSlots, computeSlots, type Slot } from './group.js';
+export type { GroupTimings };
+export { DEFAULT_GROUP_TIMINGS, EmbeddedConsumer, EmbeddedProducer, EmbeddedTransaction };
+
+/** Options of `EmbeddedLog`; all times in ms. */
+export interface EmbeddedLogOptions extends Partial<GroupTimings> {
+  /** How long a statement waits for a lock held by another connection before `LogBusyError`. Default 10,000. */
+  readonly busyTimeoutMs?: number;
+}
+
+/**
+ * A `Log` in one SQLite file. Its tables are prefixed `log_`; other components may keep their own tables in
+ * the same file. Methods are async to match the contract but run synchronously on the caller's thread.
+ *
+ * Errors: `UnknownTopicError`, `UnknownPartitionError`, `TopicMismatchError`, `ProducerFencedError`,
+ * `ConfigError` (invalid topic spec or read options), `InvalidStateError` (used after `close`),
+ * `LogBusyError` (lock wait longer than the busy timeout; retriable).
+ */
+export class EmbeddedLog implements Log {
+  readonly kind = 'embedded' as const;
+  /** The SQLite file path. */
+  readonly path: string;
+  private readonly store: LogStore;
+  private readonly group: GroupStore;
+  private readonly timings: GroupTimings;
+  private readonly producers = new Set<EmbeddedProducer>();
+  private readonly consumers = new Set<EmbeddedConsumer>();
+  private closing: Promise<void> | undefined;
+
+  /**
+   * Opens or creates the log file (and its parent directories); callers usually pass `./.eddy/log.db`.
+   * Throws better-sqlite3's `SqliteError` if the file cannot be opened.
+   */
+  constructor(path: string, opts: EmbeddedLogOptions = {}) {
+    this.path = path;
+    this.timings = {
+      sessionTimeoutMs: opts.sessionTimeoutMs ?? DEFAULT_GROUP_TIMINGS.sessionTimeoutMs,
+      heartbeatIntervalMs: opts.heartbeatIntervalMs ?? DEFAULT_GROUP_TIMINGS.heartbeatIntervalMs,
+      idlePollMs: opts.idlePollMs ?? DEFAULT_GROUP_TIMINGS.idlePollMs,
+      claimRetryMs: opts.claimRetryMs ?? DEFAULT_GROUP_TIMINGS.claimRetryMs,
+      maxPollIntervalMs: opts.maxPollIntervalMs ?? DEFAULT_GROUP_TIMINGS.maxPollIntervalMs,
+    };
+    this.store = new LogStore(path, opts.busyTimeoutMs ?? 10_000);
+    this.group = new GroupStore(this.store.db, (fn) => this.store.writeTx(fn));
+  }
+
+  /** Same as `new EmbeddedLog(path, opts)`. */
+  static open(path: string, opts: EmbeddedLogOptions = {}): EmbeddedLog {
+    return new EmbeddedLog(path, opts);
+  }
+
+  /**
+   * Creates the topics that do not exist, all in one transaction. Identical specs are a no-op (`config` is
+   * kept but not compared); a different partition count or cleanup policy throws `TopicMismatchError`.
+   */
+  async createTopics(specs: readonly TopicSpec[]): Promise<void> {
+    this.store.createTopics(specs, (existing, spec) => {
+      const compacted = spec.compacted ?? false;
+      const what =
+        existing.partitions !== spec.partitions
+          ? `${existing.partitions} partition(s), not ${spec.partitions}`
+          : `cleanup policy ${existing.compacted ? 'compact' : 'delete'}, not ${compacted ? 'compact' : 'delete'}`;
+      throw new TopicMismatchError(spec.name, what);
+    });
+  }
+
+  /** Deletes topics with their records and committed group offsets. Unknown names are ignored. */
+  async deleteTopics(names: readonly string[]): Promise<void> {
+    this.store.deleteTopics(names);
+  }
+
+  /** All topics, sorted by name. */
+  async listTopics(): Promise<TopicDescription[]> {
+    return this.store.listTopics();
+  }
+
+  /** One topic, or undefined. */
+  async describeTopic(name: string): Promise<TopicDescription | undefined> {
+    const t = this.store.topic(name);
+    return t === undefined ? undefined : { name: t.name, partitions: t.partitions, compacted: t.compacted };
+  }
+
+  /** Low and high offset of every partition, by partition. Throws `UnknownTopicError`. */
+  async offsets(topic: string): Promise<PartitionOffsets[]> {
+    return this.store.offsets(this.store.requireTopic(topic));
+  }
+
+  /**
+   * The group's committed offsets of a topic: partition -> `{ offset, metadata? }` (metadata only when one
+   * was committed). Throws `UnknownTopicError`.
+   */
+  async committedOffsets(groupId: string, topic: string): Promise<Map<number, { offset: number; metadata?: string }>> {
+    return this.store.committedOffsets(groupId, this.store.requireTopic(topic).topicId);
+  }
+
+  /**
+   * Reads one partition in batches of at most `maxBatchRecords` (default 10,000) records, offsets in
+   * `[fromOffset ?? low, toOffset ?? high-at-call-time)`. Each batch is its own query, so no lock is held
+   * between batches. Errors (`UnknownTopicError`, `UnknownPartitionError`, `ConfigError`) are thrown by the
+   * first iteration.
+   */
+  read(tp: TopicPartition, opts: ReadOptions = {}): AsyncIterable<LogRecord[]> {
+    let start: { topicId: number; from: number; to: number; max: number } | undefined;
+    let error: unknown;
+    try {
+      const topic = this.store.requireTopic(tp.topic);
+      this.store.requirePartition(topic, tp.partition);
+      const max = opts.maxBatchRecords ?? 10_000;
+      if (!Number.isInteger(max) || max < 1) {
+        throw new ConfigError(`maxBatchRecords must be an integer >= 1, got ${max}.`, { maxBatchRecords: max });
+      }
+      const from = opts.fromOffset ?? this.store.low(topic.topicId, tp.partition);
+      const to = opts.toOffset ?? this.store.high(topic.topicId, tp.partition);
+      start = { topicId: topic.topicId, from, to, max };
+    } catch (err) {
+      error = err;
+    }
+    return this.readBatches(tp, start, error);
+  }
+
+  private async *readBatches(
+    tp: TopicPartition,
+    start: { topicId: number; from: number; to: number; max: number } | undefined,
+    error: unknown,
+  ): AsyncGenerator<LogRecord[]> {
+    if (start === undefined) throw error;
+    let next = start.from;
+    while (next < start.to) {
+      const batch = this.store.readRecords(tp.topic, start.topicId, tp.partition, next, start.to, start.max);
+      if (batch.length === 0) return;
+      yield batch;
+      next = batch[batch.length - 1].offset + 1;
+    }
+  }
+
+  /**
+   * Compacts a compacted topic now (latest record per key kept, keys ending in a tombstone dropped, offsets
+   * unchanged, low offset moved to the first survivor). A no-op for non-compacted topics. Throws
+   * `UnknownTopicError`.
+   */
+  async compact(topic: string): Promise<void> {
+    const t = this.store.requireTopic(topic);
+    if (t.compacted) this.store.compact(t);
+  }
+
+  /**
+   * A producer; with `transactionalId` it fences older producers of that id at once (synchronously).
+   * Throws `InvalidStateError` after `close`.
+   */
+  producer(opts: { transactionalId?: string } = {}): Producer {
+    this.assertOpen();
+    const p = new EmbeddedProducer(this.store, opts.transactionalId, (closed) => this.producers.delete(closed));
+    this.producers.add(p);
+    return p;
+  }
+
+  /**
+   * A consumer-group member (see `EmbeddedConsumer`). Throws `ConfigError` for an empty group id, no
+   * topics or a bad `maxBatchRecords`; `InvalidStateError` after `close`.
+   */
+  consumer(opts: ConsumerOptions): Consumer {
+    this.assertOpen();
+    if (opts.groupId.length === 0) throw new ConfigError('A consumer needs a non-empty groupId.');
+    if (opts.topics.length === 0)
+      throw new ConfigError('A consumer needs at least one topic.', { groupId: opts.groupId });
+    const max = opts.maxBatchRecords ?? 5_000;
+    if (!Number.isInteger(max) || max < 1) {
+      throw new ConfigError(`maxBatchRecords must be an integer >= 1, got ${max}.`, { maxBatchRecords: max });
+    }
+    const c = new EmbeddedConsumer(this.store, this.group, opts, this.timings, (done) => this.consumers.delete(done));
+    this.consumers.add(c);
+    return c;
+  }
+
+  /** Stops running consumers (they leave their groups), closes producers, closes the file. Safe to call twice. */
+  close(): Promise<void> {
+    this.closing ??= this.doClose();
+    return this.closing;
+  }
+
+  private async doClose(): Promise<void> {
+    await Promise.all([...this.consumers].map((c) => c.stop()));
+    await Promise.all([...this.producers].map((p) => p.close()));
+    this.store.close();
+  }
+
+  private assertOpen(): void {
+    if (this.closing !== undefined) throw new InvalidStateError(`The embedded log "${this.path}" is closed.`);
+    this.store.assertOpen();
+  }
+}
