@@ -1,17 +1,21 @@
 import cliProgress from 'cli-progress';
 import { loadFlightData } from '../../examples/flight-delays/load.js';
+import { type EddyConfig, type LoadedConfig, renderConfigTable } from '../config/index.js';
+import { CONFIG_SCHEMA, type SchemaNode } from '../config/schema.js';
 import type { Log } from '../log/contract.js';
 import { readStore } from '../runtime/inspect.js';
+import { createLogger, errorCode } from '../runtime/logger.js';
 import { TopologyRunner } from '../runtime/runner.js';
 import type { RunStats } from '../runtime/stats.js';
+import { runWorker } from '../runtime/worker.js';
 import { describeMermaid, describeText } from '../topology/describe.js';
 import type { Topology } from '../topology/graph.js';
-import { type Backend, type DataPaths, openBackend } from './env.js';
+import { type Backend, dataPaths, openBackend } from './env.js';
 import { type Format, formatRows } from './format.js';
 import { findStore, loadTopology } from './topologies.js';
 
-async function withBackend<T>(paths: DataPaths, fn: (b: Backend) => Promise<T>): Promise<T> {
-  const b = openBackend(paths);
+async function withBackend<T>(config: EddyConfig, fn: (b: Backend) => Promise<T>): Promise<T> {
+  const b = await openBackend(config);
   try {
     return await fn(b);
   } finally {
@@ -22,17 +26,21 @@ async function withBackend<T>(paths: DataPaths, fn: (b: Backend) => Promise<T>):
 function bar(enabled: boolean, label: string): cliProgress.SingleBar | undefined {
   if (!enabled || !process.stderr.isTTY) return undefined;
   return new cliProgress.SingleBar(
-    { format: `${label} [{bar}] {percentage}% | {value}/{total} records | {rate} rec/s | ETA {eta_formatted}`, stream: process.stderr, etaBuffer: 50 },
+    {
+      format: `${label} [{bar}] {percentage}% | {value}/{total} records | {rate} rec/s | ETA {eta_formatted}`,
+      stream: process.stderr,
+      etaBuffer: 50,
+    },
     cliProgress.Presets.shades_classic,
   );
 }
 
 /** `eddy load`. */
 export async function cmdLoad(
-  paths: DataPaths,
+  config: EddyConfig,
   o: { limit?: number; partitions: number; flights?: string; airports?: string; progress: boolean },
 ): Promise<void> {
-  await withBackend(paths, (b) => cmdLoadInto(b, o));
+  await withBackend(config, (b) => cmdLoadInto(b, o));
 }
 
 /** Records left to read in the source topics of `t` for its consumer group (the run's total, for ETA). */
@@ -41,13 +49,18 @@ async function remaining(log: Log, t: Topology): Promise<number> {
   for (const info of t.topics.values()) {
     if (info.role !== 'source') continue;
     const committed = await log.committedOffsets(t.groupId, info.name);
-    for (const o of await log.offsets(info.name)) n += o.high - Math.max(o.low, committed.get(o.partition)?.offset ?? 0);
+    for (const o of await log.offsets(info.name))
+      n += o.high - Math.max(o.low, committed.get(o.partition)?.offset ?? 0);
   }
   return n;
 }
 
 /** Runs `t` with a progress bar; stops on SIGINT/SIGTERM after committing the batch in flight. */
-async function runTopology(b: Backend, t: Topology, o: { untilIdle?: boolean; maxBatchRecords: number; progress: boolean }): Promise<RunStats> {
+async function runTopology(
+  b: Backend,
+  t: Topology,
+  o: { untilIdle?: boolean; maxBatchRecords: number; progress: boolean },
+): Promise<RunStats> {
   const sources = [...t.topics.values()].filter((x) => x.role === 'source').map((x) => x.name);
   const pb = bar(o.progress, t.groupId);
   const started = Date.now();
@@ -83,11 +96,15 @@ async function runTopology(b: Backend, t: Topology, o: { untilIdle?: boolean; ma
 }
 
 /** `eddy run <topology>`. */
-export async function cmdRun(paths: DataPaths, name: string, o: { untilIdle?: boolean; maxBatchRecords: number; progress: boolean }): Promise<void> {
-  const t = await loadTopology(name);
-  await withBackend(paths, async (b) => {
+export async function cmdRun(
+  config: EddyConfig,
+  name: string,
+  o: { untilIdle?: boolean; progress: boolean },
+): Promise<void> {
+  const t = await loadTopology(name, config.topologies);
+  await withBackend(config, async (b) => {
     const started = Date.now();
-    const stats = await runTopology(b, t, o);
+    const stats = await runTopology(b, t, { ...o, maxBatchRecords: config.worker.maxBatchRecords });
     printSummary(t, stats, Date.now() - started);
   });
 }
@@ -96,18 +113,23 @@ function printSummary(t: Topology, stats: RunStats, elapsedMs: number): void {
   const sources = [...t.topics.values()].filter((x) => x.role === 'source').map((x) => x.name);
   const n = stats.totalIn(sources);
   const s = elapsedMs / 1000;
-  console.log(`${t.groupId}: processed ${n} input records in ${s.toFixed(1)} s (${Math.round(n / Math.max(s, 0.001))} records/s), ${stats.commits} commits`);
+  console.log(
+    `${t.groupId}: processed ${n} input records in ${s.toFixed(1)} s (${Math.round(n / Math.max(s, 0.001))} records/s), ${stats.commits} commits`,
+  );
   const dl = [...stats.deadLetters].map(([p, c]) => `${p}: ${c}`).join(', ');
   console.log(`  dead letters -> ${t.deadLetterTopic}: ${dl || 'none'}`);
   const late = [...stats.lateBy].map(([p, c]) => `${p}: ${c}`).join(', ');
   if (late) console.log(`  late records: ${late}`);
-  const out = [...stats.recordsOut].filter(([topic]) => !topic.endsWith('.repartition')).map(([topic, c]) => `${topic}: ${c}`).join(', ');
+  const out = [...stats.recordsOut]
+    .filter(([topic]) => !topic.endsWith('.repartition'))
+    .map(([topic, c]) => `${topic}: ${c}`)
+    .join(', ');
   console.log(`  records out: ${out || 'none'}`);
 }
 
 /** `eddy topics`. */
-export async function cmdTopics(paths: DataPaths, o: { format: Format }): Promise<void> {
-  await withBackend(paths, async ({ log }) => {
+export async function cmdTopics(config: EddyConfig, o: { format: Format }): Promise<void> {
+  await withBackend(config, async ({ log }) => {
     const rows = [];
     for (const d of await log.listTopics()) {
       const offs = await log.offsets(d.name);
@@ -124,39 +146,69 @@ export async function cmdTopics(paths: DataPaths, o: { format: Format }): Promis
 }
 
 /** `eddy inspect <store>`. */
-export async function cmdInspect(paths: DataPaths, store: string, o: { topology?: string; key?: string; limit?: number; format: Format }): Promise<void> {
-  const { topology } = await findStore(store, o.topology);
-  await withBackend(paths, async ({ registry }) => {
-    const rows = await readStore({ stateDir: paths.stateDir, topology, store: topology.stores.get(store)!, registry, key: o.key });
+export async function cmdInspect(
+  config: EddyConfig,
+  store: string,
+  o: { topology?: string; key?: string; limit?: number; format: Format },
+): Promise<void> {
+  const { topology } = await findStore(store, o.topology, config.topologies);
+  await withBackend(config, async ({ registry, paths }) => {
+    const rows = await readStore({
+      stateDir: paths.stateDir,
+      topology,
+      store: topology.stores.get(store)!,
+      registry,
+      key: o.key,
+    });
     process.stdout.write(formatRows(o.limit ? rows.slice(0, o.limit) : rows, o.format));
   });
 }
 
 /** `eddy describe <topology>`. */
-export async function cmdDescribe(name: string, o: { format: 'text' | 'mermaid' | 'both' }): Promise<void> {
-  const t = await loadTopology(name);
+export async function cmdDescribe(
+  config: EddyConfig,
+  name: string,
+  o: { format: 'text' | 'mermaid' | 'both' },
+): Promise<void> {
+  const t = await loadTopology(name, config.topologies);
   if (o.format !== 'mermaid') console.log(describeText(t));
   if (o.format === 'both') console.log('');
   if (o.format !== 'text') console.log(describeMermaid(t));
 }
 
 /** `eddy demo`: load if needed, run flight-delays until idle, print the 10 worst airport-hours by average delay. */
-export async function cmdDemo(paths: DataPaths, o: { limit?: number; minFlights: number; progress: boolean }): Promise<void> {
-  const t = await loadTopology('flight-delays');
-  await withBackend(paths, async (b) => {
+export async function cmdDemo(
+  config: EddyConfig,
+  o: { limit?: number; minFlights: number; progress: boolean },
+): Promise<void> {
+  const t = await loadTopology('flight-delays', config.topologies);
+  await withBackend(config, async (b) => {
     const flights = await b.log.describeTopic('flights');
     const loaded = flights === undefined ? 0 : (await b.log.offsets('flights')).reduce((a, x) => a + x.high, 0);
     if (loaded === 0) await cmdLoadInto(b, o);
     else console.log(`topic flights already holds ${loaded} records; not loading again (use --fresh to start over)`);
     const started = Date.now();
-    const stats = await runTopology(b, t, { untilIdle: true, maxBatchRecords: 5000, progress: o.progress });
+    const stats = await runTopology(b, t, {
+      untilIdle: true,
+      maxBatchRecords: config.worker.maxBatchRecords,
+      progress: o.progress,
+    });
     printSummary(t, stats, Date.now() - started);
-    const rows = await readStore({ stateDir: paths.stateDir, topology: t, store: t.stores.get('delays_by_airport_hour')!, registry: b.registry });
+    const rows = await readStore({
+      stateDir: b.paths.stateDir,
+      topology: t,
+      store: t.stores.get('delays_by_airport_hour')!,
+      registry: b.registry,
+    });
     const worst = rows
       .filter((r) => Number(r.flights) >= o.minFlights)
-      .sort((a, b2) => Number(b2.avg_delay) - Number(a.avg_delay) || String(a.airport).localeCompare(String(b2.airport)))
+      .sort(
+        (a, b2) => Number(b2.avg_delay) - Number(a.avg_delay) || String(a.airport).localeCompare(String(b2.airport)),
+      )
       .slice(0, 10);
-    console.log(`\n10 worst airport-hours by average delay${o.minFlights > 1 ? ` (at least ${o.minFlights} flights)` : ''}, from store delays_by_airport_hour:`);
+    console.log(
+      `\n10 worst airport-hours by average delay${o.minFlights > 1 ? ` (at least ${o.minFlights} flights)` : ''}, from store delays_by_airport_hour:`,
+    );
     process.stdout.write(formatRows(worst, 'table'));
   });
 }
@@ -186,5 +238,62 @@ async function cmdLoadInto(
   });
   pb?.stop();
   const s = (Date.now() - started) / 1000;
-  console.log(`loaded ${res.flights} flights into topic flights and ${res.airports} airports into topic airports in ${s.toFixed(1)} s (${Math.round(res.flights / s)} records/s)`);
+  console.log(
+    `loaded ${res.flights} flights into topic flights and ${res.airports} airports into topic airports in ${s.toFixed(1)} s (${Math.round(res.flights / s)} records/s)`,
+  );
+}
+
+/**
+ * `eddy worker <topology>`: runs the topology until SIGTERM/SIGINT with the HTTP server and JSON logs; resolves
+ * with the exit code (see `runWorker`). Errors before the worker starts are logged as JSON too.
+ */
+export async function cmdWorker(loaded: LoadedConfig, name: string): Promise<number> {
+  const { config } = loaded;
+  const topology = await loadTopology(name, config.topologies);
+  const logger = createLogger({ level: config.logLevel, base: { group: topology.groupId } });
+  let backend: Backend;
+  try {
+    backend = await openBackend(config, {
+      kafkaLogSink: (l) => logger[l.level]({ event: 'kafkajs', namespace: l.namespace, ...l.fields }, l.message),
+    });
+  } catch (err) {
+    logger.error(
+      { event: 'error', code: errorCode(err), err },
+      `cannot open the ${config.backend} backend: ${(err as Error).message}`,
+    );
+    return 1;
+  }
+  const paths = dataPaths(config.dataDir);
+  return runWorker({
+    topology,
+    log: backend.log,
+    registry: backend.registry,
+    stateDir: paths.stateDir,
+    logger,
+    http: config.http,
+    maxBatchRecords: config.worker.maxBatchRecords,
+    shutdownTimeoutMs: config.worker.shutdownTimeoutMs,
+    describe: { backend: config.backend, dataDir: paths.dataDir, configFile: loaded.file ?? null },
+    close: () => backend.close(),
+  });
+}
+
+function redact(value: unknown, node: SchemaNode | undefined): unknown {
+  if (node?.['x-secret'] && value !== undefined) return '***';
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) out[k] = redact(v, node?.properties?.[k]);
+  return out;
+}
+
+/** `eddy config`: the effective configuration (secrets hidden) and where each key came from; `--docs`: the reference. */
+export function cmdConfig(loaded: LoadedConfig, o: { docs?: boolean }): void {
+  if (o.docs) {
+    process.stdout.write(renderConfigTable());
+    return;
+  }
+  const origins = Object.fromEntries(loaded.origins);
+  process.stdout.write(
+    `${JSON.stringify({ config: redact(loaded.config, CONFIG_SCHEMA), file: loaded.file ?? null, origins }, null, 2)}\n`,
+  );
 }

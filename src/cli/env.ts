@@ -1,12 +1,15 @@
 import { join, resolve } from 'node:path';
+import type { EddyConfig, LogLevel } from '../config/index.js';
 import type { Log } from '../log/contract.js';
 import { EmbeddedLog } from '../log/embedded/index.js';
+import type { KafkaLogLine } from '../log/kafka/client.js';
+import { ConfluentSchemaRegistry } from '../schema/confluent-registry.js';
 import { LocalSchemaRegistry } from '../schema/local-registry.js';
 import type { SchemaRegistry } from '../schema/types.js';
 
 /** Where eddy keeps its embedded log and state stores. */
 export interface DataPaths {
-  /** The data directory (default `.eddy`, or `$EDDY_DATA_DIR`). */
+  /** The data directory (`dataDir` of the configuration; default `.eddy`). */
   readonly dataDir: string;
   /** The embedded log and local schema registry: `<dataDir>/log.db`. */
   readonly logPath: string;
@@ -14,25 +17,69 @@ export interface DataPaths {
   readonly stateDir: string;
 }
 
-/** Resolves the data paths from `--data-dir` or the environment. */
-export function dataPaths(dataDir?: string): DataPaths {
-  const dir = resolve(dataDir ?? process.env.EDDY_DATA_DIR ?? '.eddy');
+/** The data paths under `dataDir`. */
+export function dataPaths(dataDir: string): DataPaths {
+  const dir = resolve(dataDir);
   return { dataDir: dir, logPath: join(dir, 'log.db'), stateDir: join(dir, 'state') };
 }
 
 /** An open log and schema registry, closed together. */
 export interface Backend {
+  readonly kind: EddyConfig['backend'];
   readonly log: Log;
   readonly registry: SchemaRegistry;
   readonly paths: DataPaths;
   close(): Promise<void>;
 }
 
-/** Opens the embedded log and the local schema registry (both in `<dataDir>/log.db`). */
-export function openBackend(paths: DataPaths): Backend {
+/**
+ * Opens the configured backend: the embedded log and the local schema registry (both in `<dataDir>/log.db`), or
+ * Apache Kafka (`KafkaLog`) with a Confluent-API schema registry. State stores are local either way
+ * (`<dataDir>/state`). The configuration must be validated (`loadConfig`): kafka needs brokers and a registry URL.
+ * `kafkaLogSink` receives kafkajs' log lines (the worker turns them into its JSON logs; default: stderr).
+ */
+export async function openBackend(
+  config: EddyConfig,
+  opts: { kafkaLogSink?: (line: KafkaLogLine) => void } = {},
+): Promise<Backend> {
+  const paths = dataPaths(config.dataDir);
+  if (config.backend === 'kafka') {
+    const k = config.kafka;
+    const sr = config.schemaRegistry;
+    // Loaded on demand: kafkajs is only needed with the kafka backend.
+    const { KafkaLog } = await import('../log/kafka/index.js');
+    const log = new KafkaLog({
+      brokers: [...(k.brokers ?? [])],
+      clientId: k.clientId,
+      ssl: k.ssl,
+      sasl: k.sasl,
+      replicationFactor: k.replicationFactor,
+      logLevel: kafkaLogLevel(config.logLevel),
+      ...(opts.kafkaLogSink ? { logSink: opts.kafkaLogSink } : {}),
+    });
+    const registry = new ConfluentSchemaRegistry({
+      host: sr.url!,
+      auth:
+        sr.username !== undefined && sr.password !== undefined
+          ? { username: sr.username, password: sr.password }
+          : undefined,
+      clientId: k.clientId,
+    });
+    return {
+      kind: 'kafka',
+      log,
+      registry,
+      paths,
+      async close() {
+        await log.close();
+        await registry.close();
+      },
+    };
+  }
   const log = new EmbeddedLog(paths.logPath);
   const registry = LocalSchemaRegistry.open(paths.logPath);
   return {
+    kind: 'embedded',
     log,
     registry,
     paths,
@@ -41,4 +88,22 @@ export function openBackend(paths: DataPaths): Backend {
       await registry.close();
     },
   };
+}
+
+/**
+ * kafkajs' level for eddy's `logLevel`. kafkajs logs routine retries and rebalances as warnings, and eddy logs its
+ * own assignments at info, so `info` keeps kafkajs at `error`; `debug`/`trace` open kafkajs' debug output.
+ */
+export function kafkaLogLevel(level: LogLevel): 'nothing' | 'error' | 'warn' | 'info' | 'debug' {
+  switch (level) {
+    case 'silent':
+      return 'nothing';
+    case 'debug':
+    case 'trace':
+      return 'debug';
+    case 'warn':
+      return 'warn';
+    default:
+      return 'error';
+  }
 }

@@ -1,20 +1,22 @@
 #!/usr/bin/env node
 /**
- * `eddy`: the command line. Thin: parses and validates arguments (commander), calls the layers below, prints.
- * Every error is one line naming the thing and the fix, with a non-zero exit code; bad arguments stop before any
- * write.
+ * `eddy`: the command line. Thin: parses arguments (commander), loads and validates the configuration
+ * (defaults < eddy.config.json or --config < environment < flags; see src/config), calls the layers below, prints.
+ * Every error is one line naming the thing and the fix, with a non-zero exit code (2 for bad arguments and
+ * configuration, 1 otherwise); bad arguments and configuration stop before anything is opened or written.
  */
 import { rmSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { ConfigValidationError, configLeaves, LOG_LEVELS, type LoadedConfig, loadConfig } from '../config/index.js';
 import { EddyError } from '../errors.js';
-import { cmdDemo, cmdDescribe, cmdInspect, cmdLoad, cmdRun, cmdTopics } from './commands.js';
-import { dataPaths } from './env.js';
+import { cmdConfig, cmdDemo, cmdDescribe, cmdInspect, cmdLoad, cmdRun, cmdTopics, cmdWorker } from './commands.js';
 import { FORMATS } from './format.js';
 
 function positiveInt(what: string) {
   return (raw: string): number => {
     const n = Number(raw);
-    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${what} must be a positive integer, got "${raw}"`);
+    if (!Number.isInteger(n) || n < 1)
+      throw new InvalidArgumentError(`${what} must be a positive integer, got "${raw}"`);
     return n;
   };
 }
@@ -22,36 +24,78 @@ function positiveInt(what: string) {
 const program = new Command()
   .name('eddy')
   .description('A Kappa-style, event-sourced stream processor for TypeScript')
-  .option('--data-dir <dir>', 'where the embedded log and state stores live (env EDDY_DATA_DIR)', '.eddy')
+  .option('--config <file>', 'configuration file (default: eddy.config.json in the working directory, if present)')
+  .option('--data-dir <dir>', 'where the embedded log and state stores live (default .eddy; env EDDY_DATA_DIR)')
+  .option('--backend <backend>', 'embedded or kafka (default embedded; env EDDY_BACKEND)')
+  .option('--log-level <level>', `${LOG_LEVELS.join(', ')} (default info; env EDDY_LOG_LEVEL)`)
   .showHelpAfterError('(run eddy --help for usage)')
   .exitOverride();
 
-const paths = () => dataPaths(program.opts<{ dataDir: string }>().dataDir);
+const camel = (flag: string) => flag.replace(/^--/, '').replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+
+/** The configuration: defaults < config file < environment < the flags given to `cmd` and to eddy itself. */
+function config(cmd: Command): LoadedConfig {
+  const given = { ...program.opts(), ...cmd.opts() } as Record<string, string | number | undefined>;
+  const flags: Record<string, string | number | undefined> = {};
+  for (const leaf of configLeaves()) {
+    const flag = leaf.schema['x-flag'];
+    if (flag !== undefined) flags[flag] = given[camel(flag)];
+  }
+  return loadConfig({ configFile: program.opts<{ config?: string }>().config, flags });
+}
 
 program
   .command('load')
-  .description('load the flight-delays example data: flights-3m.parquet -> topic flights, airports.csv -> compacted topic airports')
+  .description(
+    'load the flight-delays example data: flights-3m.parquet -> topic flights, airports.csv -> compacted topic airports',
+  )
   .option('--limit <n>', 'load only the first N flights', positiveInt('--limit'))
   .option('--partitions <n>', 'partitions of topic flights', positiveInt('--partitions'), 4)
   .option('--flights <file>', 'flights parquet file (default: vega-datasets flights-3m.parquet)')
   .option('--airports <file>', 'airports CSV file (default: vega-datasets airports.csv)')
   .option('--no-progress', 'no progress bar')
-  .action(async (o) => cmdLoad(paths(), o));
+  .action(async (o, cmd: Command) => cmdLoad(config(cmd).config, o));
 
 program
   .command('run')
   .description('run a topology: process its inputs exactly once into its versioned outputs and state stores')
   .argument('<topology>', 'topology name (see eddy describe)')
   .option('--until-idle', 'stop when every input is consumed (batch mode) instead of running until SIGINT/SIGTERM')
-  .option('--max-batch-records <n>', 'records per batch and transaction', positiveInt('--max-batch-records'), 5000)
+  .option('--max-batch-records <n>', 'records per batch and transaction (default 5000; worker.maxBatchRecords)')
   .option('--no-progress', 'no progress bar')
-  .action(async (name, o) => cmdRun(paths(), name, o));
+  .action(async (name, o, cmd: Command) => cmdRun(config(cmd).config, name, o));
+
+program
+  .command('worker')
+  .description(
+    'run a topology as a service until SIGTERM/SIGINT, with /health, /ready, /metrics and /stores over HTTP and JSON logs',
+  )
+  .argument('<topology>', 'topology name (see eddy describe)')
+  .option(
+    '--http-port <port>',
+    'HTTP port; 0 = any free port, logged in the start line (default 9464; env EDDY_HTTP_PORT)',
+  )
+  .option('--http-host <host>', 'HTTP address to listen on (default 127.0.0.1)')
+  .option('--shutdown-timeout-ms <ms>', 'bound on a graceful shutdown; past it the exit code is 1 (default 30000)')
+  .option('--max-batch-records <n>', 'records per batch and transaction (default 5000)')
+  .action(async (name, _o, cmd: Command) => {
+    const loaded = config(cmd);
+    process.exit(await cmdWorker(loaded, name));
+  });
+
+program
+  .command('config')
+  .description(
+    'print the effective configuration (secrets hidden) and where each key came from; --docs: the reference table',
+  )
+  .option('--docs', 'print the configuration reference as a Markdown table')
+  .action(async (o, cmd: Command) => cmdConfig(config(cmd), o));
 
 program
   .command('topics')
   .description('list topics with partitions and offsets')
   .addOption(new Option('--format <format>', 'output format').choices(FORMATS).default('table'))
-  .action(async (o) => cmdTopics(paths(), o));
+  .action(async (o, cmd: Command) => cmdTopics(config(cmd).config, o));
 
 program
   .command('inspect')
@@ -61,25 +105,33 @@ program
   .option('--key <key>', 'only this key')
   .option('--limit <n>', 'at most N rows', positiveInt('--limit'))
   .addOption(new Option('--format <format>', 'output format').choices(FORMATS).default('table'))
-  .action(async (store, o) => cmdInspect(paths(), store, o));
+  .action(async (store, o, cmd: Command) => cmdInspect(config(cmd).config, store, o));
 
 program
   .command('describe')
   .description('print a topology graph as text and as a Mermaid flowchart')
   .argument('<topology>', 'topology name')
-  .addOption(new Option('--format <format>', 'text, mermaid or both').choices(['text', 'mermaid', 'both']).default('both'))
-  .action(async (name, o) => cmdDescribe(name, o));
+  .addOption(
+    new Option('--format <format>', 'text, mermaid or both').choices(['text', 'mermaid', 'both']).default('both'),
+  )
+  .action(async (name, o, cmd: Command) => cmdDescribe(config(cmd).config, name, o));
 
 program
   .command('demo')
   .description('load the example data (if not loaded), run flight-delays until idle, print the worst airport-hours')
   .option('--fresh', 'delete the data directory first')
   .option('--limit <n>', 'load only the first N flights', positiveInt('--limit'))
-  .option('--min-flights <n>', 'only airport-hours with at least N flights in the ranking', positiveInt('--min-flights'), 1)
+  .option(
+    '--min-flights <n>',
+    'only airport-hours with at least N flights in the ranking',
+    positiveInt('--min-flights'),
+    1,
+  )
   .option('--no-progress', 'no progress bars')
-  .action(async (o) => {
-    if (o.fresh) rmSync(paths().dataDir, { recursive: true, force: true });
-    await cmdDemo(paths(), o);
+  .action(async (o, cmd: Command) => {
+    const c = config(cmd).config;
+    if (o.fresh) rmSync(c.dataDir, { recursive: true, force: true });
+    await cmdDemo(c, o);
   });
 
 try {
@@ -88,6 +140,10 @@ try {
   if (err instanceof Error && 'code' in err && String((err as { code: unknown }).code).startsWith('commander.')) {
     const code = (err as { exitCode?: number }).exitCode ?? 2;
     process.exit(code === 0 ? 0 : 2);
+  }
+  if (err instanceof ConfigValidationError) {
+    for (const line of err.lines) process.stderr.write(`eddy: ${line}\n`);
+    process.exit(2);
   }
   if (err instanceof EddyError) {
     process.stderr.write(`eddy: ${err.message}\n`);

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { Consumer, Log, TopicPartition, TopicSpec } from '../log/contract.js';
 import type { SchemaRegistry } from '../schema/types.js';
 import type { Topology } from '../topology/graph.js';
@@ -20,10 +21,51 @@ export interface RunnerOptions {
   readonly maxCacheEntries?: number;
   /** Stop once every input partition is at its end (batch mode); default false (run until `stop()`). */
   readonly untilIdle?: boolean;
-  /** Called after every committed batch (progress bars, metrics). */
-  readonly onBatch?: (stats: RunStats) => void;
+  /** Called after every committed batch (progress bars, metrics), with the batch's topic, size and duration. */
+  readonly onBatch?: (stats: RunStats, batch: BatchInfo) => void;
   /** Called while stores restore. */
   readonly onRestore?: (task: string, store: string, done: number, total: number) => void;
+  /** Called after newly assigned partitions' tasks are open (their stores restored), with those tasks' ids. */
+  readonly onAssigned?: (tasks: readonly string[], partitions: readonly TopicPartition[]) => void;
+  /** Called after revoked partitions' tasks are closed (also on `stop()`, when every partition is revoked). */
+  readonly onRevoked?: (tasks: readonly string[], partitions: readonly TopicPartition[]) => void;
+}
+
+/** One committed batch, as reported to `onBatch`. */
+export interface BatchInfo {
+  readonly task: string;
+  readonly topic: string;
+  readonly partition: number;
+  readonly records: number;
+  /** Wall time of decode + process + commit, in ms. */
+  readonly durationMs: number;
+}
+
+/**
+ * Where a runner is: `created` -> `setting-up` (topics, schemas, global tables) -> `joining` (consumer started, no
+ * assignment handled yet) -> `running` -> `stopping` -> `stopped`; or `failed` when `setup()`/`run()` rejected.
+ */
+export type RunnerPhase = 'created' | 'setting-up' | 'joining' | 'running' | 'stopping' | 'stopped' | 'failed';
+
+/** A task's restore progress per store (known from the first restored batch of that store). */
+export interface StoreRestoreStatus {
+  readonly store: string;
+  readonly restored: number;
+  readonly total: number;
+}
+
+/** An assigned task: `restoring` while its stores catch up with their changelogs, then `running`. */
+export interface TaskStatus {
+  readonly task: string;
+  readonly state: 'restoring' | 'running';
+  readonly stores: readonly StoreRestoreStatus[];
+}
+
+/** `readiness()`: ready when the runner is running and every assigned task is restored. */
+export interface Readiness {
+  readonly ready: boolean;
+  readonly phase: RunnerPhase;
+  readonly tasks: readonly TaskStatus[];
 }
 
 /**
@@ -40,6 +82,13 @@ export class TopologyRunner {
   private readonly partitions = new Map<string, number>();
   private readonly subOfTopic = new Map<string, number>();
   private stopping = false;
+  private phaseNow: RunnerPhase = 'created';
+  /** A revocation was counted as a rebalance and no batch ran since: the assignment that follows is the same one. */
+  private revokedSinceBatch = false;
+  private readonly status = new Map<
+    string,
+    { state: 'restoring' | 'running'; stores: Map<string, StoreRestoreStatus> }
+  >();
 
   constructor(
     readonly topology: Topology,
@@ -54,6 +103,16 @@ export class TopologyRunner {
    * partition counts that cannot be co-partitioned.
    */
   async setup(): Promise<void> {
+    if (this.phaseNow === 'created') this.phaseNow = 'setting-up';
+    try {
+      await this.doSetup();
+    } catch (err) {
+      this.phaseNow = 'failed';
+      throw err;
+    }
+  }
+
+  private async doSetup(): Promise<void> {
     const { log } = this.opts;
     const t = this.topology;
     const existing = new Map((await log.listTopics()).map((d) => [d.name, d]));
@@ -95,7 +154,12 @@ export class TopologyRunner {
     const topics = t.subtopologies.flatMap((s) => s.sourceTopics);
     const consumer = this.opts.log.consumer({ groupId: t.groupId, topics, maxBatchRecords: this.opts.maxBatchRecords ?? 5_000 });
     this.consumer = consumer;
-    if (this.stopping) return this.stats;
+    if (this.stopping) {
+      this.phaseNow = 'stopped';
+      return this.stats;
+    }
+    this.phaseNow = 'joining';
+    let failed = false;
     try {
       await consumer.run({
         onAssigned: (tps) => this.assign(tps),
@@ -103,18 +167,32 @@ export class TopologyRunner {
         eachBatch: async (batch) => {
           const task = this.tasks.get(taskId(this.subOfTopic.get(batch.topic)!, batch.partition));
           if (task === undefined) throw new EddyError('NO_TASK', `no task for ${batch.topic}:${batch.partition}`);
+          const started = performance.now();
+          this.revokedSinceBatch = false;
           await task.process(batch);
-          this.opts.onBatch?.(this.stats);
+          this.markRunning();
+          this.opts.onBatch?.(this.stats, {
+            task: task.taskId,
+            topic: batch.topic,
+            partition: batch.partition,
+            records: batch.records.length,
+            durationMs: performance.now() - started,
+          });
         },
         onIdle: async () => {
+          this.markRunning();
           if (this.opts.untilIdle && !this.stopping) {
             this.stopping = true;
             void consumer.stop();
           }
         },
       });
+    } catch (err) {
+      failed = true;
+      throw err;
     } finally {
       await this.closeTasks();
+      this.phaseNow = failed ? 'failed' : 'stopped';
     }
     return this.stats;
   }
@@ -122,15 +200,49 @@ export class TopologyRunner {
   /** Stops fetching, lets the batch in flight commit, closes the tasks. Safe to call twice. */
   async stop(): Promise<void> {
     this.stopping = true;
+    if (this.phaseNow !== 'stopped' && this.phaseNow !== 'failed') this.phaseNow = 'stopping';
     await this.consumer?.stop();
   }
 
+  /** The runner's phase (see `RunnerPhase`). */
+  get phase(): RunnerPhase {
+    return this.phaseNow;
+  }
+
+  /**
+   * Readiness for traffic (a worker's `/ready`): true when the runner is `running` and every assigned task has
+   * restored its stores. Lists the assigned tasks with their restore progress.
+   */
+  readiness(): Readiness {
+    const tasks = [...this.status].map(([task, s]) => ({ task, state: s.state, stores: [...s.stores.values()] }));
+    tasks.sort((a, b) => a.task.localeCompare(b.task, 'en', { numeric: true }));
+    return {
+      ready: this.phaseNow === 'running' && tasks.every((t) => t.state === 'running'),
+      phase: this.phaseNow,
+      tasks,
+    };
+  }
+
+  private markRunning(): void {
+    if (this.phaseNow === 'joining') this.phaseNow = 'running';
+  }
+
   private async assign(tps: readonly TopicPartition[]): Promise<void> {
+    if (!this.stopping && !this.revokedSinceBatch) this.stats.rebalances++;
+    this.revokedSinceBatch = false;
+    const opened: string[] = [];
+    for (const tp of tps) {
+      const sub = this.subOfTopic.get(tp.topic);
+      if (sub === undefined) continue;
+      const id = taskId(sub, tp.partition);
+      if (!this.tasks.has(id) && !this.status.has(id)) this.status.set(id, { state: 'restoring', stores: new Map() });
+    }
     for (const tp of tps) {
       const sub = this.subOfTopic.get(tp.topic);
       if (sub === undefined) continue;
       const id = taskId(sub, tp.partition);
       if (this.tasks.has(id)) continue;
+      const status = this.status.get(id)!;
       const task = new Task({
         topology: this.topology,
         subtopology: this.topology.subtopologies[sub],
@@ -142,14 +254,27 @@ export class TopologyRunner {
         stats: this.stats,
         partitionsOf: (topic) => this.partitionsOf(topic),
         maxCacheEntries: this.opts.maxCacheEntries ?? 50_000,
-        onRestore: (store, done, total) => this.opts.onRestore?.(id, store, done, total),
+        onRestore: (store, done, total) => {
+          this.stats.restored(store, done - (status.stores.get(store)?.restored ?? 0));
+          status.stores.set(store, { store, restored: done, total });
+          this.opts.onRestore?.(id, store, done, total);
+        },
       });
       await task.open();
       this.tasks.set(id, task);
+      status.state = 'running';
+      opened.push(id);
     }
+    this.markRunning();
+    this.opts.onAssigned?.(opened, tps);
   }
 
   private async revoke(tps: readonly TopicPartition[]): Promise<void> {
+    if (!this.stopping) {
+      this.stats.rebalances++;
+      this.revokedSinceBatch = true;
+    }
+    const closed: string[] = [];
     for (const tp of tps) {
       const sub = this.subOfTopic.get(tp.topic);
       if (sub === undefined) continue;
@@ -158,13 +283,17 @@ export class TopologyRunner {
       if (task === undefined) continue;
       // Close the task once none of its source partitions is still assigned (co-partitioned topics move together).
       this.tasks.delete(id);
+      this.status.delete(id);
       await task.close();
+      closed.push(id);
     }
+    this.opts.onRevoked?.(closed, tps);
   }
 
   private async closeTasks(): Promise<void> {
     for (const task of this.tasks.values()) await task.close();
     this.tasks.clear();
+    this.status.clear();
   }
 
   /** Partition count of a topic of this topology. */

@@ -20,6 +20,13 @@ export class RunStats implements ProcessorMetrics {
   aborts = 0;
   /** Changelog records applied while restoring stores. */
   restoredRecords = 0;
+  /** Changelog records applied while restoring, per store (counted by the runner from restore progress). */
+  readonly restoredBy = new Map<string, number>();
+  /**
+   * Rebalances seen by this member: assignment changes (a revocation followed by an assignment with no batch between
+   * counts once; the first assignment counts; the revocation on stop does not).
+   */
+  rebalances = 0;
   /** Consumer lag per `topic:partition` (high watermark - next offset), as of the last batch. */
   readonly lag = new Map<string, number>();
 
@@ -37,6 +44,9 @@ export class RunStats implements ProcessorMetrics {
   }
   late(processor: string, n = 1): void {
     bump(this.lateBy, processor, n);
+  }
+  restored(store: string, n: number): void {
+    bump(this.restoredBy, store, n);
   }
 
   /** Sum of records read from `topics` (all topics when omitted). */
@@ -65,6 +75,8 @@ export class RunStats implements ProcessorMetrics {
       commits: this.commits,
       aborts: this.aborts,
       restoredRecords: this.restoredRecords,
+      restoredBy: Object.fromEntries(this.restoredBy),
+      rebalances: this.rebalances,
     };
   }
 }

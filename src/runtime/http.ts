@@ -1,0 +1,162 @@
+/**
+ * The worker's HTTP server (node:http): liveness, readiness, Prometheus metrics and read-only store views.
+ *
+ * - `GET /health`: 200 while the process runs (liveness).
+ * - `GET /ready`: 200 when every assigned task is restored and processing; 503 otherwise, with the phase and the
+ *   tasks still restoring and their progress (readiness).
+ * - `GET /metrics`: Prometheus text format.
+ * - `GET /stores/<store>?key=K&limit=N`: a store's committed rows as JSON (at most `limit`, default 100, max 10,000).
+ *
+ * Every response but `/metrics` is JSON. Errors are `{ "error": { "code", "message" } }`.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { EddyError } from '../errors.js';
+import type { Readiness } from './runner.js';
+
+/** Default and maximum `limit` of `/stores/<store>`. */
+export const STORE_ROWS_DEFAULT = 100;
+export const STORE_ROWS_MAX = 10_000;
+
+/** What the server serves. */
+export interface HttpHandlers {
+  readiness(): Readiness;
+  metrics(): Promise<string>;
+  readonly metricsContentType: string;
+  /** Rows of a store, or throws EddyError (`UNKNOWN_STORE`, `NO_STATE` -> 404; `BAD_KEY` -> 400). */
+  store?(
+    name: string,
+    opts: { key?: string; limit: number },
+  ): Promise<{ rows: readonly Record<string, unknown>[]; truncated: boolean }>;
+  /** Called with a request's failure (anything but the documented 4xx). */
+  onError?(err: unknown, req: { method?: string; url?: string }): void;
+}
+
+/** A listening server. */
+export interface HttpServerHandle {
+  readonly host: string;
+  /** The bound port (the real one when asked for port 0). */
+  readonly port: number;
+  readonly url: string;
+  /** Stops listening and closes open connections. Safe to call twice. */
+  close(): Promise<void>;
+}
+
+function send(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  contentType = 'application/json; charset=utf-8',
+): void {
+  const text = typeof body === 'string' ? body : `${JSON.stringify(body)}\n`;
+  res.writeHead(status, {
+    'content-type': contentType,
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+  });
+  res.end(res.req.method === 'HEAD' ? undefined : text);
+}
+
+function fail(res: ServerResponse, status: number, code: string, message: string): void {
+  send(res, status, { error: { code, message } });
+}
+
+const STATUS_OF_CODE: Record<string, number> = { UNKNOWN_STORE: 404, NO_STATE: 404, BAD_KEY: 400 };
+
+async function handle(h: HttpHandlers, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    res.setHeader('allow', 'GET, HEAD');
+    return fail(res, 405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed; use GET`);
+  }
+  const path = url.pathname.replace(/\/+$/, '') || '/';
+  if (path === '/health') return send(res, 200, { status: 'ok', uptimeSeconds: Math.round(process.uptime()) });
+  if (path === '/ready') {
+    const r = h.readiness();
+    if (r.ready) return send(res, 200, { ready: true, phase: r.phase, tasks: r.tasks.map((t) => t.task) });
+    const restoring = r.tasks.filter((t) => t.state === 'restoring');
+    const reason =
+      r.phase !== 'running'
+        ? `runner is ${r.phase}`
+        : `${restoring.length} task(s) restoring: ${restoring.map((t) => t.task).join(', ')}`;
+    return send(res, 503, { ready: false, phase: r.phase, reason, restoring, tasks: r.tasks });
+  }
+  if (path === '/metrics') return send(res, 200, await h.metrics(), h.metricsContentType);
+  const m = /^\/stores\/([^/]+)$/.exec(path);
+  if (m && h.store) {
+    const rawLimit = url.searchParams.get('limit');
+    const limit = rawLimit === null ? STORE_ROWS_DEFAULT : Number(rawLimit);
+    if (!Number.isInteger(limit) || limit < 1 || limit > STORE_ROWS_MAX)
+      return fail(res, 400, 'BAD_LIMIT', `limit must be an integer from 1 to ${STORE_ROWS_MAX}, got "${rawLimit}"`);
+    const store = decodeURIComponent(m[1]);
+    const key = url.searchParams.get('key') ?? undefined;
+    try {
+      const { rows, truncated } = await h.store(store, { key, limit });
+      return send(res, 200, { store, key: key ?? null, count: rows.length, truncated, rows });
+    } catch (err) {
+      const status = err instanceof EddyError ? STATUS_OF_CODE[err.code] : undefined;
+      if (status === undefined) throw err;
+      return fail(res, status, (err as EddyError).code, (err as Error).message);
+    }
+  }
+  fail(
+    res,
+    404,
+    'NOT_FOUND',
+    `no route ${path}; try /health, /ready, /metrics${h.store ? ', /stores/<store>?key=K' : ''}`,
+  );
+}
+
+/** Starts the server on `host:port` (port 0: any free port). Resolves once listening. */
+export async function startHttpServer(opts: {
+  host: string;
+  port: number;
+  handlers: HttpHandlers;
+}): Promise<HttpServerHandle> {
+  const h = opts.handlers;
+  const server: Server = createServer((req, res) => {
+    handle(h, req, res).catch((err) => {
+      h.onError?.(err, { method: req.method, url: req.url });
+      if (!res.headersSent)
+        fail(
+          res,
+          500,
+          err instanceof EddyError ? err.code : 'INTERNAL',
+          err instanceof Error ? err.message : String(err),
+        );
+      else res.destroy();
+    });
+  });
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(
+        new EddyError(
+          'HTTP_LISTEN',
+          `cannot listen on ${opts.host}:${opts.port} (${err.code ?? err.message}); set another http.port (EDDY_HTTP_PORT, --http-port; 0 = any free port) or http.host`,
+          { details: { host: opts.host, port: opts.port }, cause: err },
+        ),
+      ),
+    );
+    server.listen(opts.port, opts.host, () => {
+      server.removeAllListeners('error');
+      server.on('error', (err) => h.onError?.(err, {}));
+      resolve();
+    });
+  });
+  const addr = server.address() as AddressInfo;
+  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  let closing: Promise<void> | undefined;
+  return {
+    host: addr.address,
+    port: addr.port,
+    url: `http://${host}:${addr.port}`,
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,328 @@
+/**
+ * `eddy worker`: a long-running member of a topology's consumer group, with an HTTP server for liveness, readiness,
+ * metrics and store views, and structured JSON logs.
+ *
+ * Shutdown: on SIGTERM or SIGINT the worker stops fetching, lets the batch in flight finish and commit, closes its
+ * stores, the HTTP server and the log, and exits 0; all of it within `shutdownTimeoutMs`, past which it exits 1.
+ * A second signal exits at once with 128 + the signal number (130 for SIGINT, 143 for SIGTERM). Nothing is lost
+ * either way: whatever did not commit is processed again by the next owner of the partition, exactly once.
+ */
+import { constants } from 'node:os';
+import { UnknownStoreError } from '../errors.js';
+import type { Log, TopicPartition } from '../log/contract.js';
+import { tpKey } from '../log/contract.js';
+import type { SchemaRegistry } from '../schema/types.js';
+import type { Topology } from '../topology/graph.js';
+import { type HttpServerHandle, startHttpServer } from './http.js';
+import { readStore } from './inspect.js';
+import { errorCode, type Logger } from './logger.js';
+import { type PartitionLag, WorkerMetrics } from './metrics.js';
+import { type Readiness, TopologyRunner } from './runner.js';
+
+/** Options of a worker. */
+export interface WorkerOptions {
+  readonly topology: Topology;
+  readonly log: Log;
+  readonly registry: SchemaRegistry;
+  readonly stateDir: string;
+  readonly logger: Logger;
+  readonly http: { readonly host: string; readonly port: number };
+  readonly maxBatchRecords: number;
+  /** Fields for the `start` log line (backend, data directory, ...). */
+  readonly describe?: Record<string, unknown>;
+}
+
+/** Minimum ms between two `restore` progress lines of one store of one task. */
+const RESTORE_LOG_INTERVAL_MS = 1_000;
+/** How often readiness is checked for `ready` / `not-ready` log lines. */
+const READY_POLL_MS = 200;
+
+/**
+ * A worker: the runner, its metrics and its HTTP server. `start()` listens and sets up, then processes in the
+ * background until `stop()`; `done` settles when processing ends (rejects if a task fails).
+ */
+export class Worker {
+  readonly runner: TopologyRunner;
+  readonly metrics: WorkerMetrics;
+  private readonly log: Logger;
+  private readonly assigned = new Map<string, TopicPartition>();
+  private readonly restoreLoggedAt = new Map<string, number>();
+  private http?: HttpServerHandle;
+  private running?: Promise<void>;
+  private readyTimer?: NodeJS.Timeout;
+  private wasReady = false;
+
+  constructor(private readonly o: WorkerOptions) {
+    this.log = o.logger;
+    this.runner = new TopologyRunner(o.topology, {
+      log: o.log,
+      registry: o.registry,
+      stateDir: o.stateDir,
+      maxBatchRecords: o.maxBatchRecords,
+      onBatch: (stats, b) => {
+        this.metrics.observeBatch(b);
+        this.log.debug(
+          {
+            event: 'commit',
+            task: b.task,
+            topic: b.topic,
+            partition: b.partition,
+            records: b.records,
+            durationMs: Math.round(b.durationMs * 10) / 10,
+            commits: stats.commits,
+          },
+          'batch committed',
+        );
+      },
+      onRestore: (task, store, done, total) => {
+        const k = `${task}/${store}`;
+        const now = Date.now();
+        if (done < total && now - (this.restoreLoggedAt.get(k) ?? 0) < RESTORE_LOG_INTERVAL_MS) return;
+        this.restoreLoggedAt.set(k, now);
+        this.log.info(
+          { event: 'restore', task, store, restored: done, total },
+          `restoring ${store} of task ${task}: ${done}/${total}`,
+        );
+      },
+      onAssigned: (tasks, tps) => {
+        for (const tp of tps) this.assigned.set(tpKey(tp.topic, tp.partition), tp);
+        // Changelog records restored per store into the tasks just opened.
+        const restored: Record<string, number> = {};
+        for (const t of this.runner.readiness().tasks)
+          if (tasks.includes(t.task))
+            for (const s of t.stores) restored[s.store] = (restored[s.store] ?? 0) + s.restored;
+        this.log.info(
+          {
+            event: 'assigned',
+            tasks,
+            partitions: tps.map((tp) => tpKey(tp.topic, tp.partition)),
+            restored,
+            rebalances: this.runner.stats.rebalances,
+          },
+          `assigned ${tasks.length} task(s): ${tasks.join(', ') || '(none new)'}`,
+        );
+      },
+      onRevoked: (tasks, tps) => {
+        for (const tp of tps) this.assigned.delete(tpKey(tp.topic, tp.partition));
+        const shutdown = this.runner.phase === 'stopping';
+        this.log.info(
+          {
+            event: 'revoked',
+            tasks,
+            partitions: tps.map((tp) => tpKey(tp.topic, tp.partition)),
+            shutdown,
+            rebalances: this.runner.stats.rebalances,
+          },
+          `revoked ${tasks.length} task(s)${shutdown ? ' on shutdown' : ''}: ${tasks.join(', ')}`,
+        );
+      },
+    });
+    this.metrics = new WorkerMetrics({
+      stats: this.runner.stats,
+      readiness: () => this.runner.readiness(),
+      stores: [...o.topology.stores.keys()],
+      lag: () => this.lag(),
+    });
+  }
+
+  /** The HTTP server's address, once started. */
+  get address(): HttpServerHandle | undefined {
+    return this.http;
+  }
+
+  /** Listens, logs `start`, sets the runner up, and starts processing in the background (see `done`). */
+  async start(): Promise<void> {
+    const t = this.o.topology;
+    this.http = await startHttpServer({
+      host: this.o.http.host,
+      port: this.o.http.port,
+      handlers: {
+        readiness: () => this.runner.readiness(),
+        metrics: () => this.metrics.metrics(),
+        metricsContentType: this.metrics.contentType,
+        store: (name, q) => this.store(name, q),
+        onError: (err, req) =>
+          this.log.error(
+            { event: 'error', code: errorCode(err), err, method: req.method, url: req.url },
+            'HTTP request failed',
+          ),
+      },
+    });
+    this.log.info(
+      {
+        event: 'start',
+        topology: t.name,
+        version: t.version,
+        host: this.http.host,
+        port: this.http.port,
+        url: this.http.url,
+        stateDir: this.o.stateDir,
+        maxBatchRecords: this.o.maxBatchRecords,
+        ...this.o.describe,
+      },
+      `eddy worker ${t.groupId} started; http on ${this.http.url}`,
+    );
+    this.readyTimer = setInterval(() => this.checkReady(), READY_POLL_MS);
+    this.readyTimer.unref();
+    await this.runner.setup();
+    this.running = this.runner.run().then(() => undefined);
+  }
+
+  /** Settles when processing ends: after `stop()`, or rejects with a task's error. */
+  get done(): Promise<void> {
+    return this.running ?? Promise.resolve();
+  }
+
+  /** Stops fetching; the batch in flight commits; tasks close. Resolves when processing has ended. */
+  async stop(): Promise<void> {
+    await this.runner.stop();
+    await this.running?.catch(() => undefined);
+  }
+
+  /** Closes the HTTP server (after `stop()`). Safe to call twice. */
+  async close(): Promise<void> {
+    clearInterval(this.readyTimer);
+    await this.http?.close();
+  }
+
+  private checkReady(): void {
+    const r: Readiness = this.runner.readiness();
+    if (r.ready === this.wasReady) return;
+    this.wasReady = r.ready;
+    if (r.ready)
+      this.log.info(
+        { event: 'ready', tasks: r.tasks.map((x) => x.task) },
+        `ready: ${r.tasks.length} task(s) processing`,
+      );
+    else this.log.info({ event: 'not-ready', phase: r.phase }, `not ready (${r.phase})`);
+  }
+
+  /** Lag of each assigned partition from the log: end offset - committed offset. */
+  private async lag(): Promise<PartitionLag[]> {
+    const byTopic = new Map<string, number[]>();
+    for (const tp of this.assigned.values()) byTopic.set(tp.topic, [...(byTopic.get(tp.topic) ?? []), tp.partition]);
+    const out: PartitionLag[] = [];
+    for (const [topic, partitions] of byTopic) {
+      const [offsets, committed] = await Promise.all([
+        this.o.log.offsets(topic),
+        this.o.log.committedOffsets(this.o.topology.groupId, topic),
+      ]);
+      for (const o of offsets) {
+        if (!partitions.includes(o.partition)) continue;
+        const next = Math.max(o.low, committed.get(o.partition)?.offset ?? o.low);
+        out.push({ topic, partition: o.partition, lag: Math.max(0, o.high - next) });
+      }
+    }
+    return out.sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
+  }
+
+  private async store(name: string, q: { key?: string; limit: number }) {
+    const t = this.o.topology;
+    const info = t.stores.get(name);
+    if (info === undefined) throw new UnknownStoreError(name, [...t.stores.keys()]);
+    const rows = await readStore({
+      stateDir: this.o.stateDir,
+      topology: t,
+      store: info,
+      registry: this.o.registry,
+      key: q.key,
+    });
+    return { rows: rows.slice(0, q.limit), truncated: rows.length > q.limit };
+  }
+}
+
+/** Options of `runWorker`: a worker's, plus shutdown. */
+export interface RunWorkerOptions extends WorkerOptions {
+  /** Bound on a graceful shutdown, from the first signal to the log closed; past it the exit code is 1. */
+  readonly shutdownTimeoutMs: number;
+  /** Closes what the caller opened (the log and registry), after the worker stopped. */
+  readonly close?: () => Promise<void>;
+  /** Exits the process at once (a second signal); default `process.exit`. */
+  readonly exit?: (code: number) => never;
+}
+
+/**
+ * Runs a worker until SIGTERM/SIGINT (or a task failure) and resolves with the process exit code: 0 after a clean
+ * shutdown, 1 after a failure or when the shutdown outlasted `shutdownTimeoutMs`. A second signal calls `exit`
+ * with 128 + its number at once.
+ */
+export async function runWorker(o: RunWorkerOptions): Promise<number> {
+  const log = o.logger;
+  const exit = o.exit ?? ((code: number) => process.exit(code));
+  const worker = new Worker(o);
+  let shuttingDown = false;
+  let timer: NodeJS.Timeout | undefined;
+  let timedOut: (code: number) => void = () => {};
+  const deadline = new Promise<number>((resolve) => {
+    timedOut = resolve;
+  });
+
+  const beginShutdown = (reason: string) => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    log.info(
+      { event: 'shutdown', reason, timeoutMs: o.shutdownTimeoutMs },
+      `shutting down (${reason}): finishing the batch in flight`,
+    );
+    timer = setTimeout(() => {
+      log.error(
+        {
+          event: 'error',
+          code: 'SHUTDOWN_TIMEOUT',
+          timeoutMs: o.shutdownTimeoutMs,
+          readiness: worker.runner.readiness(),
+        },
+        `shutdown did not finish within ${o.shutdownTimeoutMs} ms (worker.shutdownTimeoutMs); exiting with code 1. Uncommitted batches will be processed again by the next owner.`,
+      );
+      timedOut(1);
+    }, o.shutdownTimeoutMs);
+  };
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (shuttingDown) {
+      const code = 128 + (constants.signals[signal] ?? 15);
+      log.warn({ event: 'shutdown', signal, exitCode: code }, `second ${signal}: exiting at once with code ${code}`);
+      exit(code);
+      return;
+    }
+    beginShutdown(signal);
+    void worker.stop();
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+
+  const main = (async (): Promise<number> => {
+    let code = 0;
+    try {
+      await worker.start();
+      await worker.done;
+    } catch (err) {
+      code = 1;
+      log.error(
+        { event: 'error', code: errorCode(err), err },
+        `worker failed: ${err instanceof Error ? err.message : String(err)}`,
+      );
+      beginShutdown('failure');
+      await worker.stop();
+    }
+    try {
+      await worker.close();
+      await o.close?.();
+    } catch (err) {
+      code = 1;
+      log.error(
+        { event: 'error', code: errorCode(err), err },
+        `closing failed: ${err instanceof Error ? err.message : String(err)}`,
+      );
+    }
+    log.info({ event: 'stopped', exitCode: code, stats: worker.runner.stats.toJSON() }, `stopped (exit code ${code})`);
+    return code;
+  })();
+
+  try {
+    return await Promise.race([main, deadline]);
+  } finally {
+    clearTimeout(timer);
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+  }
+}
