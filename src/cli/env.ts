@@ -54,6 +54,8 @@ export async function openBackend(
       ssl: k.ssl,
       sasl: k.sasl,
       replicationFactor: k.replicationFactor,
+      sessionTimeoutMs: k.sessionTimeoutMs,
+      heartbeatIntervalMs: k.heartbeatIntervalMs,
       logLevel: kafkaLogLevel(config.logLevel),
       ...(opts.kafkaLogSink ? { logSink: opts.kafkaLogSink } : {}),
     });

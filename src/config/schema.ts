@@ -31,6 +31,8 @@ export interface EddyConfig {
     readonly ssl: boolean;
     readonly sasl?: { readonly mechanism: SaslMechanism; readonly username: string; readonly password: string };
     readonly replicationFactor?: number;
+    readonly sessionTimeoutMs?: number;
+    readonly heartbeatIntervalMs?: number;
   };
   readonly schemaRegistry: { readonly url?: string; readonly username?: string; readonly password?: string };
   readonly http: { readonly port: number; readonly host: string };
@@ -176,6 +178,23 @@ export const CONFIG_SCHEMA: SchemaNode = {
           description: 'Replication factor of the topics eddy creates (changelogs, repartition, outputs).',
           'x-expected': 'an integer >= 1',
           'x-default-doc': 'broker default',
+        },
+        sessionTimeoutMs: {
+          type: 'integer',
+          minimum: 1000,
+          description:
+            'Consumer group session timeout (ms): a worker silent this long (crashed) loses its partitions to the others. Within the broker\'s group.min/max.session.timeout.ms.',
+          'x-env': 'KAFKA_SESSION_TIMEOUT_MS',
+          'x-expected': 'an integer >= 1000 (ms)',
+          'x-default-doc': '30000 (kafkajs)',
+        },
+        heartbeatIntervalMs: {
+          type: 'integer',
+          minimum: 100,
+          description: 'Consumer group heartbeat interval (ms); well below the session timeout (a third is usual).',
+          'x-env': 'KAFKA_HEARTBEAT_INTERVAL_MS',
+          'x-expected': 'an integer >= 100 (ms)',
+          'x-default-doc': '3000 (kafkajs)',
         },
       },
     },

@@ -3,7 +3,6 @@
  * data, graceful shutdown on SIGTERM (batch in flight commits, offsets at the end), restore of only the changelog
  * tail on restart, the shutdown bound, the second signal, and bad configuration.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,122 +13,11 @@ import { startHttpServer } from '../../src/runtime/http.js';
 import { WorkerMetrics } from '../../src/runtime/metrics.js';
 import { type Readiness, TopologyRunner } from '../../src/runtime/runner.js';
 import { RunStats } from '../../src/runtime/stats.js';
-import { packageRoot } from '../../src/util/paths.js';
 import { openBackendAt, tempBackend } from '../helpers/backend.js';
+import { eddy, get, type LogLine, type Proc, ROOT, until } from '../helpers/proc.js';
 
-const ROOT = packageRoot(import.meta.url);
-const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
 const LIMIT = 4_000;
 const SHUTDOWN_BOUND_MS = 15_000;
-
-type LogLine = Record<string, unknown> & { event?: string; msg?: string };
-
-/** A spawned `eddy` process with its parsed JSON log lines. */
-interface Proc {
-  readonly child: ChildProcess;
-  readonly lines: LogLine[];
-  readonly exit: Promise<{ code: number | null; signal: NodeJS.Signals | null; atMs: number }>;
-  stderr(): string;
-  waitFor(pred: (l: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>;
-}
-
-/** The environment without eddy/Kafka/registry settings of the machine running the tests. */
-function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env = Object.fromEntries(
-    Object.entries(process.env).filter(([k]) => !/^(EDDY_|KAFKA_|SCHEMA_REGISTRY_)/.test(k)),
-  );
-  return { ...env, ...extra };
-}
-
-function eddy(args: string[], env: Record<string, string> = {}): Proc {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: cleanEnv(env) });
-  const lines: LogLine[] = [];
-  const waiters = new Set<() => void>();
-  let buf = '';
-  let err = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-    buf += d;
-    for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
-      const text = buf.slice(0, i);
-      buf = buf.slice(i + 1);
-      try {
-        lines.push(JSON.parse(text) as LogLine);
-      } catch {
-        lines.push({ msg: text, unparsed: true });
-      }
-      for (const w of waiters) w();
-    }
-  });
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => {
-    err += d;
-  });
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null; atMs: number }>((resolve) =>
-    child.on('exit', (code, signal) => {
-      for (const w of waiters) w();
-      resolve({ code, signal, atMs: Date.now() });
-    }),
-  );
-  let exited = false;
-  void exit.then(() => {
-    exited = true;
-  });
-  return {
-    child,
-    lines,
-    exit,
-    stderr: () => err,
-    waitFor(pred, timeoutMs = 60_000) {
-      return new Promise<LogLine>((resolve, reject) => {
-        const check = () => {
-          const hit = lines.find(pred);
-          if (hit !== undefined) {
-            done();
-            resolve(hit);
-          } else if (exited) {
-            done();
-            reject(
-              new Error(
-                `process exited before the expected log line; stderr: ${err}; stdout: ${JSON.stringify(lines)}`,
-              ),
-            );
-          }
-        };
-        const timer = setTimeout(() => {
-          done();
-          reject(
-            new Error(`no such log line within ${timeoutMs} ms; stderr: ${err}; stdout: ${JSON.stringify(lines)}`),
-          );
-        }, timeoutMs);
-        const done = () => {
-          clearTimeout(timer);
-          waiters.delete(check);
-        };
-        waiters.add(check);
-        check();
-      });
-    },
-  };
-}
-
-async function get(port: number, path: string): Promise<{ status: number; text: string; type: string | null }> {
-  const res = await fetch(`http://127.0.0.1:${port}${path}`);
-  return { status: res.status, text: await res.text(), type: res.headers.get('content-type') };
-}
-
-/** Polls until `fn` returns a value other than undefined. */
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    const v = await fn().catch((err) => {
-      last = err;
-      return undefined;
-    });
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** Samples of one metric from the Prometheus text: labels (as written) -> value. */
 function samples(text: string, name: string): Map<string, number> {
