@@ -3,8 +3,11 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['tests/**/*.test.ts'],
+    // Starts a real Apache Kafka 3.9.1 broker and an Apicurio registry (Confluent API) on loopback unless
+    // KAFKA_BROKERS / SCHEMA_REGISTRY_URL name existing ones; the Kafka suites fail (never skip) without them.
+    globalSetup: ['tests/infra/global-setup.ts'],
     testTimeout: 120_000,
-    hookTimeout: 300_000,
+    hookTimeout: 600_000,
     pool: 'forks',
     reporters: ['default'],
   },

@@ -109,6 +109,14 @@ export interface Transaction {
  */
 export interface Producer {
   readonly transactionalId?: string;
+  /**
+   * With a transactional id: fences older producers with the same id now and waits until their open transaction is
+   * aborted (Kafka's InitProducerId), instead of at the first `transaction()`. A task calls it before restoring its
+   * stores: a crashed predecessor's open transaction would otherwise hold back `read_committed` reads (the last
+   * stable offset) of its changelogs and outputs until the transaction timeout. Optional: a backend whose producer
+   * creation already fences (the embedded log) may omit it.
+   */
+  init?(): Promise<void>;
   /** Begins a transaction. At most one is open per producer at a time. */
   transaction(): Promise<Transaction>;
   /** Appends records outside a transaction (at-least-once paths: loaders, tools). */

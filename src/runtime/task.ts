@@ -81,6 +81,10 @@ export class Task implements ProcessorContext {
   /** Opens the task's stores, restores each from its changelog tail, and recovers stream time. */
   async open(): Promise<void> {
     const { topology: t, log } = this.d;
+    // Fence the task's previous owner first (a zombie, or a crashed run whose transaction is still open): its open
+    // transaction would hold back read_committed reads of the changelogs we are about to restore.
+    this.producer = log.producer({ transactionalId: transactionalId(t.name, t.version, this.taskId) });
+    await this.producer.init?.();
     for (const name of this.d.subtopology.stores) {
       const info = t.stores.get(name)!;
       const path = storePath(this.d.stateDir, t.groupId, this.taskId, name);
@@ -107,7 +111,6 @@ export class Task implements ProcessorContext {
         for (const [k, v] of Object.entries(times)) this.streamTimes.set(k, Math.max(v, this.streamTimes.get(k) ?? NO_STREAM_TIME));
       }
     }
-    this.producer = log.producer({ transactionalId: transactionalId(t.name, t.version, this.taskId) });
   }
 
   private openStore(kind: 'kv' | 'window', name: string, path: string, serde: { key: unknown; value: unknown }): AnyStore {
