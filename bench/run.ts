@@ -1,5 +1,6 @@
 /**
- * `npm run bench [-- --limit N]`: the flight-delays benchmark on the embedded log. Each phase runs in its own
+ * `npm run bench [-- --limit N]`: the flight-delays benchmark on the embedded log (`-- --backend kafka`: on Kafka,
+ * see bench/kafka.ts). Each phase runs in its own
  * process (bench/phase.ts) so its peak RSS is its own. Reports, as a Markdown table for BENCHMARKS.md:
  *  - load: flights/s writing the 3M flights (parquet -> Avro -> log);
  *  - raw: embedded-log read + append of the same records, no processing (the baseline);
@@ -14,6 +15,11 @@ import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
+const backendArg = args.indexOf('--backend');
+if (backendArg >= 0 && args[backendArg + 1] === 'kafka') {
+  execFileSync(process.execPath, [join(here, 'kafka.js'), ...args.filter((_, i) => i !== backendArg && i !== backendArg + 1)], { stdio: 'inherit' });
+  process.exit(0);
+}
 const limitArg = args.indexOf('--limit');
 const limit = limitArg >= 0 ? Number(args[limitArg + 1]) : undefined;
 
