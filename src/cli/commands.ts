@@ -7,6 +7,7 @@ import { readStore } from '../runtime/inspect.js';
 import { createLogger, errorCode } from '../runtime/logger.js';
 import { TopologyRunner } from '../runtime/runner.js';
 import type { RunStats } from '../runtime/stats.js';
+import type { ProcessingGuarantee } from '../runtime/task.js';
 import { runWorker } from '../runtime/worker.js';
 import { describeMermaid, describeText } from '../topology/describe.js';
 import type { Topology } from '../topology/graph.js';
@@ -59,7 +60,7 @@ async function remaining(log: Log, t: Topology): Promise<number> {
 async function runTopology(
   b: Backend,
   t: Topology,
-  o: { untilIdle?: boolean; maxBatchRecords: number; progress: boolean },
+  o: { untilIdle?: boolean; maxBatchRecords: number; processingGuarantee?: ProcessingGuarantee; progress: boolean },
 ): Promise<RunStats> {
   const sources = [...t.topics.values()].filter((x) => x.role === 'source').map((x) => x.name);
   const pb = bar(o.progress, t.groupId);
@@ -71,6 +72,7 @@ async function runTopology(
     stateDir: b.paths.stateDir,
     untilIdle: o.untilIdle,
     maxBatchRecords: o.maxBatchRecords,
+    processingGuarantee: o.processingGuarantee,
     onBatch: (stats) => {
       const now = Date.now();
       if (pb === undefined || now - lastDraw < 200) return;
@@ -104,7 +106,11 @@ export async function cmdRun(
   const t = await loadTopology(name, config.topologies);
   await withBackend(config, async (b) => {
     const started = Date.now();
-    const stats = await runTopology(b, t, { ...o, maxBatchRecords: config.worker.maxBatchRecords });
+    const stats = await runTopology(b, t, {
+      ...o,
+      maxBatchRecords: config.worker.maxBatchRecords,
+      processingGuarantee: config.worker.processingGuarantee,
+    });
     printSummary(t, stats, Date.now() - started);
   });
 }
@@ -191,6 +197,7 @@ export async function cmdDemo(
     const stats = await runTopology(b, t, {
       untilIdle: true,
       maxBatchRecords: config.worker.maxBatchRecords,
+      processingGuarantee: config.worker.processingGuarantee,
       progress: o.progress,
     });
     printSummary(t, stats, Date.now() - started);
@@ -272,6 +279,7 @@ export async function cmdWorker(loaded: LoadedConfig, name: string): Promise<num
     logger,
     http: config.http,
     maxBatchRecords: config.worker.maxBatchRecords,
+    processingGuarantee: config.worker.processingGuarantee,
     shutdownTimeoutMs: config.worker.shutdownTimeoutMs,
     describe: { backend: config.backend, dataDir: paths.dataDir, configFile: loaded.file ?? null },
     close: () => backend.close(),

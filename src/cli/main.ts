@@ -62,6 +62,10 @@ program
   .argument('<topology>', 'topology name (see eddy describe)')
   .option('--until-idle', 'stop when every input is consumed (batch mode) instead of running until SIGINT/SIGTERM')
   .option('--max-batch-records <n>', 'records per batch and transaction (default 5000; worker.maxBatchRecords)')
+  .option(
+    '--processing-guarantee <guarantee>',
+    'exactly-once or at-least-once (default exactly-once; env EDDY_PROCESSING_GUARANTEE)',
+  )
   .option('--no-progress', 'no progress bar')
   .action(async (name, o, cmd: Command) => cmdRun(config(cmd).config, name, o));
 
@@ -78,6 +82,10 @@ program
   .option('--http-host <host>', 'HTTP address to listen on (default 127.0.0.1)')
   .option('--shutdown-timeout-ms <ms>', 'bound on a graceful shutdown; past it the exit code is 1 (default 30000)')
   .option('--max-batch-records <n>', 'records per batch and transaction (default 5000)')
+  .option(
+    '--processing-guarantee <guarantee>',
+    'exactly-once or at-least-once (default exactly-once; env EDDY_PROCESSING_GUARANTEE)',
+  )
   .action(async (name, _o, cmd: Command) => {
     const loaded = config(cmd);
     process.exit(await cmdWorker(loaded, name));

@@ -20,6 +20,10 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 export const SASL_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512'] as const;
 export type SaslMechanism = (typeof SASL_MECHANISMS)[number];
 
+/** Kafka Streams' `processing.guarantee` values, default first. */
+export const PROCESSING_GUARANTEES = ['exactly-once', 'at-least-once'] as const;
+export type ProcessingGuaranteeSetting = (typeof PROCESSING_GUARANTEES)[number];
+
 /** The validated configuration. Every key is documented in `CONFIG_SCHEMA` (and README.md, "Configuration"). */
 export interface EddyConfig {
   readonly dataDir: string;
@@ -38,7 +42,11 @@ export interface EddyConfig {
   readonly http: { readonly port: number; readonly host: string };
   /** Topology name -> absolute path of a module whose default export returns a Topology. */
   readonly topologies: Readonly<Record<string, string>>;
-  readonly worker: { readonly shutdownTimeoutMs: number; readonly maxBatchRecords: number };
+  readonly worker: {
+    readonly shutdownTimeoutMs: number;
+    readonly maxBatchRecords: number;
+    readonly processingGuarantee: ProcessingGuaranteeSetting;
+  };
 }
 
 /** A JSON-schema node as eddy writes them (standard keywords plus the `x-` annotations above). */
@@ -287,6 +295,15 @@ export const CONFIG_SCHEMA: SchemaNode = {
           description: 'Records per batch, and so per transaction.',
           'x-flag': '--max-batch-records',
           'x-expected': 'an integer >= 1',
+        },
+        processingGuarantee: {
+          type: 'string',
+          enum: PROCESSING_GUARANTEES,
+          default: 'exactly-once',
+          description:
+            "Kafka Streams' `processing.guarantee`: `exactly-once` commits each batch's outputs, state changes and input offsets in one transaction; `at-least-once` appends them without a transaction, then commits the input offsets (a crash in between reprocesses the batch: duplicates, no loss).",
+          'x-env': 'EDDY_PROCESSING_GUARANTEE',
+          'x-flag': '--processing-guarantee',
         },
       },
     },

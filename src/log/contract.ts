@@ -186,6 +186,19 @@ export interface Consumer {
   run(handlers: ConsumerHandlers): Promise<void>;
   /** Stops fetching; lets the batch in flight finish; runs `onRevoked` for all partitions; leaves the group. */
   stop(): Promise<void>;
+  /**
+   * Commits offsets (next offset to read, + optional metadata) for this consumer's group OUTSIDE any transaction, as
+   * this group member (Kafka's OffsetCommit with the member's generation): the at-least-once path, after the
+   * batch's records were appended with `Producer.send`. A crash between the append and this commit re-delivers the
+   * batch (duplicates, never loss).
+   * MUST: be called only while `run` is active, from inside a handler or between handler calls, and only for
+   * partitions currently assigned to this member; it rejects with `RebalanceInProgressError` for a partition not
+   * assigned to this member (nothing is committed then).
+   * MUST: the offsets of one call are committed all together or not at all.
+   * SHOULD: be called for a partition only after the records produced from the batch are durably appended.
+   * Optional: a backend without group-member offset commits omits it (and cannot run at-least-once).
+   */
+  commitOffsets?(offsets: readonly TopicPartitionOffset[]): Promise<void>;
 }
 
 /**

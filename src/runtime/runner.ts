@@ -7,7 +7,7 @@ import { ConfigError, EddyError, UnknownTopicError } from '../errors.js';
 import { type GlobalTableView, bootstrapGlobalTables } from './global-tables.js';
 import { TopologySerdes } from './serdes.js';
 import { RunStats } from './stats.js';
-import { Task } from './task.js';
+import { type CommitOffsets, PROCESSING_GUARANTEES, type ProcessingGuarantee, Task } from './task.js';
 
 /** Options of a run. */
 export interface RunnerOptions {
@@ -19,6 +19,12 @@ export interface RunnerOptions {
   readonly maxBatchRecords?: number;
   /** Write-cache bound per store, in entries; default 50,000. */
   readonly maxCacheEntries?: number;
+  /**
+   * Kafka Streams' `processing.guarantee`; default `exactly-once` (one transaction per batch). `at-least-once`
+   * appends each batch's records without a transaction, then commits the consumed offsets as the group member
+   * (`Consumer.commitOffsets`, which the backend must offer); a crash in between reprocesses the batch.
+   */
+  readonly processingGuarantee?: ProcessingGuarantee;
   /** Stop once every input partition is at its end (batch mode); default false (run until `stop()`). */
   readonly untilIdle?: boolean;
   /** Called after every committed batch (progress bars, metrics), with the batch's topic, size and duration. */
@@ -71,7 +77,8 @@ export interface Readiness {
 /**
  * Runs one topology version as a member of its consumer group `<name>.v<N>`: creates its topics, registers its
  * schemas, bootstraps global tables, then processes every assigned partition in tasks (one per partition of each
- * sub-topology), exactly once. `run()` resolves when stopped (or, with `untilIdle`, when all inputs are consumed).
+ * sub-topology), exactly once (or at least once, see `RunnerOptions.processingGuarantee`). `run()` resolves when
+ * stopped (or, with `untilIdle`, when all inputs are consumed).
  */
 export class TopologyRunner {
   readonly stats = new RunStats();
@@ -115,6 +122,22 @@ export class TopologyRunner {
   private async doSetup(): Promise<void> {
     const { log } = this.opts;
     const t = this.topology;
+    const guarantee = this.opts.processingGuarantee ?? 'exactly-once';
+    if (!PROCESSING_GUARANTEES.includes(guarantee))
+      throw new ConfigError(
+        `processingGuarantee: expected one of ${PROCESSING_GUARANTEES.join(', ')}, got ${JSON.stringify(guarantee)}`,
+      );
+    if (guarantee === 'at-least-once' && this.consumer === undefined) {
+      // Before anything is written: the at-least-once path needs offset commits outside transactions.
+      const consumer = this.newConsumer();
+      if (consumer.commitOffsets === undefined) {
+        await consumer.stop();
+        throw new ConfigError(
+          `processingGuarantee "at-least-once" needs a consumer that commits offsets outside transactions (commitOffsets); the ${log.kind} backend's consumer has none. Use "exactly-once".`,
+        );
+      }
+      this.consumer = consumer;
+    }
     const existing = new Map((await log.listTopics()).map((d) => [d.name, d]));
     let inputPartitions = 0;
     for (const info of t.topics.values()) {
@@ -150,10 +173,10 @@ export class TopologyRunner {
   /** Runs until `stop()` (or idle with `untilIdle`). Rejects if a task fails; open tasks are closed either way. */
   async run(): Promise<RunStats> {
     if (this.serdes === undefined) await this.setup();
-    const t = this.topology;
-    const topics = t.subtopologies.flatMap((s) => s.sourceTopics);
-    const consumer = this.opts.log.consumer({ groupId: t.groupId, topics, maxBatchRecords: this.opts.maxBatchRecords ?? 5_000 });
+    const consumer = this.consumer ?? this.newConsumer();
     this.consumer = consumer;
+    const commitOffsets: CommitOffsets | undefined =
+      this.opts.processingGuarantee === 'at-least-once' ? (offsets) => consumer.commitOffsets!(offsets) : undefined;
     if (this.stopping) {
       this.phaseNow = 'stopped';
       return this.stats;
@@ -169,7 +192,7 @@ export class TopologyRunner {
           if (task === undefined) throw new EddyError('NO_TASK', `no task for ${batch.topic}:${batch.partition}`);
           const started = performance.now();
           this.revokedSinceBatch = false;
-          await task.process(batch);
+          await task.process(batch, commitOffsets);
           this.markRunning();
           this.opts.onBatch?.(this.stats, {
             task: task.taskId,
@@ -195,6 +218,12 @@ export class TopologyRunner {
       this.phaseNow = failed ? 'failed' : 'stopped';
     }
     return this.stats;
+  }
+
+  private newConsumer(): Consumer {
+    const t = this.topology;
+    const topics = t.subtopologies.flatMap((s) => s.sourceTopics);
+    return this.opts.log.consumer({ groupId: t.groupId, topics, maxBatchRecords: this.opts.maxBatchRecords ?? 5_000 });
   }
 
   /** Stops fetching, lets the batch in flight commit, closes the tasks. Safe to call twice. */
@@ -254,6 +283,7 @@ export class TopologyRunner {
         stats: this.stats,
         partitionsOf: (topic) => this.partitionsOf(topic),
         maxCacheEntries: this.opts.maxCacheEntries ?? 50_000,
+        processingGuarantee: this.opts.processingGuarantee,
         onRestore: (store, done, total) => {
           this.stats.restored(store, done - (status.stores.get(store)?.restored ?? 0));
           status.stores.set(store, { store, restored: done, total });

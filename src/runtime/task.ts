@@ -1,6 +1,15 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ConsumerBatch, Headers, Log, LogRecord, Producer, ProducerRecord } from '../log/contract.js';
+import type {
+  AppendResult,
+  ConsumerBatch,
+  Headers,
+  Log,
+  LogRecord,
+  Producer,
+  ProducerRecord,
+  TopicPartitionOffset,
+} from '../log/contract.js';
 import { tpKey } from '../log/contract.js';
 import { partitionFor } from '../log/partitioner.js';
 import type { Flowing, ProcessorContext, ReadonlyGlobalTable } from '../processors/context.js';
@@ -15,6 +24,19 @@ import { EddyError, UnknownStoreError } from '../errors.js';
 import type { GlobalTableView } from './global-tables.js';
 import { HEADERS, type TopologySerdes } from './serdes.js';
 import type { RunStats } from './stats.js';
+
+/**
+ * Kafka Streams' `processing.guarantee`: `exactly-once` commits each batch's outputs, changelog records and consumed
+ * offsets in one transaction; `at-least-once` appends outputs and changelog records without a transaction, then
+ * commits the consumed offsets as the group member (a crash in between reprocesses the batch: duplicates, no loss).
+ */
+export type ProcessingGuarantee = 'exactly-once' | 'at-least-once';
+
+/** The processing guarantees, default first. */
+export const PROCESSING_GUARANTEES: readonly ProcessingGuarantee[] = ['exactly-once', 'at-least-once'];
+
+/** Commits consumed offsets as the consumer-group member (`Consumer.commitOffsets`), for at-least-once. */
+export type CommitOffsets = (offsets: readonly TopicPartitionOffset[]) => Promise<void>;
 
 /** Everything a task needs from its runner. */
 export interface TaskDeps {
@@ -31,11 +53,21 @@ export interface TaskDeps {
   readonly partitionsOf: (topic: string) => number;
   /** Write-cache bound per store, in entries. */
   readonly maxCacheEntries: number;
+  /** Default `exactly-once`. */
+  readonly processingGuarantee?: ProcessingGuarantee;
   /** Progress of store restoration: (store, restored so far, total to restore). */
   readonly onRestore?: (store: string, done: number, total: number) => void;
 }
 
 type AnyStore = KeyValueStore<unknown, unknown> | WindowStore<unknown, unknown>;
+
+/** One store's pending changes of a batch and the changelog records that carry them. */
+interface StoreChanges {
+  readonly store: AnyStore;
+  readonly changelog: string;
+  readonly entries: ChangelogEntry[];
+  readonly records: ProducerRecord[];
+}
 
 /** The path of a store's SQLite file. */
 export function storePath(stateDir: string, group: string, task: string, store: string): string {
@@ -44,10 +76,14 @@ export function storePath(stateDir: string, group: string, task: string, store: 
 
 /**
  * A task: one partition of one sub-topology (Kafka Streams' StreamTask). It owns the sub-topology's stores for that
- * partition and a transactional producer whose id is unique to the task, and processes batches exactly once:
- * the batch's outputs, dead letters, changelog records and consumed offsets commit in one transaction; the SQLite
+ * partition and a producer. Exactly-once (the default): the producer is transactional with an id unique to the task,
+ * and the batch's outputs, dead letters, changelog records and consumed offsets commit in one transaction; the SQLite
  * stores apply the write cache only after that commit, recording the changelog offset they reflect. A crash between
  * commit and apply is repaired at open by restoring the changelog tail.
+ * At-least-once: the producer has no transactional id; the batch's records are appended with `send`, the stores
+ * apply from the returned offsets, then the consumed offsets are committed as the group member
+ * (`Consumer.commitOffsets`). A crash before the offset commit reprocesses the batch (duplicate outputs and
+ * changelog records, and state updated twice for that batch), never loses it.
  */
 export class Task implements ProcessorContext {
   readonly taskId: string;
@@ -74,6 +110,10 @@ export class Task implements ProcessorContext {
     }
   }
 
+  private get atLeastOnce(): boolean {
+    return this.d.processingGuarantee === 'at-least-once';
+  }
+
   get metrics(): RunStats {
     return this.d.stats;
   }
@@ -83,7 +123,9 @@ export class Task implements ProcessorContext {
     const { topology: t, log } = this.d;
     // Fence the task's previous owner first (a zombie, or a crashed run whose transaction is still open): its open
     // transaction would hold back read_committed reads of the changelogs we are about to restore.
-    this.producer = log.producer({ transactionalId: transactionalId(t.name, t.version, this.taskId) });
+    this.producer = this.atLeastOnce
+      ? log.producer()
+      : log.producer({ transactionalId: transactionalId(t.name, t.version, this.taskId) });
     await this.producer.init?.();
     for (const name of this.d.subtopology.stores) {
       const info = t.stores.get(name)!;
@@ -139,10 +181,11 @@ export class Task implements ProcessorContext {
   }
 
   /**
-   * Processes one batch of one source topic through the sub-topology and commits it exactly once.
-   * On any failure the transaction is aborted, the write caches are dropped, and the error is rethrown.
+   * Processes one batch of one source topic through the sub-topology and commits it (exactly once, or at least once
+   * through `commitOffsets`, which at-least-once requires). On any failure the transaction (if any) is aborted, the
+   * write caches are dropped, and the error is rethrown.
    */
-  async process(batch: ConsumerBatch): Promise<void> {
+  async process(batch: ConsumerBatch, commitOffsets?: CommitOffsets): Promise<void> {
     const route = this.routes.get(batch.topic);
     if (route === undefined) throw new EddyError('NOT_A_SOURCE', `task ${this.taskId} does not read topic ${batch.topic}`);
     const last = batch.records[batch.records.length - 1];
@@ -166,7 +209,8 @@ export class Task implements ProcessorContext {
           else had.push(...out);
         }
       }
-      await this.commit(batch.topic, last);
+      if (this.atLeastOnce) await this.commitAtLeastOnce(batch.topic, last, commitOffsets);
+      else await this.commit(batch.topic, last);
     } catch (err) {
       this.pending.length = 0;
       for (const s of this.stores.values()) s.rolledBack();
@@ -176,32 +220,64 @@ export class Task implements ProcessorContext {
     }
   }
 
+  /** The batch's changelog records per store with pending changes. */
+  private changelogs(last: LogRecord): StoreChanges[] {
+    const out: StoreChanges[] = [];
+    for (const [name, store] of this.stores) {
+      if (store.pendingCount === 0) continue;
+      const entries = store.pendingChanges();
+      const changelog = this.d.topology.stores.get(name)!.changelog;
+      const { partition } = this;
+      const { timestamp } = last;
+      const records = entries.map((e) => ({ topic: changelog, partition, key: e.key, value: e.value, timestamp }));
+      out.push({ store, changelog, entries, records });
+    }
+    return out;
+  }
+
+  /** The consumed offset to commit for the batch, with the stream times as metadata. */
+  private consumed(topic: string, last: LogRecord): TopicPartitionOffset {
+    const metadata = this.streamTimes.size > 0 ? JSON.stringify(Object.fromEntries(this.streamTimes)) : undefined;
+    return { topic, partition: this.partition, offset: last.offset + 1, metadata };
+  }
+
+  /** After the batch's records are appended: counts outputs and applies the write caches at the returned offsets. */
+  private applied(changes: readonly StoreChanges[], result: AppendResult): void {
+    this.d.stats.commits++;
+    for (const r of this.pending) this.d.stats.out(r.topic);
+    this.pending.length = 0;
+    for (const c of changes) {
+      const offs = result.offsets.get(tpKey(c.changelog, this.partition));
+      const lastOffset = offs?.[offs.length - 1];
+      if (lastOffset === undefined)
+        throw new EddyError('COMMIT_RESULT', `commit returned no offsets for ${c.changelog}`);
+      c.store.committed(c.entries, lastOffset + 1);
+    }
+    for (const s of this.stores.values()) s.trim();
+  }
+
+  /** At-least-once: append outputs, dead letters and changelog records (no transaction), then commit the offsets. */
+  private async commitAtLeastOnce(topic: string, last: LogRecord, commit: CommitOffsets | undefined): Promise<void> {
+    if (commit === undefined)
+      throw new EddyError('NO_OFFSET_COMMIT', `task ${this.taskId} runs at-least-once without an offset commit`);
+    const changes = this.changelogs(last);
+    for (const c of changes) this.d.stats.out(c.changelog, c.entries.length);
+    const result = await this.producer!.send([...this.pending, ...changes.flatMap((c) => c.records)]);
+    this.applied(changes, result);
+    await commit([this.consumed(topic, last)]);
+  }
+
   private async commit(topic: string, last: LogRecord): Promise<void> {
-    const changes: { store: AnyStore; changelog: string; entries: ChangelogEntry[] }[] = [];
     const tx = await this.producer!.transaction();
     try {
       tx.send(this.pending);
-      for (const [name, store] of this.stores) {
-        if (store.pendingCount === 0) continue;
-        const entries = store.pendingChanges();
-        const changelog = this.d.topology.stores.get(name)!.changelog;
-        changes.push({ store, changelog, entries });
-        this.d.stats.out(changelog, entries.length);
-        tx.send(entries.map((e) => ({ topic: changelog, partition: this.partition, key: e.key, value: e.value, timestamp: last.timestamp })));
-      }
-      const metadata = this.streamTimes.size > 0 ? JSON.stringify(Object.fromEntries(this.streamTimes)) : undefined;
-      tx.sendOffsets(this.d.topology.groupId, [{ topic, partition: this.partition, offset: last.offset + 1, metadata }]);
-      const result = await tx.commit();
-      this.d.stats.commits++;
-      for (const r of this.pending) this.d.stats.out(r.topic);
-      this.pending.length = 0;
+      const changes = this.changelogs(last);
       for (const c of changes) {
-        const offs = result.offsets.get(tpKey(c.changelog, this.partition));
-        const lastOffset = offs?.[offs.length - 1];
-        if (lastOffset === undefined) throw new EddyError('COMMIT_RESULT', `commit returned no offsets for ${c.changelog}`);
-        c.store.committed(c.entries, lastOffset + 1);
+        this.d.stats.out(c.changelog, c.entries.length);
+        tx.send(c.records);
       }
-      for (const s of this.stores.values()) s.trim();
+      tx.sendOffsets(this.d.topology.groupId, [this.consumed(topic, last)]);
+      this.applied(changes, await tx.commit());
     } catch (err) {
       this.d.stats.aborts++;
       await tx.abort().catch(() => undefined);

@@ -18,6 +18,7 @@ import { readStore } from './inspect.js';
 import { errorCode, type Logger } from './logger.js';
 import { type PartitionLag, WorkerMetrics } from './metrics.js';
 import { type Readiness, TopologyRunner } from './runner.js';
+import type { ProcessingGuarantee } from './task.js';
 
 /** Options of a worker. */
 export interface WorkerOptions {
@@ -28,6 +29,8 @@ export interface WorkerOptions {
   readonly logger: Logger;
   readonly http: { readonly host: string; readonly port: number };
   readonly maxBatchRecords: number;
+  /** Default `exactly-once`. */
+  readonly processingGuarantee?: ProcessingGuarantee;
   /** Fields for the `start` log line (backend, data directory, ...). */
   readonly describe?: Record<string, unknown>;
 }
@@ -59,6 +62,7 @@ export class Worker {
       registry: o.registry,
       stateDir: o.stateDir,
       maxBatchRecords: o.maxBatchRecords,
+      processingGuarantee: o.processingGuarantee,
       onBatch: (stats, b) => {
         this.metrics.observeBatch(b);
         this.log.debug(
@@ -158,6 +162,7 @@ export class Worker {
         url: this.http.url,
         stateDir: this.o.stateDir,
         maxBatchRecords: this.o.maxBatchRecords,
+        processingGuarantee: this.o.processingGuarantee ?? 'exactly-once',
         ...this.o.describe,
       },
       `eddy worker ${t.groupId} started; http on ${this.http.url}`,

@@ -30,6 +30,7 @@ const ENV_VARS = [
   'SCHEMA_REGISTRY_PASSWORD',
   'EDDY_HTTP_PORT',
   'EDDY_LOG_LEVEL',
+  'EDDY_PROCESSING_GUARANTEE',
 ];
 
 describe('renderConfigTable', () => {

@@ -34,7 +34,7 @@ describe('defaults', () => {
       schemaRegistry: {},
       http: { port: 9464, host: '127.0.0.1' },
       topologies: {},
-      worker: { shutdownTimeoutMs: 30_000, maxBatchRecords: 5_000 },
+      worker: { shutdownTimeoutMs: 30_000, maxBatchRecords: 5_000, processingGuarantee: 'exactly-once' },
     });
     expect(file).toBeUndefined();
     expect(origins.size).toBe(0);
@@ -151,7 +151,7 @@ describe('environment variables', () => {
       schemaRegistry: { url: 'https://registry.example.com:8081', username: 'key', password: 'secret' },
       http: { port: 0, host: '127.0.0.1' },
       topologies: {},
-      worker: { shutdownTimeoutMs: 30_000, maxBatchRecords: 5_000 },
+      worker: { shutdownTimeoutMs: 30_000, maxBatchRecords: 5_000, processingGuarantee: 'exactly-once' },
     });
   });
 

@@ -100,6 +100,16 @@ describe('one line per problem: key, bad value, source, fix', () => {
       line: 'worker.maxBatchRecords: expected an integer >= 1, got 0 (from --max-batch-records)',
     },
     {
+      what: 'an unknown processing guarantee',
+      s: { env: { EDDY_PROCESSING_GUARANTEE: 'exactly-twice' } },
+      line: 'worker.processingGuarantee: expected one of exactly-once, at-least-once, got "exactly-twice" (from EDDY_PROCESSING_GUARANTEE)',
+    },
+    {
+      what: 'an unknown processing guarantee, from a flag',
+      s: { flags: { '--processing-guarantee': 'at-most-once' } },
+      line: 'worker.processingGuarantee: expected one of exactly-once, at-least-once, got "at-most-once" (from --processing-guarantee)',
+    },
+    {
       what: 'a negative shutdown timeout',
       s: { flags: { '--shutdown-timeout-ms': '-5' } },
       line: 'worker.shutdownTimeoutMs: expected an integer >= 0 (milliseconds), got -5 (from --shutdown-timeout-ms)',

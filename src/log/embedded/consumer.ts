@@ -5,8 +5,8 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { InvalidStateError, LogBusyError } from '../../errors.js';
-import type { Consumer, ConsumerHandlers, ConsumerOptions, TopicPartition } from '../contract.js';
+import { InvalidStateError, LogBusyError, RebalanceInProgressError } from '../../errors.js';
+import type { Consumer, ConsumerHandlers, ConsumerOptions, TopicPartition, TopicPartitionOffset } from '../contract.js';
 import { tpKey } from '../contract.js';
 import { assignSlots, computeSlots, type GroupStore, type Slot } from './group.js';
 import type { LogStore } from './store.js';
@@ -59,6 +59,8 @@ export class EmbeddedConsumer implements Consumer {
   private readonly coPartitioned: boolean;
   private running: Promise<void> | undefined;
   private stopRequested = false;
+  /** `run` has finished (the member left the group). */
+  private done = false;
   private wake: (() => void) | undefined;
   private generation = -1;
   private readonly owned = new Map<string, Slot>();
@@ -115,6 +117,30 @@ export class EmbeddedConsumer implements Consumer {
     await running.catch(() => undefined);
   }
 
+  /**
+   * Commits offsets for this member's group outside any transaction (the at-least-once path), in one SQLite
+   * transaction. Rejects with `RebalanceInProgressError` (committing nothing) if any partition is not assigned to
+   * this member, locally or in the group's claims (another member took it over); `InvalidStateError` when not
+   * running; `ConfigError` for a bad offset.
+   */
+  async commitOffsets(offsets: readonly TopicPartitionOffset[]): Promise<void> {
+    if (this.running === undefined || this.done) {
+      throw new InvalidStateError('Cannot commit offsets: this consumer is not running.', { groupId: this.groupId });
+    }
+    const mine = new Set([...this.owned.values()].flatMap((s) => s.tps.map((tp) => tpKey(tp.topic, tp.partition))));
+    const notOwned = (held: ReadonlySet<string>) =>
+      offsets.filter((o) => !mine.has(tpKey(o.topic, o.partition)) || !held.has(tpKey(o.topic, o.partition)));
+    this.store.commitOffsets(this.groupId, offsets, () => {
+      const lost = notOwned(this.group.claimsOf(this.groupId, this.memberId));
+      if (lost.length > 0) {
+        throw new RebalanceInProgressError(
+          this.groupId,
+          `cannot commit offsets of ${lost.map((o) => tpKey(o.topic, o.partition)).join(', ')}: not assigned to member ${this.memberId}`,
+        );
+      }
+    });
+  }
+
   private async loop(h: ConsumerHandlers): Promise<void> {
     await Promise.resolve();
     this.store.assertOpen();
@@ -148,6 +174,7 @@ export class EmbeddedConsumer implements Consumer {
       error = err;
     } finally {
       clearInterval(this.timer);
+      this.done = true;
       this.owned.clear();
       this.setPositions([]);
       try {

@@ -11,7 +11,14 @@ import {
   UnknownPartitionError,
   UnknownTopicError,
 } from '../../errors.js';
-import type { LogRecord, PartitionOffsets, ProducerRecord, TopicDescription, TopicSpec } from '../contract.js';
+import type {
+  LogRecord,
+  PartitionOffsets,
+  ProducerRecord,
+  TopicDescription,
+  TopicPartitionOffset,
+  TopicSpec,
+} from '../contract.js';
 import { tpKey } from '../contract.js';
 import { SegmentStore } from './records.js';
 import { openDatabase } from './schema.js';
@@ -276,6 +283,32 @@ export class LogStore {
   /** Upserts one committed group offset; call inside `writeTx`. */
   commitOffsetInTx(groupId: string, topicId: number, partition: number, offset: number, metadata: string | null): void {
     this.s.upsertGroupOffset.run(groupId, topicId, partition, offset, metadata);
+  }
+
+  /**
+   * Commits group offsets outside any producer transaction (the at-least-once path), all in one SQLite
+   * transaction. `check` runs first inside that transaction (e.g. a group-ownership check) and may throw to
+   * commit nothing. Throws `ConfigError` for an offset that is not a non-negative integer,
+   * `UnknownTopicError`/`UnknownPartitionError`, `LogBusyError`.
+   */
+  commitOffsets(groupId: string, offsets: readonly TopicPartitionOffset[], check: () => void = () => {}): void {
+    for (const o of offsets) {
+      if (!Number.isSafeInteger(o.offset) || o.offset < 0) {
+        throw new ConfigError(`Offset to commit must be a non-negative integer, got ${o.offset}.`, {
+          groupId,
+          topic: o.topic,
+          partition: o.partition,
+        });
+      }
+    }
+    this.writeTx(() => {
+      check();
+      for (const o of offsets) {
+        const topic = this.requireTopic(o.topic);
+        this.requirePartition(topic, o.partition);
+        this.commitOffsetInTx(groupId, topic.topicId, o.partition, o.offset, o.metadata ?? null);
+      }
+    });
   }
 
   /** The group's committed offsets of one topic: partition -> offset (+ metadata when one was given). */

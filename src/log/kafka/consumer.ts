@@ -16,8 +16,8 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { EachBatchPayload, Kafka, Consumer as KafkaJsConsumer } from 'kafkajs';
-import { InvalidStateError, UnknownTopicError } from '../../errors.js';
-import type { Consumer, ConsumerHandlers, ConsumerOptions, TopicPartition } from '../contract.js';
+import { InvalidStateError, RebalanceInProgressError, UnknownTopicError } from '../../errors.js';
+import type { Consumer, ConsumerHandlers, ConsumerOptions, TopicPartition, TopicPartitionOffset } from '../contract.js';
 import { tpKey } from '../contract.js';
 import { eddyAssigner } from './assigner.js';
 import { entry, toEddyError } from './client.js';
@@ -139,6 +139,45 @@ export class KafkaConsumer implements Consumer {
     if (handlerContext.getStore() === this) return;
     await done;
     await this.running.catch(() => undefined);
+  }
+
+  /**
+   * Commits offsets for this member's group outside any transaction (the at-least-once path) through kafkajs'
+   * `commitOffsets` (OffsetCommit with this member's id and generation, metadata included). Rejects with
+   * `RebalanceInProgressError` (committing nothing) for a partition not assigned to this member, or when the
+   * coordinator refuses the member's generation; `InvalidStateError` when not running; `KafkaError` otherwise.
+   */
+  async commitOffsets(offsets: readonly TopicPartitionOffset[]): Promise<void> {
+    const kc = this.kc;
+    if (kc === undefined || this.running === undefined || this.failure !== undefined) {
+      throw new InvalidStateError('Cannot commit offsets: this consumer is not running.', {
+        groupId: this.opts.groupId,
+      });
+    }
+    const lost = offsets.filter((o) => this.parts.get(tpKey(o.topic, o.partition))?.state !== 'active');
+    if (lost.length > 0) {
+      throw new RebalanceInProgressError(
+        this.opts.groupId,
+        `cannot commit offsets of ${lost.map((o) => tpKey(o.topic, o.partition)).join(', ')}: not assigned to member ${this.memberId ?? '(none)'}`,
+      );
+    }
+    if (offsets.length === 0) return;
+    try {
+      await kc.commitOffsets(
+        offsets.map((o) => ({
+          topic: o.topic,
+          partition: o.partition,
+          offset: String(o.offset),
+          metadata: o.metadata ?? null,
+        })),
+      );
+    } catch (err) {
+      const type = (err as { type?: unknown } | null)?.type;
+      if (type === 'REBALANCE_IN_PROGRESS' || type === 'ILLEGAL_GENERATION' || type === 'UNKNOWN_MEMBER_ID') {
+        throw new RebalanceInProgressError(this.opts.groupId, `offset commit refused (${String(type)})`);
+      }
+      throw toEddyError(err, 'commit offsets', { groupId: this.opts.groupId });
+    }
   }
 
   private async start(): Promise<void> {
