@@ -49,7 +49,14 @@ async function rawBaseline(brokers: string[], from: string, to: string, total: n
   await consumer.subscribe({ topic: from, fromBeginning: true });
   const t0 = performance.now();
   let n = 0;
+  let lastAt = performance.now();
+  let idleTimer: NodeJS.Timeout | undefined;
   await new Promise<void>((resolve, reject) => {
+    // ends at `total` records, or after 5 s without a batch (kafkajs' group join can stall; the rate then counts
+    // what was copied, and the table reports that count)
+    idleTimer = setInterval(() => {
+      if (performance.now() - lastAt > 5_000) resolve();
+    }, 500);
     consumer
       .run({
         eachBatch: async ({ batch }) => {
@@ -62,12 +69,15 @@ async function rawBaseline(brokers: string[], from: string, to: string, total: n
             });
           }
           n += batch.messages.length;
+          lastAt = performance.now();
           if (n >= total) resolve();
         },
       })
       .catch(reject);
   });
-  const ms = performance.now() - t0;
+  clearInterval(idleTimer);
+  const ms = (n >= total ? performance.now() : lastAt) - t0;
+  process.stderr.write(`raw baseline copied ${n} of ${total} records\n`);
   await consumer.disconnect();
   await producer.disconnect();
   return n / (ms / 1000);
