@@ -142,6 +142,12 @@ program
     await cmdDemo(c, o);
   });
 
+// `eddy inspect ... | head`: the reader closed the pipe; stop quietly instead of crashing on EPIPE.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
+
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
