@@ -3,6 +3,7 @@
  * Several processes may open the same file: appends and commits serialize on SQLite's write lock, consumer
  * groups coordinate through heartbeat leases and partition claims stored in the file (see `group.ts`).
  */
+
 import { ConfigError, InvalidStateError, TopicMismatchError } from '../../errors.js';
 import type {
   Consumer,
@@ -16,6 +17,7 @@ import type {
   TopicPartition,
   TopicSpec,
 } from '../contract.js';
+import { checkConsumerOptions } from '../validate.js';
 import { DEFAULT_GROUP_TIMINGS, EmbeddedConsumer, type GroupTimings } from './consumer.js';
 import { GroupStore } from './group.js';
 import { EmbeddedProducer, EmbeddedTransaction } from './producer.js';
@@ -183,13 +185,7 @@ export class EmbeddedLog implements Log {
    */
   consumer(opts: ConsumerOptions): Consumer {
     this.assertOpen();
-    if (opts.groupId.length === 0) throw new ConfigError('A consumer needs a non-empty groupId.');
-    if (opts.topics.length === 0)
-      throw new ConfigError('A consumer needs at least one topic.', { groupId: opts.groupId });
-    const max = opts.maxBatchRecords ?? 5_000;
-    if (!Number.isInteger(max) || max < 1) {
-      throw new ConfigError(`maxBatchRecords must be an integer >= 1, got ${max}.`, { maxBatchRecords: max });
-    }
+    checkConsumerOptions(opts);
     const c = new EmbeddedConsumer(this.store, this.group, opts, this.timings, (done) => this.consumers.delete(done));
     this.consumers.add(c);
     return c;

@@ -3,8 +3,10 @@
  * memory and writes them in ONE SQLite `BEGIN IMMEDIATE` transaction at `commit`, after checking the
  * producer's epoch, so nothing is visible before commit and nothing after abort or a crash.
  */
-import { ConfigError, InvalidStateError, ProducerFencedError } from '../../errors.js';
+
+import { InvalidStateError, ProducerFencedError } from '../../errors.js';
 import type { AppendResult, Producer, ProducerRecord, TopicPartitionOffset, Transaction } from '../contract.js';
+import { checkCommitOffsets } from '../validate.js';
 import type { LogStore } from './store.js';
 
 /**
@@ -132,15 +134,7 @@ export class EmbeddedTransaction implements Transaction {
    */
   sendOffsets(groupId: string, offsets: readonly TopicPartitionOffset[]): void {
     this.assertOpen('sendOffsets');
-    for (const o of offsets) {
-      if (!Number.isSafeInteger(o.offset) || o.offset < 0) {
-        throw new ConfigError(`Offset to commit must be a non-negative integer, got ${o.offset}.`, {
-          groupId,
-          topic: o.topic,
-          partition: o.partition,
-        });
-      }
-    }
+    checkCommitOffsets(groupId, offsets);
     this.pendingOffsets.push({ groupId, offsets: [...offsets] });
   }
 

@@ -3,6 +3,7 @@
  * statements and the SQL for topics, appends, reads, committed offsets, producer epochs and compaction.
  * Everything here is synchronous; the public async API lives in `index.ts`, `producer.ts`, `consumer.ts`.
  */
+
 import type Database from 'better-sqlite3';
 import {
   ConfigError,
@@ -20,6 +21,7 @@ import type {
   TopicSpec,
 } from '../contract.js';
 import { tpKey } from '../contract.js';
+import { checkCommitOffsets } from '../validate.js';
 import { SegmentStore } from './records.js';
 import { openDatabase } from './schema.js';
 
@@ -292,15 +294,7 @@ export class LogStore {
    * `UnknownTopicError`/`UnknownPartitionError`, `LogBusyError`.
    */
   commitOffsets(groupId: string, offsets: readonly TopicPartitionOffset[], check: () => void = () => {}): void {
-    for (const o of offsets) {
-      if (!Number.isSafeInteger(o.offset) || o.offset < 0) {
-        throw new ConfigError(`Offset to commit must be a non-negative integer, got ${o.offset}.`, {
-          groupId,
-          topic: o.topic,
-          partition: o.partition,
-        });
-      }
-    }
+    checkCommitOffsets(groupId, offsets);
     this.writeTx(() => {
       check();
       for (const o of offsets) {

@@ -7,6 +7,7 @@
  * by consumer group generation. See `producer.ts`, `consumer.ts`, `reader.ts` and `internals.ts` for the
  * kafkajs limitations this backend works around.
  */
+
 import type { Kafka } from 'kafkajs';
 import { ConfigError, InvalidStateError, UnknownTopicError } from '../../errors.js';
 import type {
@@ -21,6 +22,7 @@ import type {
   TopicPartition,
   TopicSpec,
 } from '../contract.js';
+import { checkConsumerOptions } from '../validate.js';
 import { KafkaTopics } from './admin.js';
 import {
   createKafka,
@@ -166,13 +168,7 @@ export class KafkaLog implements Log {
    */
   consumer(opts: ConsumerOptions): Consumer {
     this.assertOpen();
-    if (opts.groupId.length === 0) throw new ConfigError('A consumer needs a non-empty groupId.');
-    if (opts.topics.length === 0)
-      throw new ConfigError('A consumer needs at least one topic.', { groupId: opts.groupId });
-    const max = opts.maxBatchRecords ?? 5_000;
-    if (!Number.isInteger(max) || max < 1) {
-      throw new ConfigError(`maxBatchRecords must be an integer >= 1, got ${max}.`, { maxBatchRecords: max });
-    }
+    checkConsumerOptions(opts);
     const c = new KafkaConsumer(this.kafka, this.raw, opts, this.timings, (done) => this.consumers.delete(done));
     this.consumers.add(c);
     return c;

@@ -11,11 +11,13 @@
  * the next `transaction()` starts a new one (InitProducerId again, which also aborts a transaction left
  * open on the broker): kafkajs' InitProducerId is capped at v1 (no KIP-360 epoch bump for recovery).
  */
+
 import { randomUUID } from 'node:crypto';
 import type { Kafka, Producer as KafkaJsProducer, Transaction as KafkaJsTransaction } from 'kafkajs';
-import { ConfigError, InvalidStateError, KafkaError, ProducerFencedError } from '../../errors.js';
+import { InvalidStateError, KafkaError, ProducerFencedError } from '../../errors.js';
 import type { AppendResult, Producer, ProducerRecord, TopicPartitionOffset, Transaction } from '../contract.js';
 import { tpKey } from '../contract.js';
+import { checkCommitOffsets } from '../validate.js';
 import { awaitVisible, METADATA_MAX_AGE_MS, offsetTopics, produce, retryTxn, validateRecords } from './batches.js';
 import { entry, isFencingError, toEddyError } from './client.js';
 import { Partitioners } from './kafkajs.js';
@@ -313,15 +315,7 @@ export class KafkaTransaction implements Transaction {
    */
   sendOffsets(groupId: string, offsets: readonly TopicPartitionOffset[]): void {
     this.assertOpen('sendOffsets');
-    for (const o of offsets) {
-      if (!Number.isSafeInteger(o.offset) || o.offset < 0) {
-        throw new ConfigError(`Offset to commit must be a non-negative integer, got ${o.offset}.`, {
-          groupId,
-          topic: o.topic,
-          partition: o.partition,
-        });
-      }
-    }
+    checkCommitOffsets(groupId, offsets);
     const byTp = entry(this.offsets, groupId, () => new Map<string, TopicPartitionOffset>());
     for (const o of offsets) byTp.set(tpKey(o.topic, o.partition), o);
   }
