@@ -18,8 +18,8 @@ export function aggregateProcessor<K, V, A>(name: string, store: string, fns: Ag
   return {
     process(records, ctx) {
       const kv = ctx.kvStore<K, A>(store);
-      // Keyed like the write cache (strings as themselves, anything else as JSON), so that structured keys (a new
-      // object per record) coalesce as they do in the store.
+      // Keyed like the write cache (by the store's key identity), so that structured keys (a new object per record,
+      // in any property order) coalesce as they do in the store.
       const updated = new Map<string, Flowing>();
       for (const r of records as Flowing<K, V>[]) {
         const res = guarded(ctx, name, r, policy, () => {
@@ -28,7 +28,7 @@ export function aggregateProcessor<K, V, A>(name: string, store: string, fns: Ag
           return agg;
         });
         if (res === FAILED) continue;
-        const id = typeof r.key === 'string' ? r.key : JSON.stringify(r.key);
+        const id = kv.identity(r.key);
         updated.delete(id);
         updated.set(id, derive(r, r.key, res));
       }

@@ -1,12 +1,10 @@
 import type { Log } from '../log/contract.js';
 import type { ReadonlyGlobalTable } from '../processors/context.js';
+import { type Serde, keyId } from '../state/stores.js';
 import type { Topology } from '../topology/graph.js';
 import type { TopologySerdes } from './serdes.js';
 import { UnknownTopicError } from '../errors.js';
 
-function keyId(key: unknown): string {
-  return typeof key === 'string' ? key : JSON.stringify(key);
-}
 
 /** An in-memory global table, bootstrapped from its compacted topic. */
 export class GlobalTableView<K, V> implements ReadonlyGlobalTable<K, V> {
@@ -16,10 +14,15 @@ export class GlobalTableView<K, V> implements ReadonlyGlobalTable<K, V> {
   /** Records that could not be decoded (skipped). */
   skipped = 0;
 
-  constructor(readonly name: string, readonly topic: string) {}
+  /** @param keySerde the topic's key serde: keys are identified by their serialized bytes, as in state stores. */
+  constructor(
+    readonly name: string,
+    readonly topic: string,
+    private readonly keySerde: Serde<K>,
+  ) {}
 
   get(key: K): V | undefined {
-    return this.rows.get(keyId(key));
+    return this.rows.get(keyId(key, this.keySerde));
   }
 
   get size(): number {
@@ -28,8 +31,8 @@ export class GlobalTableView<K, V> implements ReadonlyGlobalTable<K, V> {
 
   /** @internal */
   set(key: K, value: V | null): void {
-    if (value === null) this.rows.delete(keyId(key));
-    else this.rows.set(keyId(key), value);
+    if (value === null) this.rows.delete(keyId(key, this.keySerde));
+    else this.rows.set(keyId(key, this.keySerde), value);
   }
 }
 
@@ -43,7 +46,7 @@ export async function bootstrapGlobalTables(log: Log, t: Topology, serdes: Topol
   for (const g of t.globalTables.values()) {
     const desc = await log.describeTopic(g.topic);
     if (desc === undefined) throw new UnknownTopicError(g.topic, (await log.listTopics()).map((x) => x.name));
-    const view = new GlobalTableView<unknown, unknown>(g.name, g.topic);
+    const view = new GlobalTableView<unknown, unknown>(g.name, g.topic, serdes.topic(g.topic).key);
     for (let p = 0; p < desc.partitions; p++) view.positions.set(p, 0);
     await refresh(log, view, serdes);
     out.set(g.name, view);

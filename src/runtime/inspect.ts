@@ -46,15 +46,17 @@ export async function readStore(opts: { stateDir: string; topology: Topology; st
   const keySerde = await AvroSerde.create<unknown>(opts.registry, `${info.changelog}-key`, info.keySchema);
   const valueSerde = await AvroSerde.create<unknown>(opts.registry, `${info.changelog}-value`, info.valueSchema);
   const keyBytes = opts.key === undefined ? undefined : keySerde.serialize(parseKey(opts.key, info));
-  const rows: { sortKey: Buffer; start: number; row: StoreRow }[] = [];
+  const rows: { start: number; row: StoreRow }[] = [];
+  // writer schema ids already prepared on these two serdes (they are new per call)
+  const preparedIds = new Set<string>();
   for (const f of files) {
     if (info.kind === 'kv') {
       const s = new SqliteKeyValueStore(info.name, f.path);
       try {
         for (const e of s.all()) {
           if (keyBytes && !e.key.equals(keyBytes)) continue;
-          await prepare(keySerde, valueSerde, e.key, e.value);
-          rows.push({ sortKey: e.key, start: 0, row: flatten(info, keySerde.deserialize(e.key), valueSerde.deserialize(e.value)) });
+          await prepare(preparedIds, keySerde, valueSerde, e.key, e.value);
+          rows.push({ start: 0, row: flatten(info, keySerde.deserialize(e.key), valueSerde.deserialize(e.value)) });
         }
       } finally {
         s.close();
@@ -64,9 +66,9 @@ export async function readStore(opts: { stateDir: string; topology: Topology; st
       const size = info.window?.sizeMs ?? 0;
       try {
         for (const e of keyBytes ? s.byKey(keyBytes) : s.all()) {
-          await prepare(keySerde, valueSerde, e.key, e.value);
+          await prepare(preparedIds, keySerde, valueSerde, e.key, e.value);
           const w = { startMs: e.windowStartMs, endMs: e.windowStartMs + size };
-          rows.push({ sortKey: e.key, start: e.windowStartMs, row: flatten(info, keySerde.deserialize(e.key), valueSerde.deserialize(e.value), w) });
+          rows.push({ start: e.windowStartMs, row: flatten(info, keySerde.deserialize(e.key), valueSerde.deserialize(e.value), w) });
         }
       } finally {
         s.close();
@@ -77,8 +79,13 @@ export async function readStore(opts: { stateDir: string; topology: Topology; st
   return rows.map((r) => r.row);
 }
 
-const preparedIds = new Set<string>();
-async function prepare(k: AvroSerde<unknown>, v: AvroSerde<unknown>, key: Buffer, value: Buffer): Promise<void> {
+async function prepare(
+  preparedIds: Set<string>,
+  k: AvroSerde<unknown>,
+  v: AvroSerde<unknown>,
+  key: Buffer,
+  value: Buffer,
+): Promise<void> {
   for (const [serde, buf] of [[k, key], [v, value]] as const) {
     const id = AvroSerde.schemaIdOf(buf);
     const tag = `${serde.subject}/${id}`;

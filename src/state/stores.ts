@@ -12,7 +12,7 @@ export interface Serde<T> {
  * Identity of a key inside the write cache: a string key is itself; any other key is its serialized bytes (as the
  * changelog identifies it), so two equal keys built with properties in another order are one key.
  */
-function keyId<K>(key: K, serde: Serde<K>): string {
+export function keyId<K>(key: K, serde: Serde<K>): string {
   return typeof key === 'string' ? key : serde.serialize(key).toString('latin1');
 }
 
@@ -76,6 +76,11 @@ abstract class CachedStore<K, V> {
         this.dirtyCount++;
       }
     }
+  }
+
+  /** The identity of `key` in this store (equal for keys whose serialized bytes are equal). */
+  identity(key: K): string {
+    return keyId(key, this.keySerde);
   }
 
   /** Number of entries written since the last commit (what the next changelog flush will send). */
