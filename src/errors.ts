@@ -171,3 +171,17 @@ export class KafkaError extends EddyError {
     });
   }
 }
+
+/**
+ * Records were deleted from a partition before eddy read them (time retention, `DeleteRecords`, or a recreated
+ * topic): the reader's position is below the partition's log start. eddy never skips ahead silently.
+ */
+export class RecordsDeletedError extends EddyError {
+  constructor(topic: string, partition: number, position: number, logStart: number) {
+    super(
+      'RECORDS_DELETED',
+      `records ${position}..${logStart - 1} of ${topic}:${partition} were deleted before they were read (log start is ${logStart}, position ${position}): ${logStart - position} record(s) lost. Check the topic's retention.ms (eddy needs -1 for event times that may be years old) and replay from the source of truth.`,
+      { details: { topic, partition, position, logStart, lost: logStart - position } },
+    );
+  }
+}

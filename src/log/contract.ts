@@ -68,6 +68,14 @@ export interface TopicDescription {
   readonly name: string;
   readonly partitions: number;
   readonly compacted: boolean;
+  /**
+   * Time retention (`retention.ms`), ms: -1 keeps records forever. Undefined where the backend deletes nothing by
+   * time (the embedded log). eddy's records carry event times that may be years old, so any value >= 0 on a topic
+   * eddy reads or writes can delete unread records (see `Log.offsets`' `low`).
+   */
+  readonly retentionMs?: number;
+  /** The largest record batch the broker accepts for this topic (`max.message.bytes`), bytes; undefined = no limit. */
+  readonly maxMessageBytes?: number;
 }
 
 /** Offsets of one partition: `low` is the first readable offset, `high` the high watermark (end offset). */
@@ -174,6 +182,14 @@ export interface ConsumerOptions {
    * Default true.
    */
   readonly coPartitioned?: boolean;
+  /**
+   * Newly assigned partitions are not delivered until `Consumer.resume` names their start offsets. The runtime
+   * uses it to restore state off the rebalance path (Kafka Streams' state updater) and to choose positions itself
+   * (several topology versions sharing one read keep their positions in their own groups). Default false: a newly
+   * assigned partition starts at this group's committed offset (else the log start) once `onAssigned` resolved.
+   * MUST: with `startPaused`, the consumer never reads this group's committed offsets to position itself.
+   */
+  readonly startPaused?: boolean;
 }
 
 /**
@@ -199,6 +215,17 @@ export interface Consumer {
    * Optional: a backend without group-member offset commits omits it (and cannot run at-least-once).
    */
   commitOffsets?(offsets: readonly TopicPartitionOffset[]): Promise<void>;
+  /**
+   * Stops delivering these partitions until `resume` names them again; a batch in flight finishes. Partitions not
+   * assigned to this member are ignored. The partitions stay assigned (no rebalance, heartbeats continue).
+   */
+  pause(tps: readonly TopicPartition[]): void;
+  /**
+   * Delivers these assigned partitions again, starting at the given offsets (a seek). Partitions not assigned to
+   * this member are ignored (they may have been revoked meanwhile). MUST: an offset below the partition's log start
+   * (records deleted before they were read) makes `run` reject with `RecordsDeletedError`; it never skips ahead.
+   */
+  resume(positions: readonly TopicPartitionOffset[]): void;
 }
 
 /**
@@ -221,6 +248,26 @@ export interface Log {
   committedOffsets(groupId: string, topic: string): Promise<Map<number, { offset: number; metadata?: string }>>;
   /** Reads one partition (committed records only) in batches, from `fromOffset` to `toOffset`. */
   read(tp: TopicPartition, opts?: ReadOptions): AsyncIterable<LogRecord[]>;
+  /**
+   * Commits offsets for a group that has no active member (Kafka's OffsetCommit with generation -1, as the admin
+   * tool does; metadata kept): the at-least-once commit of a topology version whose records are read by another
+   * group's member (shared read), and resets (`eddy replay --reset`). MUST: all offsets of one call commit together.
+   * Throws `RebalanceInProgressError` if the group has active members.
+   */
+  commitOffsets(groupId: string, offsets: readonly TopicPartitionOffset[]): Promise<void>;
+  /**
+   * Deletes the records of a partition below `beforeOffset` (Kafka's DeleteRecords): the log start (`low`) moves
+   * there. Used to purge repartition topics once their records are committed downstream. An offset above the high
+   * watermark throws `ConfigError`; one at or below `low` does nothing.
+   */
+  deleteRecords(tp: TopicPartition, beforeOffset: number): Promise<void>;
+  /** Deletes consumer groups and their committed offsets (retire). Unknown groups are ignored. */
+  deleteGroups(groupIds: readonly string[]): Promise<void>;
+  /**
+   * Per partition, the first offset whose record timestamp is >= `timestampMs` (Kafka's ListOffsets by
+   * timestamp), or the high watermark when there is none. For `eddy replay --from <time>`. Throws `UnknownTopicError`.
+   */
+  offsetsForTime(topic: string, timestampMs: number): Promise<Map<number, number>>;
   /** Compacts a compacted topic now (Kafka does this in the background; tests and `eddy topics` use it). */
   compact(topic: string): Promise<void>;
   producer(opts?: { transactionalId?: string }): Producer;

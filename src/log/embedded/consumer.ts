@@ -105,6 +105,16 @@ export class EmbeddedConsumer implements Consumer {
     return this.running;
   }
 
+  /** TEMPORARY (being implemented in this change): see the contract. */
+  pause(_tps: readonly TopicPartition[]): void {
+    throw new InvalidStateError('Consumer.pause is not implemented yet on this backend');
+  }
+
+  /** TEMPORARY (being implemented in this change): see the contract. */
+  resume(_positions: readonly TopicPartitionOffset[]): void {
+    throw new InvalidStateError('Consumer.resume is not implemented yet on this backend');
+  }
+
   /**
    * Stops fetching, lets the batch in flight finish, runs `onRevoked` for all assigned partitions and leaves
    * the group; resolves when `run` has finished (at once when called from inside a handler). Never rejects.

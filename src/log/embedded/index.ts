@@ -1,3 +1,5 @@
+import { EddyError as EddyErrorStub } from '../../errors.js';
+import type { TopicPartitionOffset as TPOStub } from '../contract.js';
 /**
  * The embedded log: eddy's default `Log` backend, everything in ONE SQLite file (better-sqlite3, WAL).
  * Several processes may open the same file: appends and commits serialize on SQLite's write lock, consumer
@@ -163,6 +165,26 @@ export class EmbeddedLog implements Log {
    * unchanged, low offset moved to the first survivor). A no-op for non-compacted topics. Throws
    * `UnknownTopicError`.
    */
+  /** TEMPORARY (being implemented in this change). */
+  async commitOffsets(_groupId: string, _offsets: readonly TPOStub[]): Promise<void> {
+    throw new EddyErrorStub('NOT_IMPLEMENTED', 'Log.commitOffsets is not implemented yet on this backend');
+  }
+
+  /** TEMPORARY (being implemented in this change). */
+  async deleteRecords(_tp: TopicPartition, _beforeOffset: number): Promise<void> {
+    throw new EddyErrorStub('NOT_IMPLEMENTED', 'Log.deleteRecords is not implemented yet on this backend');
+  }
+
+  /** TEMPORARY (being implemented in this change). */
+  async deleteGroups(_groupIds: readonly string[]): Promise<void> {
+    throw new EddyErrorStub('NOT_IMPLEMENTED', 'Log.deleteGroups is not implemented yet on this backend');
+  }
+
+  /** TEMPORARY (being implemented in this change). */
+  async offsetsForTime(_topic: string, _timestampMs: number): Promise<Map<number, number>> {
+    throw new EddyErrorStub('NOT_IMPLEMENTED', 'Log.offsetsForTime is not implemented yet on this backend');
+  }
+
   async compact(topic: string): Promise<void> {
     const t = this.store.requireTopic(topic);
     if (t.compacted) this.store.compact(t);

@@ -180,6 +180,16 @@ export class KafkaConsumer implements Consumer {
     }
   }
 
+  /** TEMPORARY (being implemented in this change): see the contract. */
+  pause(_tps: readonly TopicPartition[]): void {
+    throw new InvalidStateError('Consumer.pause is not implemented yet on this backend');
+  }
+
+  /** TEMPORARY (being implemented in this change): see the contract. */
+  resume(_positions: readonly TopicPartitionOffset[]): void {
+    throw new InvalidStateError('Consumer.resume is not implemented yet on this backend');
+  }
+
   private async start(): Promise<void> {
     const known = await this.raw.topics();
     for (const t of this.opts.topics) if (!known.has(t)) throw new UnknownTopicError(t);
@@ -244,7 +254,7 @@ export class KafkaConsumer implements Consumer {
     }
     this.target = next;
     this.joined = true;
-    this.pause(gained);
+    this.pauseKc(gained);
     if (lost.length > 0 || gained.length > 0) {
       this.chain = this.chain.then(() => this.rebalance(lost, gained)).catch((err: unknown) => this.fail(err));
     }
@@ -271,7 +281,7 @@ export class KafkaConsumer implements Consumer {
         this.seek(st);
         activated.push(st);
       }
-      this.resume(activated);
+      this.resumeKc(activated);
       this.lastActivity = Date.now();
     });
   }
@@ -369,11 +379,11 @@ export class KafkaConsumer implements Consumer {
     }
   }
 
-  private pause(sts: readonly { topic: string; partition: number }[]): void {
+  private pauseKc(sts: readonly { topic: string; partition: number }[]): void {
     this.pauseOrResume(sts, true);
   }
 
-  private resume(sts: readonly { topic: string; partition: number }[]): void {
+  private resumeKc(sts: readonly { topic: string; partition: number }[]): void {
     this.pauseOrResume(sts, false);
   }
 
@@ -406,7 +416,7 @@ export class KafkaConsumer implements Consumer {
     this.stopRequested = true;
     clearInterval(this.idleTimer);
     await this.starting?.catch(() => undefined);
-    this.pause([...this.target.values()]);
+    this.pauseKc([...this.target.values()]);
     await this.lock.run(async () => {
       const tps = [...this.handed.values()];
       this.handed.clear();

@@ -1,3 +1,5 @@
+import { EddyError as EddyErrorStub } from '../../errors.js';
+import type { TopicPartitionOffset as TPOStub } from '../contract.js';
 /**
  * The Kafka log: eddy's `Log` on Apache Kafka through kafkajs 2.2.4.
  *
@@ -140,6 +142,26 @@ export class KafkaLog implements Log {
    * compacts compacted topics in the background, only in rolled segments. Readers must expect
    * superseded records and tombstones of compacted topics.
    */
+  /** TEMPORARY (being implemented in this change). */
+  async commitOffsets(_groupId: string, _offsets: readonly TPOStub[]): Promise<void> {
+    throw new EddyErrorStub('NOT_IMPLEMENTED', 'Log.commitOffsets is not implemented yet on this backend');
+  }
+
+  /** TEMPORARY (being implemented in this change). */
+  async deleteRecords(_tp: TopicPartition, _beforeOffset: number): Promise<void> {
+    throw new EddyErrorStub('NOT_IMPLEMENTED', 'Log.deleteRecords is not implemented yet on this backend');
+  }
+
+  /** TEMPORARY (being implemented in this change). */
+  async deleteGroups(_groupIds: readonly string[]): Promise<void> {
+    throw new EddyErrorStub('NOT_IMPLEMENTED', 'Log.deleteGroups is not implemented yet on this backend');
+  }
+
+  /** TEMPORARY (being implemented in this change). */
+  async offsetsForTime(_topic: string, _timestampMs: number): Promise<Map<number, number>> {
+    throw new EddyErrorStub('NOT_IMPLEMENTED', 'Log.offsetsForTime is not implemented yet on this backend');
+  }
+
   async compact(topic: string): Promise<void> {
     this.assertOpen();
     if ((await this.raw.partitionsOf(topic)) === undefined) throw new UnknownTopicError(topic);
