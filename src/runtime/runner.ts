@@ -1,13 +1,15 @@
-import { performance } from 'node:perf_hooks';
-import type { Consumer, Log, TopicPartition, TopicSpec } from '../log/contract.js';
+import type { Consumer, Log, TopicPartition } from '../log/contract.js';
+import { tpKey } from '../log/contract.js';
 import type { SchemaRegistry } from '../schema/types.js';
 import type { Topology } from '../topology/graph.js';
-import { taskId } from '../topology/names.js';
-import { ConfigError, EddyError, UnknownTopicError } from '../errors.js';
-import { type GlobalTableView, bootstrapGlobalTables } from './global-tables.js';
-import { TopologySerdes } from './serdes.js';
-import { RunStats } from './stats.js';
-import { type CommitOffsets, PROCESSING_GUARANTEES, type ProcessingGuarantee, Task } from './task.js';
+import { readerGroupId } from '../topology/names.js';
+import { ConfigError } from '../errors.js';
+import type { ProcessingGuarantee } from './commit.js';
+import { SharedRead } from './reader.js';
+import type { RunStats } from './stats.js';
+import type { Task } from './task.js';
+import { StateUpdater } from './updater.js';
+import { VersionRuntime } from './version.js';
 
 /** Options of a run. */
 export interface RunnerOptions {
@@ -21,18 +23,20 @@ export interface RunnerOptions {
   readonly maxCacheEntries?: number;
   /**
    * Kafka Streams' `processing.guarantee`; default `exactly-once` (one transaction per batch). `at-least-once`
-   * appends each batch's records without a transaction, then commits the consumed offsets as the group member
-   * (`Consumer.commitOffsets`, which the backend must offer); a crash in between reprocesses the batch.
+   * appends each batch's records without a transaction, then commits the consumed offsets (`Log.commitOffsets`);
+   * a crash in between reprocesses the batch.
    */
   readonly processingGuarantee?: ProcessingGuarantee;
   /** Stop once every input partition is at its end (batch mode); default false (run until `stop()`). */
   readonly untilIdle?: boolean;
-  /** Called after every committed batch (progress bars, metrics), with the batch's topic, size and duration. */
+  /** Called after every committed batch (progress bars, metrics), with the stats of the batch's version. */
   readonly onBatch?: (stats: RunStats, batch: BatchInfo) => void;
-  /** Called while stores restore. */
+  /** Called while stores restore, in changelog records. */
   readonly onRestore?: (task: string, store: string, done: number, total: number) => void;
-  /** Called after newly assigned partitions' tasks are open (their stores restored), with those tasks' ids. */
+  /** Called when partitions are assigned, with the ids of the tasks created for them (they restore in the background). */
   readonly onAssigned?: (tasks: readonly string[], partitions: readonly TopicPartition[]) => void;
+  /** Called when a task's stores are restored and it starts processing. */
+  readonly onRestored?: (task: string) => void;
   /** Called after revoked partitions' tasks are closed (also on `stop()`, when every partition is revoked). */
   readonly onRevoked?: (tasks: readonly string[], partitions: readonly TopicPartition[]) => void;
 }
@@ -40,6 +44,7 @@ export interface RunnerOptions {
 /** One committed batch, as reported to `onBatch`. */
 export interface BatchInfo {
   readonly task: string;
+  readonly version: number;
   readonly topic: string;
   readonly partition: number;
   readonly records: number;
@@ -60,7 +65,7 @@ export interface StoreRestoreStatus {
   readonly total: number;
 }
 
-/** An assigned task: `restoring` while its stores catch up with their changelogs, then `running`. */
+/** An assigned task: `restoring` while it opens and its stores catch up with their changelogs, then `running`. */
 export interface TaskStatus {
   readonly task: string;
   readonly state: 'restoring' | 'running';
@@ -75,155 +80,151 @@ export interface Readiness {
 }
 
 /**
- * Runs one topology version as a member of its consumer group `<name>.v<N>`: creates its topics, registers its
- * schemas, bootstraps global tables, then processes every assigned partition in tasks (one per partition of each
- * sub-topology), exactly once (or at least once, see `RunnerOptions.processingGuarantee`). `run()` resolves when
- * stopped (or, with `untilIdle`, when all inputs are consumed).
+ * Runs one or several versions of a topology as one member of the topology's reader group (`<name>`), exactly once
+ * (or at least once). Each version creates its topics, registers its schemas and bootstraps its global tables, then
+ * processes its tasks (one per partition of each sub-topology), committing its positions to its own group
+ * `<name>.v<N>`. Inputs are read once for all versions (see `reader.ts`); stores restore in the background
+ * (`updater.ts`). `run()` resolves when stopped (or, with `untilIdle`, when every version consumed every input).
  */
 export class TopologyRunner {
-  readonly stats = new RunStats();
-  private readonly tasks = new Map<string, Task>();
+  /** The versions run, in the order given. */
+  readonly versions: readonly VersionRuntime[];
   private consumer?: Consumer;
-  private serdes?: TopologySerdes;
-  private globals = new Map<string, GlobalTableView<unknown, unknown>>();
-  private readonly partitions = new Map<string, number>();
-  private readonly subOfTopic = new Map<string, number>();
+  private readonly shared: SharedRead;
+  private readonly updater: StateUpdater;
+  private readonly assigned = new Map<string, TopicPartition>();
+  private readonly restoreStatus = new Map<string, Map<string, StoreRestoreStatus>>();
   private stopping = false;
+  private failure?: { error: unknown };
   private phaseNow: RunnerPhase = 'created';
   /** A revocation was counted as a rebalance and no batch ran since: the assignment that follows is the same one. */
   private revokedSinceBatch = false;
-  private readonly status = new Map<
-    string,
-    { state: 'restoring' | 'running'; stores: Map<string, StoreRestoreStatus> }
-  >();
 
   constructor(
-    readonly topology: Topology,
+    topologies: Topology | readonly Topology[],
     private readonly opts: RunnerOptions,
   ) {
-    for (const s of topology.subtopologies) for (const t of s.sourceTopics) this.subOfTopic.set(t, s.id);
+    const list = Array.isArray(topologies) ? (topologies as readonly Topology[]) : [topologies as Topology];
+    if (list.length === 0) throw new ConfigError('TopologyRunner needs at least one topology version');
+    const names = new Set(list.map((t) => t.name));
+    if (names.size > 1) throw new ConfigError(`one runner runs versions of one topology, got ${[...names].join(', ')}`);
+    const numbers = list.map((t) => t.version);
+    if (new Set(numbers).size !== numbers.length) throw new ConfigError(`version given twice: ${numbers.join(', ')}`);
+    this.versions = list.map(
+      (t) =>
+        new VersionRuntime(t, {
+          log: opts.log,
+          registry: opts.registry,
+          stateDir: opts.stateDir,
+          maxCacheEntries: opts.maxCacheEntries ?? 50_000,
+          processingGuarantee: opts.processingGuarantee ?? 'exactly-once',
+          onRestore: (task, store, done, total) => {
+            const m = this.restoreStatus.get(task) ?? new Map<string, StoreRestoreStatus>();
+            m.set(store, { store, restored: done, total });
+            this.restoreStatus.set(task, m);
+            opts.onRestore?.(task, store, done, total);
+          },
+        }),
+    );
+    this.shared = new SharedRead({
+      log: opts.log,
+      versions: this.versions,
+      maxBatchRecords: opts.maxBatchRecords ?? 5_000,
+      onError: (err) => this.fail(err),
+      onBatch: (b) => {
+        this.revokedSinceBatch = false;
+        this.markRunning();
+        this.opts.onBatch?.(b.version.stats, {
+          task: b.task.taskId,
+          version: b.version.topology.version,
+          topic: b.topic,
+          partition: b.partition,
+          records: b.records,
+          durationMs: b.durationMs,
+        });
+      },
+    });
+    this.updater = new StateUpdater({
+      onOpened: (task) => this.opened(task),
+      onRestored: (task) => this.restored(task),
+      onError: (_task, err) => this.fail(err),
+    });
+  }
+
+  /** The first version given (the only one in a single-version run). */
+  get topology(): Topology {
+    return this.versions[0].topology;
+  }
+
+  /** The counters of the first version given (see `statsOf` for the others). */
+  get stats(): RunStats {
+    return this.versions[0].stats;
+  }
+
+  /** The counters of one version. */
+  statsOf(version: number): RunStats | undefined {
+    return this.versions.find((v) => v.topology.version === version)?.stats;
+  }
+
+  /** Input records fetched from the log (shared fetch and catch-up reads), and of those the catch-up reads. */
+  get fetched(): { records: number; catchUpRecords: number } {
+    return { records: this.shared.fetchedRecords, catchUpRecords: this.shared.catchUpRecords };
   }
 
   /**
-   * Checks the inputs, creates missing internal and output topics, registers schemas. Writes nothing to the log
-   * (beyond topic creation and schema registration) and throws before that on a missing input topic or
-   * partition counts that cannot be co-partitioned.
+   * Sets every version up: checks the inputs, creates missing internal and output topics, registers schemas,
+   * bootstraps global tables. Throws before any write on a missing input topic or partition counts that cannot be
+   * co-partitioned.
    */
   async setup(): Promise<void> {
     if (this.phaseNow === 'created') this.phaseNow = 'setting-up';
     try {
-      await this.doSetup();
+      for (const v of this.versions) await v.setup();
     } catch (err) {
       this.phaseNow = 'failed';
       throw err;
     }
   }
 
-  private async doSetup(): Promise<void> {
-    const { log } = this.opts;
-    const t = this.topology;
-    const guarantee = this.opts.processingGuarantee ?? 'exactly-once';
-    if (!PROCESSING_GUARANTEES.includes(guarantee))
-      throw new ConfigError(
-        `processingGuarantee: expected one of ${PROCESSING_GUARANTEES.join(', ')}, got ${JSON.stringify(guarantee)}`,
-      );
-    if (guarantee === 'at-least-once' && this.consumer === undefined) {
-      // Before anything is written: the at-least-once path needs offset commits outside transactions.
-      const consumer = this.newConsumer();
-      if (consumer.commitOffsets === undefined) {
-        await consumer.stop();
-        throw new ConfigError(
-          `processingGuarantee "at-least-once" needs a consumer that commits offsets outside transactions (commitOffsets); the ${log.kind} backend's consumer has none. Use "exactly-once".`,
-        );
-      }
-      this.consumer = consumer;
-    }
-    const existing = new Map((await log.listTopics()).map((d) => [d.name, d]));
-    let inputPartitions = 0;
-    for (const info of t.topics.values()) {
-      if (info.role !== 'source' && info.role !== 'global') continue;
-      const d = existing.get(info.name);
-      if (d === undefined) throw new UnknownTopicError(info.name, [...existing.keys()]);
-      this.partitions.set(info.name, d.partitions);
-      if (info.role === 'source') inputPartitions = Math.max(inputPartitions, d.partitions);
-    }
-    for (const s of t.subtopologies) {
-      const counts = s.sourceTopics.filter((x) => t.topics.get(x)!.role === 'source').map((x) => [x, this.partitions.get(x)!] as const);
-      if (new Set(counts.map((c) => c[1])).size > 1)
-        throw new ConfigError(
-          `sub-topology ${s.id} reads topics that are not co-partitioned: ${counts.map(([n, p]) => `${n} (${p})`).join(', ')}. Give them the same number of partitions.`,
-        );
-    }
-    const specs: TopicSpec[] = [];
-    for (const info of t.topics.values()) {
-      if (info.role === 'source' || info.role === 'global') continue;
-      const partitions = info.partitions ?? inputPartitions;
-      this.partitions.set(info.name, partitions);
-      specs.push({ name: info.name, partitions, compacted: info.compacted });
-    }
-    this.serdes = await TopologySerdes.create(t, this.opts.registry);
-    await log.createTopics(specs);
-    for (const spec of specs) {
-      const d = await log.describeTopic(spec.name);
-      if (d !== undefined && d.partitions !== spec.partitions) this.partitions.set(spec.name, d.partitions);
-    }
-    this.globals = await bootstrapGlobalTables(log, t, this.serdes);
-  }
-
   /** Runs until `stop()` (or idle with `untilIdle`). Rejects if a task fails; open tasks are closed either way. */
   async run(): Promise<RunStats> {
-    if (this.serdes === undefined) await this.setup();
-    const consumer = this.consumer ?? this.newConsumer();
-    this.consumer = consumer;
-    const commitOffsets: CommitOffsets | undefined =
-      this.opts.processingGuarantee === 'at-least-once' ? (offsets) => consumer.commitOffsets!(offsets) : undefined;
+    if (this.phaseNow === 'created') await this.setup();
     if (this.stopping) {
       this.phaseNow = 'stopped';
       return this.stats;
     }
+    const topics = [...new Set(this.versions.flatMap((v) => v.sourceTopics))];
+    const consumer = this.opts.log.consumer({
+      groupId: readerGroupId(this.topology.name),
+      topics,
+      maxBatchRecords: this.opts.maxBatchRecords ?? 5_000,
+      startPaused: true,
+    });
+    this.consumer = consumer;
     this.phaseNow = 'joining';
     let failed = false;
     try {
       await consumer.run({
-        onAssigned: (tps) => this.assign(tps),
+        onAssigned: async (tps) => this.assign(tps),
         onRevoked: (tps) => this.revoke(tps),
-        eachBatch: async (batch) => {
-          const task = this.tasks.get(taskId(this.subOfTopic.get(batch.topic)!, batch.partition));
-          if (task === undefined) throw new EddyError('NO_TASK', `no task for ${batch.topic}:${batch.partition}`);
-          const started = performance.now();
-          this.revokedSinceBatch = false;
-          await task.process(batch, commitOffsets);
-          this.markRunning();
-          this.opts.onBatch?.(this.stats, {
-            task: task.taskId,
-            topic: batch.topic,
-            partition: batch.partition,
-            records: batch.records.length,
-            durationMs: performance.now() - started,
-          });
-        },
+        eachBatch: (batch) => this.shared.deliver(batch),
         onIdle: async () => {
           this.markRunning();
-          if (this.opts.untilIdle && !this.stopping) {
-            this.stopping = true;
-            void consumer.stop();
-          }
+          if (!this.opts.untilIdle || this.stopping || !this.updater.idle || this.shared.catchingUp) return;
+          if (this.versions.some((v) => [...v.tasks.values()].some((t) => t.state !== 'running'))) return;
+          this.stopping = true;
+          void consumer.stop();
         },
       });
+      if (this.failure !== undefined) throw this.failure.error;
     } catch (err) {
       failed = true;
-      throw err;
+      throw this.failure?.error ?? err;
     } finally {
       await this.closeTasks();
       this.phaseNow = failed ? 'failed' : 'stopped';
     }
     return this.stats;
-  }
-
-  private newConsumer(): Consumer {
-    const t = this.topology;
-    const topics = t.subtopologies.flatMap((s) => s.sourceTopics);
-    return this.opts.log.consumer({ groupId: t.groupId, topics, maxBatchRecords: this.opts.maxBatchRecords ?? 5_000 });
   }
 
   /** Stops fetching, lets the batch in flight commit, closes the tasks. Safe to call twice. */
@@ -243,93 +244,109 @@ export class TopologyRunner {
    * restored its stores. Lists the assigned tasks with their restore progress.
    */
   readiness(): Readiness {
-    const tasks = [...this.status].map(([task, s]) => ({ task, state: s.state, stores: [...s.stores.values()] }));
+    const tasks: TaskStatus[] = [];
+    for (const v of this.versions)
+      for (const t of v.tasks.values()) {
+        if (t.state === 'closed') continue;
+        const stores = [...(this.restoreStatus.get(t.taskId)?.values() ?? [])];
+        tasks.push({ task: t.taskId, state: t.state === 'running' ? 'running' : 'restoring', stores });
+      }
     tasks.sort((a, b) => a.task.localeCompare(b.task, 'en', { numeric: true }));
-    return {
-      ready: this.phaseNow === 'running' && tasks.every((t) => t.state === 'running'),
-      phase: this.phaseNow,
-      tasks,
-    };
+    return { ready: this.phaseNow === 'running' && tasks.every((t) => t.state === 'running'), phase: this.phaseNow, tasks };
   }
 
   private markRunning(): void {
     if (this.phaseNow === 'joining') this.phaseNow = 'running';
   }
 
-  private async assign(tps: readonly TopicPartition[]): Promise<void> {
-    if (!this.stopping && !this.revokedSinceBatch) this.stats.rebalances++;
+  private fail(err: unknown): void {
+    this.failure ??= { error: err };
+    this.stopping = true;
+    void this.consumer?.stop();
+  }
+
+  /** Records the new tasks and hands them to the state updater; returns at once (restores run in the background). */
+  private assign(tps: readonly TopicPartition[]): void {
+    if (!this.stopping && !this.revokedSinceBatch) for (const v of this.versions) v.stats.rebalances++;
     this.revokedSinceBatch = false;
-    const opened: string[] = [];
+    const created: Task[] = [];
     for (const tp of tps) {
-      const sub = this.subOfTopic.get(tp.topic);
-      if (sub === undefined) continue;
-      const id = taskId(sub, tp.partition);
-      if (!this.tasks.has(id) && !this.status.has(id)) this.status.set(id, { state: 'restoring', stores: new Map() });
+      this.assigned.set(tpKey(tp.topic, tp.partition), tp);
+      for (const v of this.versions) {
+        const r = v.taskFor(tp.topic, tp.partition);
+        if (r?.created) created.push(r.task);
+      }
     }
-    for (const tp of tps) {
-      const sub = this.subOfTopic.get(tp.topic);
-      if (sub === undefined) continue;
-      const id = taskId(sub, tp.partition);
-      if (this.tasks.has(id)) continue;
-      const status = this.status.get(id)!;
-      const task = new Task({
-        topology: this.topology,
-        subtopology: this.topology.subtopologies[sub],
-        partition: tp.partition,
-        log: this.opts.log,
-        serdes: this.serdes!,
-        stateDir: this.opts.stateDir,
-        globalTables: this.globals,
-        stats: this.stats,
-        partitionsOf: (topic) => this.partitionsOf(topic),
-        maxCacheEntries: this.opts.maxCacheEntries ?? 50_000,
-        processingGuarantee: this.opts.processingGuarantee,
-        onRestore: (store, done, total) => {
-          this.stats.restored(store, done - (status.stores.get(store)?.restored ?? 0));
-          status.stores.set(store, { store, restored: done, total });
-          this.opts.onRestore?.(id, store, done, total);
-        },
-      });
-      await task.open();
-      this.tasks.set(id, task);
-      status.state = 'running';
-      opened.push(id);
-    }
+    this.updater.add(created);
     this.markRunning();
-    this.opts.onAssigned?.(opened, tps);
+    this.opts.onAssigned?.(
+      created.map((t) => t.taskId),
+      tps,
+    );
+  }
+
+  /** A task is open (positions known): resume its shared inputs once every version's task for them is open. */
+  private opened(task: Task): void {
+    for (const topic of task.sourceTopics) {
+      if (!this.shared.isShared(topic) || this.shared.isStarted(topic, task.partition)) continue;
+      if (!this.assigned.has(tpKey(topic, task.partition))) continue;
+      const tasks = this.shared.readersOf(topic).map((v) => v.existingTask(topic, task.partition));
+      if (tasks.some((t) => t === undefined || t.state === 'created' || t.state === 'closed')) continue;
+      const at = Math.max(...tasks.map((t) => t!.position(topic)));
+      this.shared.started(topic, task.partition, at);
+      this.consumer?.resume([{ topic, partition: task.partition, offset: at }]);
+      for (const [i, t] of tasks.entries()) if (t!.state === 'running') this.shared.startCatchUp(this.shared.readersOf(topic)[i], t!, topic);
+    }
+  }
+
+  /** A task's stores are restored: resume its internal inputs at its positions, catch its shared inputs up. */
+  private restored(task: Task): void {
+    const v = this.versions.find((x) => x.tasks.get(task.localId) === task);
+    if (v === undefined) return;
+    for (const topic of task.sourceTopics) {
+      if (!this.assigned.has(tpKey(topic, task.partition))) continue;
+      if (v.isInternal(topic)) this.consumer?.resume([{ topic, partition: task.partition, offset: task.position(topic) }]);
+      else this.shared.startCatchUp(v, task, topic);
+    }
+    this.opts.onRestored?.(task.taskId);
   }
 
   private async revoke(tps: readonly TopicPartition[]): Promise<void> {
     if (!this.stopping) {
-      this.stats.rebalances++;
+      for (const v of this.versions) v.stats.rebalances++;
       this.revokedSinceBatch = true;
     }
     const closed: string[] = [];
     for (const tp of tps) {
-      const sub = this.subOfTopic.get(tp.topic);
-      if (sub === undefined) continue;
-      const id = taskId(sub, tp.partition);
-      const task = this.tasks.get(id);
-      if (task === undefined) continue;
-      // Close the task once none of its source partitions is still assigned (co-partitioned topics move together).
-      this.tasks.delete(id);
-      this.status.delete(id);
-      await task.close();
-      closed.push(id);
+      this.assigned.delete(tpKey(tp.topic, tp.partition));
+      this.shared.stopped(tp.topic, tp.partition);
+      for (const v of this.versions) {
+        const task = v.existingTask(tp.topic, tp.partition);
+        if (task === undefined) continue;
+        // Close the task once one of its source partitions goes (co-partitioned topics move together).
+        await this.closeTask(v, task);
+        closed.push(task.taskId);
+      }
     }
     this.opts.onRevoked?.(closed, tps);
   }
 
-  private async closeTasks(): Promise<void> {
-    for (const task of this.tasks.values()) await task.close();
-    this.tasks.clear();
-    this.status.clear();
+  private async closeTask(v: VersionRuntime, task: Task): Promise<void> {
+    v.removeTask(task);
+    this.updater.remove(task);
+    this.shared.forget(task);
+    this.restoreStatus.delete(task.taskId);
+    await task.lock.run(() => task.close());
   }
 
-  /** Partition count of a topic of this topology. */
+  private async closeTasks(): Promise<void> {
+    await this.updater.stop();
+    for (const v of this.versions) for (const task of [...v.tasks.values()]) await this.closeTask(v, task);
+    await this.shared.drain();
+  }
+
+  /** Partition count of a topic of the first version. */
   partitionsOf(topic: string): number {
-    const n = this.partitions.get(topic);
-    if (n === undefined) throw new EddyError('UNKNOWN_PARTITIONS', `partition count of ${topic} is not known; was setup() called?`);
-    return n;
+    return this.versions[0].partitionsOf(topic);
   }
 }

@@ -1,15 +1,6 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type {
-  AppendResult,
-  ConsumerBatch,
-  Headers,
-  Log,
-  LogRecord,
-  Producer,
-  ProducerRecord,
-  TopicPartitionOffset,
-} from '../log/contract.js';
+import type { AppendResult, Headers, Log, LogRecord, ProducerRecord, TopicPartitionOffset } from '../log/contract.js';
 import { tpKey } from '../log/contract.js';
 import { partitionFor } from '../log/partitioner.js';
 import type { Flowing, ProcessorContext, ReadonlyGlobalTable } from '../processors/context.js';
@@ -19,33 +10,24 @@ import type { ChangelogEntry } from '../state/sqlite.js';
 import { KeyValueStore, WindowStore } from '../state/stores.js';
 import { SqliteWindowStore } from '../state/window-store.js';
 import type { Subtopology, Topology } from '../topology/graph.js';
-import { taskId, transactionalId } from '../topology/names.js';
-import { EddyError, UnknownStoreError } from '../errors.js';
+import { taskId, transactionalId, versionedTaskId } from '../topology/names.js';
+import { EddyError, RecordsDeletedError, UnknownStoreError } from '../errors.js';
+import { Mutex } from '../util/mutex.js';
+import { AtLeastOnceCommitter, type Committer, type ProcessingGuarantee, TransactionalCommitter } from './commit.js';
 import type { GlobalTableView } from './global-tables.js';
 import { HEADERS, type TopologySerdes } from './serdes.js';
 import type { RunStats } from './stats.js';
 
-/**
- * Kafka Streams' `processing.guarantee`: `exactly-once` commits each batch's outputs, changelog records and consumed
- * offsets in one transaction; `at-least-once` appends outputs and changelog records without a transaction, then
- * commits the consumed offsets as the group member (a crash in between reprocesses the batch: duplicates, no loss).
- */
-export type ProcessingGuarantee = 'exactly-once' | 'at-least-once';
+export { PROCESSING_GUARANTEES, type ProcessingGuarantee } from './commit.js';
 
-/** The processing guarantees, default first. */
-export const PROCESSING_GUARANTEES: readonly ProcessingGuarantee[] = ['exactly-once', 'at-least-once'];
-
-/** Commits consumed offsets as the consumer-group member (`Consumer.commitOffsets`), for at-least-once. */
-export type CommitOffsets = (offsets: readonly TopicPartitionOffset[]) => Promise<void>;
-
-/** Everything a task needs from its runner. */
+/** Everything a task needs from the version that hosts it. */
 export interface TaskDeps {
   readonly topology: Topology;
   readonly subtopology: Subtopology;
   readonly partition: number;
   readonly log: Log;
   readonly serdes: TopologySerdes;
-  /** Root of the state directory; the task's stores live in `<stateDir>/<group>/<taskId>/<store>.sqlite`. */
+  /** Root of the state directory; the task's stores live in `<stateDir>/<group>/<subtopology>_<partition>/<store>.sqlite`. */
   readonly stateDir: string;
   readonly globalTables: ReadonlyMap<string, GlobalTableView<unknown, unknown>>;
   readonly stats: RunStats;
@@ -55,11 +37,34 @@ export interface TaskDeps {
   readonly maxCacheEntries: number;
   /** Default `exactly-once`. */
   readonly processingGuarantee?: ProcessingGuarantee;
-  /** Progress of store restoration: (store, restored so far, total to restore). */
+  /** Progress of store restoration: (store, restored so far, total to restore), in changelog records. */
   readonly onRestore?: (store: string, done: number, total: number) => void;
 }
 
+/** One batch of one source partition, decoded by the reader (records that failed to decode are in `bad`). */
+export interface DecodedBatch {
+  readonly topic: string;
+  readonly partition: number;
+  readonly ok: readonly Flowing[];
+  readonly bad: readonly { readonly raw: LogRecord; readonly reason: string }[];
+  /** The batch's last record: the task's position in `topic` becomes its offset + 1. */
+  readonly last: LogRecord;
+  readonly highWatermark: number;
+}
+
+/** `created` -> `open()` -> `restoring` -> (restored) `running` -> `closed`. */
+export type TaskState = 'created' | 'restoring' | 'running' | 'closed';
+
 type AnyStore = KeyValueStore<unknown, unknown> | WindowStore<unknown, unknown>;
+
+/** A store still catching up with its changelog: restore from `next` to `high` (changelog offsets). */
+interface Restoring {
+  readonly store: AnyStore;
+  readonly changelog: string;
+  next: number;
+  readonly from: number;
+  readonly high: number;
+}
 
 /** One store's pending changes of a batch and the changelog records that carry them. */
 interface StoreChanges {
@@ -75,32 +80,43 @@ export function storePath(stateDir: string, group: string, task: string, store: 
 }
 
 /**
- * A task: one partition of one sub-topology (Kafka Streams' StreamTask). It owns the sub-topology's stores for that
- * partition and a producer. Exactly-once (the default): the producer is transactional with an id unique to the task,
- * and the batch's outputs, dead letters, changelog records and consumed offsets commit in one transaction; the SQLite
- * stores apply the write cache only after that commit, recording the changelog offset they reflect. A crash between
- * commit and apply is repaired at open by restoring the changelog tail.
- * At-least-once: the producer has no transactional id; the batch's records are appended with `send`, the stores
- * apply from the returned offsets, then the consumed offsets are committed as the group member
- * (`Consumer.commitOffsets`). A crash before the offset commit reprocesses the batch (duplicate outputs and
- * changelog records, and state updated twice for that batch), never loses it.
+ * A task: one partition of one sub-topology of one version (Kafka Streams' StreamTask), id
+ * `<topology>.v<N>/<subtopology>_<partition>`. It owns the sub-topology's stores for that partition, its position in
+ * each source topic (read from the version's consumer group at `open`), and a committer (see `commit.ts`): the
+ * batch's outputs, dead letters, changelog records and consumed offsets become durable together (exactly-once) or
+ * records first, offsets after (at-least-once). The SQLite stores apply the write cache only after the commit,
+ * recording the changelog offset they reflect; a crash between commit and apply is repaired by the restore.
+ * Every call that touches the task's state runs under `lock` (the reader, the catch-up reads and the state updater
+ * all reach a task).
  */
 export class Task implements ProcessorContext {
   readonly taskId: string;
+  /** `<subtopology>_<partition>`: the task's folder under the version's state directory. */
+  readonly localId: string;
   readonly partition: number;
+  readonly lock = new Mutex();
+  private stateNow: TaskState = 'created';
   private readonly stores = new Map<string, AnyStore>();
+  private restoring: Restoring[] = [];
+  private readonly positions = new Map<string, number>();
   private readonly streamTimes = new Map<string, number>();
   private readonly pending: ProducerRecord[] = [];
-  private producer?: Producer;
+  private readonly committer: Committer;
   /** Per source topic: node ids reachable from its source node, in topological order. */
   private readonly routes = new Map<string, { source: number; order: number[] }>();
   private readonly provenanceTopic: Buffer;
 
   constructor(private readonly d: TaskDeps) {
+    const t = d.topology;
     this.partition = d.partition;
-    this.taskId = taskId(d.subtopology.id, d.partition);
-    this.provenanceTopic = Buffer.from(d.topology.groupId);
-    const { nodes } = d.topology;
+    this.localId = taskId(d.subtopology.id, d.partition);
+    this.taskId = versionedTaskId(t.name, t.version, d.subtopology.id, d.partition);
+    this.provenanceTopic = Buffer.from(t.groupId);
+    this.committer =
+      d.processingGuarantee === 'at-least-once'
+        ? new AtLeastOnceCommitter(d.log, t.groupId, d.stats)
+        : new TransactionalCommitter(d.log, transactionalId(t.name, t.version, this.localId), t.groupId, d.stats);
+    const { nodes } = t;
     for (const id of d.subtopology.nodes) {
       const n = nodes[id];
       if (n.kind !== 'source') continue;
@@ -110,93 +126,123 @@ export class Task implements ProcessorContext {
     }
   }
 
-  private get atLeastOnce(): boolean {
-    return this.d.processingGuarantee === 'at-least-once';
+  get state(): TaskState {
+    return this.stateNow;
   }
 
   get metrics(): RunStats {
     return this.d.stats;
   }
 
-  /** Opens the task's stores, restores each from its changelog tail, and recovers stream time. */
+  /** The source topics this task reads (partition `partition` of each). */
+  get sourceTopics(): readonly string[] {
+    return this.d.subtopology.sourceTopics;
+  }
+
+  /** The next offset this task processes in `topic` (known after `open`). */
+  position(topic: string): number {
+    const p = this.positions.get(topic);
+    if (p === undefined) throw new EddyError('NO_POSITION', `task ${this.taskId} has no position in ${topic}; open() it first`);
+    return p;
+  }
+
+  /**
+   * Fences the task's previous owner (its open transaction would hold back read_committed reads of the changelogs),
+   * opens the stores and plans their restore, and reads the task's positions and stream times from the version's
+   * consumer group. Throws `RecordsDeletedError` when a committed position is below its partition's log start.
+   */
   async open(): Promise<void> {
     const { topology: t, log } = this.d;
-    // Fence the task's previous owner first (a zombie, or a crashed run whose transaction is still open): its open
-    // transaction would hold back read_committed reads of the changelogs we are about to restore.
-    this.producer = this.atLeastOnce
-      ? log.producer()
-      : log.producer({ transactionalId: transactionalId(t.name, t.version, this.taskId) });
-    await this.producer.init?.();
+    await this.committer.init();
     for (const name of this.d.subtopology.stores) {
       const info = t.stores.get(name)!;
-      const path = storePath(this.d.stateDir, t.groupId, this.taskId, name);
-      const serde = this.d.serdes.store(name);
-      let store = this.openStore(info.kind, name, path, serde);
-      const [offsets] = (await log.offsets(info.changelog)).filter((o) => o.partition === this.partition);
-      const from = store.checkpoint();
+      const path = storePath(this.d.stateDir, t.groupId, this.localId, name);
+      let store = this.openStore(info.kind, name, path);
+      const offsets = (await log.offsets(info.changelog)).find((o) => o.partition === this.partition);
       if (offsets === undefined) throw new EddyError('MISSING_CHANGELOG', `changelog ${info.changelog} has no partition ${this.partition}`);
+      const from = store.checkpoint();
       if (from < offsets.low || from > offsets.high) {
         // The store is older than the compacted changelog, or ahead of it (the changelog was recreated): rebuild.
         store.close();
-        rmSync(path, { force: true });
-        rmSync(`${path}-wal`, { force: true });
-        rmSync(`${path}-shm`, { force: true });
-        store = this.openStore(info.kind, name, path, serde);
+        for (const suffix of ['', '-wal', '-shm']) rmSync(`${path}${suffix}`, { force: true });
+        store = this.openStore(info.kind, name, path);
       }
-      await this.restore(store, info.changelog, offsets.high);
       this.stores.set(name, store);
+      const next = store.checkpoint();
+      this.restoring.push({ store, changelog: info.changelog, next, from: next, high: offsets.high });
     }
     for (const topic of this.d.subtopology.sourceTopics) {
       const committed = (await log.committedOffsets(t.groupId, topic)).get(this.partition);
+      const range = (await log.offsets(topic)).find((o) => o.partition === this.partition);
+      const low = range?.low ?? 0;
+      if (committed !== undefined && committed.offset < low) throw new RecordsDeletedError(topic, this.partition, committed.offset, low);
+      this.positions.set(topic, committed?.offset ?? low);
       if (committed?.metadata) {
         const times = JSON.parse(committed.metadata) as Record<string, number>;
         for (const [k, v] of Object.entries(times)) this.streamTimes.set(k, Math.max(v, this.streamTimes.get(k) ?? NO_STREAM_TIME));
       }
     }
+    this.stateNow = 'restoring';
   }
 
-  private openStore(kind: 'kv' | 'window', name: string, path: string, serde: { key: unknown; value: unknown }): AnyStore {
-    const s = serde as { key: never; value: never };
+  private openStore(kind: 'kv' | 'window', name: string, path: string): AnyStore {
+    const s = this.d.serdes.store(name) as unknown as { key: never; value: never };
     return kind === 'kv'
       ? new KeyValueStore(new SqliteKeyValueStore(name, path), s.key, s.value, this.d.maxCacheEntries)
       : new WindowStore(new SqliteWindowStore(name, path), s.key, s.value, this.d.maxCacheEntries);
   }
 
-  private async restore(store: AnyStore, changelog: string, high: number): Promise<void> {
-    const from = store.checkpoint();
-    if (from >= high) return;
-    let done = 0;
-    for await (const batch of this.d.log.read({ topic: changelog, partition: this.partition }, { fromOffset: from, toOffset: high })) {
-      if (batch.length === 0) continue;
-      store.restore(
-        batch.map((r) => ({ key: r.key!, value: r.value })),
-        batch[batch.length - 1].offset + 1,
-      );
-      done += batch.length;
-      this.d.stats.restoredRecords += batch.length;
-      this.d.onRestore?.(store.name, done, high - from);
+  /**
+   * Restores up to about `maxRecords` changelog records into the stores (the state updater interleaves these steps
+   * with other tasks' processing). Resolves true, and the task is `running`, once every store reached the end its
+   * changelog had at `open`. Transaction markers occupy offsets too: a store is restored when its position reaches
+   * that end, never by looking for a record there.
+   */
+  async restoreStep(maxRecords: number): Promise<boolean> {
+    if (this.stateNow !== 'restoring') return this.stateNow === 'running';
+    const r = this.restoring[0];
+    if (r !== undefined) {
+      let n = 0;
+      if (r.next < r.high) {
+        const reader = this.d.log.read({ topic: r.changelog, partition: this.partition }, { fromOffset: r.next, toOffset: r.high, maxBatchRecords: maxRecords });
+        for await (const batch of reader) {
+          if (batch.length === 0) continue;
+          const end = batch[batch.length - 1].offset + 1;
+          r.store.restore(batch.map((x) => ({ key: x.key!, value: x.value })), end);
+          r.next = end;
+          n += batch.length;
+          if (n >= maxRecords) break;
+        }
+        if (n > 0) {
+          this.d.stats.restoredRecords += n;
+          this.d.onRestore?.(r.store.name, r.next - r.from, r.high - r.from);
+        }
+      }
+      if (n === 0 || r.next >= r.high) {
+        r.store.restore([], r.high);
+        r.next = r.high;
+        this.restoring.shift();
+      }
     }
-    // Transaction markers (Kafka) occupy offsets too: the store is restored when the position reaches the end.
-    store.restore([], high);
+    if (this.restoring.length === 0) this.stateNow = 'running';
+    return this.stateNow === 'running';
   }
 
   /**
-   * Processes one batch of one source topic through the sub-topology and commits it (exactly once, or at least once
-   * through `commitOffsets`, which at-least-once requires). On any failure the transaction (if any) is aborted, the
-   * write caches are dropped, and the error is rethrown.
+   * Processes one decoded batch of one source partition through the sub-topology and commits it. On any failure the
+   * transaction (if any) is aborted, the write caches are dropped, and the error is rethrown.
    */
-  async process(batch: ConsumerBatch, commitOffsets?: CommitOffsets): Promise<void> {
+  async process(batch: DecodedBatch): Promise<void> {
     const route = this.routes.get(batch.topic);
     if (route === undefined) throw new EddyError('NOT_A_SOURCE', `task ${this.taskId} does not read topic ${batch.topic}`);
-    const last = batch.records[batch.records.length - 1];
-    if (last === undefined) return;
+    if (this.stateNow !== 'running') throw new EddyError('TASK_NOT_RUNNING', `task ${this.taskId} is ${this.stateNow}, not running`);
+    const { last } = batch;
     const savedTimes = new Map(this.streamTimes);
-    this.d.stats.in(batch.topic, batch.records.length);
+    this.d.stats.in(batch.topic, batch.ok.length + batch.bad.length);
     this.d.stats.lag.set(tpKey(batch.topic, batch.partition), batch.highWatermark - (last.offset + 1));
     try {
-      const { ok, bad } = await this.d.serdes.decode(batch.topic, batch.records);
-      for (const b of bad) this.deadLetterRaw(b.raw, 'deserialize', b.reason);
-      const inputs = new Map<number, Flowing[]>([[route.source, ok]]);
+      for (const b of batch.bad) this.deadLetterRaw(b.raw, 'deserialize', b.reason);
+      const inputs = new Map<number, Flowing[]>([[route.source, [...batch.ok]]]);
       const { nodes } = this.d.topology;
       for (const id of route.order) {
         const node = nodes[id];
@@ -209,8 +255,14 @@ export class Task implements ProcessorContext {
           else had.push(...out);
         }
       }
-      if (this.atLeastOnce) await this.commitAtLeastOnce(batch.topic, last, commitOffsets);
-      else await this.commit(batch.topic, last);
+      const changes = this.changelogs(last);
+      for (const c of changes) this.d.stats.out(c.changelog, c.entries.length);
+      const result = await this.committer.commit({
+        records: [...this.pending, ...changes.flatMap((c) => c.records)],
+        offsets: [this.consumed(batch.topic, last)],
+      });
+      this.applied(changes, result);
+      this.positions.set(batch.topic, last.offset + 1);
     } catch (err) {
       this.pending.length = 0;
       for (const s of this.stores.values()) s.rolledBack();
@@ -241,48 +293,17 @@ export class Task implements ProcessorContext {
     return { topic, partition: this.partition, offset: last.offset + 1, metadata };
   }
 
-  /** After the batch's records are appended: counts outputs and applies the write caches at the returned offsets. */
+  /** After the batch's records are durable: counts outputs and applies the write caches at the returned offsets. */
   private applied(changes: readonly StoreChanges[], result: AppendResult): void {
-    this.d.stats.commits++;
     for (const r of this.pending) this.d.stats.out(r.topic);
     this.pending.length = 0;
     for (const c of changes) {
       const offs = result.offsets.get(tpKey(c.changelog, this.partition));
       const lastOffset = offs?.[offs.length - 1];
-      if (lastOffset === undefined)
-        throw new EddyError('COMMIT_RESULT', `commit returned no offsets for ${c.changelog}`);
+      if (lastOffset === undefined) throw new EddyError('COMMIT_RESULT', `commit returned no offsets for ${c.changelog}`);
       c.store.committed(c.entries, lastOffset + 1);
     }
     for (const s of this.stores.values()) s.trim();
-  }
-
-  /** At-least-once: append outputs, dead letters and changelog records (no transaction), then commit the offsets. */
-  private async commitAtLeastOnce(topic: string, last: LogRecord, commit: CommitOffsets | undefined): Promise<void> {
-    if (commit === undefined)
-      throw new EddyError('NO_OFFSET_COMMIT', `task ${this.taskId} runs at-least-once without an offset commit`);
-    const changes = this.changelogs(last);
-    for (const c of changes) this.d.stats.out(c.changelog, c.entries.length);
-    const result = await this.producer!.send([...this.pending, ...changes.flatMap((c) => c.records)]);
-    this.applied(changes, result);
-    await commit([this.consumed(topic, last)]);
-  }
-
-  private async commit(topic: string, last: LogRecord): Promise<void> {
-    const tx = await this.producer!.transaction();
-    try {
-      tx.send(this.pending);
-      const changes = this.changelogs(last);
-      for (const c of changes) {
-        this.d.stats.out(c.changelog, c.entries.length);
-        tx.send(c.records);
-      }
-      tx.sendOffsets(this.d.topology.groupId, [this.consumed(topic, last)]);
-      this.applied(changes, await tx.commit());
-    } catch (err) {
-      this.d.stats.aborts++;
-      await tx.abort().catch(() => undefined);
-      throw err;
-    }
   }
 
   // ---- ProcessorContext ----
@@ -363,11 +384,12 @@ export class Task implements ProcessorContext {
     return b;
   }
 
-  /** Aborts nothing (no transaction is open between batches); closes stores and the producer. Safe to call twice. */
+  /** Closes stores and the committer (no transaction is open between batches). Safe to call twice. */
   async close(): Promise<void> {
+    this.stateNow = 'closed';
     for (const s of this.stores.values()) s.close();
     this.stores.clear();
-    await this.producer?.close();
-    this.producer = undefined;
+    this.restoring = [];
+    await this.committer.close();
   }
 }

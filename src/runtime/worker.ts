@@ -90,21 +90,22 @@ export class Worker {
       },
       onAssigned: (tasks, tps) => {
         for (const tp of tps) this.assigned.set(tpKey(tp.topic, tp.partition), tp);
-        // Changelog records restored per store into the tasks just opened.
-        const restored: Record<string, number> = {};
-        for (const t of this.runner.readiness().tasks)
-          if (tasks.includes(t.task))
-            for (const s of t.stores) restored[s.store] = (restored[s.store] ?? 0) + s.restored;
         this.log.info(
           {
             event: 'assigned',
             tasks,
             partitions: tps.map((tp) => tpKey(tp.topic, tp.partition)),
-            restored,
             rebalances: this.runner.stats.rebalances,
           },
-          `assigned ${tasks.length} task(s): ${tasks.join(', ') || '(none new)'}`,
+          `assigned ${tasks.length} task(s), restoring in the background: ${tasks.join(', ') || '(none new)'}`,
         );
+      },
+      onRestored: (task) => {
+        // Changelog records restored per store into the task, now processing.
+        const restored: Record<string, number> = {};
+        for (const t of this.runner.readiness().tasks)
+          if (t.task === task) for (const s of t.stores) restored[s.store] = (restored[s.store] ?? 0) + s.restored;
+        this.log.info({ event: 'restored', task, restored }, `task ${task} restored; processing`);
       },
       onRevoked: (tasks, tps) => {
         for (const tp of tps) this.assigned.delete(tpKey(tp.topic, tp.partition));

@@ -52,3 +52,16 @@ export function taskId(subtopology: number, partition: number): string {
 export function transactionalId(topology: string, version: number, task: string): string {
   return `${versionId(topology, version)}-${task}`;
 }
+
+/** Task id carrying the version (what logs, metrics and readiness show): `flight-delays.v2/0_3`. */
+export function versionedTaskId(topology: string, version: number, subtopology: number, partition: number): string {
+  return `${versionId(topology, version)}/${taskId(subtopology, partition)}`;
+}
+
+/**
+ * The consumer group whose members read a topology's inputs for every version they run (shared read): used for
+ * partition assignment only. Each version's committed positions live in its own group (`groupId`).
+ */
+export function readerGroupId(topology: string): string {
+  return topology;
+}

@@ -1,0 +1,177 @@
+import type { Log, LogRecord, TopicSpec } from '../log/contract.js';
+import type { Flowing } from '../processors/context.js';
+import type { SchemaRegistry } from '../schema/types.js';
+import type { Topology } from '../topology/graph.js';
+import { taskId } from '../topology/names.js';
+import { ConfigError, EddyError, UnknownTopicError } from '../errors.js';
+import { PROCESSING_GUARANTEES, type ProcessingGuarantee } from './commit.js';
+import { bootstrapGlobalTables, type GlobalTableView } from './global-tables.js';
+import { TopologySerdes } from './serdes.js';
+import { RunStats } from './stats.js';
+import { Task } from './task.js';
+
+/** What a version needs from the runner that hosts it. */
+export interface VersionOptions {
+  readonly log: Log;
+  readonly registry: SchemaRegistry;
+  readonly stateDir: string;
+  readonly maxCacheEntries: number;
+  readonly processingGuarantee: ProcessingGuarantee;
+  /** Progress of store restoration of one of this version's tasks, in changelog records. */
+  readonly onRestore?: (task: string, store: string, done: number, total: number) => void;
+}
+
+/** A decoded batch: records that decoded, and those that did not with the reason. */
+export interface Decoded {
+  readonly ok: Flowing[];
+  readonly bad: { raw: LogRecord; reason: string }[];
+}
+
+/**
+ * One version of a topology inside a runner: its serdes, global tables, partition counts, counters and tasks
+ * (keyed `<subtopology>_<partition>`). Versions share nothing but the runner's consumer: stopping or failing one
+ * task of a version never touches another version's tasks, stores, producers or committed positions.
+ */
+export class VersionRuntime {
+  readonly stats = new RunStats();
+  readonly tasks = new Map<string, Task>();
+  private serdesNow?: TopologySerdes;
+  private globals = new Map<string, GlobalTableView<unknown, unknown>>();
+  private readonly partitions = new Map<string, number>();
+  private readonly subOfTopic = new Map<string, number>();
+  /** Per source topic: a string naming the key and value reader schemas (versions with equal ones share decoding). */
+  private readonly readerSchemas = new Map<string, string>();
+
+  constructor(
+    readonly topology: Topology,
+    private readonly o: VersionOptions,
+  ) {
+    for (const s of topology.subtopologies) for (const t of s.sourceTopics) this.subOfTopic.set(t, s.id);
+    for (const info of topology.topics.values())
+      this.readerSchemas.set(info.name, JSON.stringify([info.keySchema ?? null, info.valueSchema ?? null]));
+  }
+
+  get serdes(): TopologySerdes {
+    if (this.serdesNow === undefined) throw new EddyError('NOT_SET_UP', `version ${this.topology.groupId} was not set up`);
+    return this.serdesNow;
+  }
+
+  /** Topics this version's tasks read: external inputs and its own repartition topics. */
+  get sourceTopics(): string[] {
+    return [...this.subOfTopic.keys()];
+  }
+
+  /** True for a topic only this version reads (its repartition topics); false for an external input. */
+  isInternal(topic: string): boolean {
+    return this.topology.topics.get(topic)?.role === 'repartition';
+  }
+
+  /** The reader schemas of a source topic, as a string: equal strings decode identically. */
+  readerSchemaOf(topic: string): string {
+    return this.readerSchemas.get(topic) ?? '';
+  }
+
+  /** The sub-topology that reads `topic`, if any. */
+  subtopologyOf(topic: string): number | undefined {
+    return this.subOfTopic.get(topic);
+  }
+
+  /**
+   * Checks the inputs (they exist; co-partitioned inputs of a sub-topology have equal partition counts), creates the
+   * version's missing internal and output topics, registers its schemas and bootstraps its global tables. Throws
+   * `UnknownTopicError` or `ConfigError` before any write.
+   */
+  async setup(topicConfig: (spec: TopicSpec, role: string) => TopicSpec = (s) => s): Promise<void> {
+    const { log } = this.o;
+    const t = this.topology;
+    if (!PROCESSING_GUARANTEES.includes(this.o.processingGuarantee))
+      throw new ConfigError(
+        `processingGuarantee: expected one of ${PROCESSING_GUARANTEES.join(', ')}, got ${JSON.stringify(this.o.processingGuarantee)}`,
+      );
+    const existing = new Map((await log.listTopics()).map((d) => [d.name, d]));
+    let inputPartitions = 0;
+    for (const info of t.topics.values()) {
+      if (info.role !== 'source' && info.role !== 'global') continue;
+      const d = existing.get(info.name);
+      if (d === undefined) throw new UnknownTopicError(info.name, [...existing.keys()]);
+      this.partitions.set(info.name, d.partitions);
+      if (info.role === 'source') inputPartitions = Math.max(inputPartitions, d.partitions);
+    }
+    for (const s of t.subtopologies) {
+      const counts = s.sourceTopics.filter((x) => t.topics.get(x)!.role === 'source').map((x) => [x, this.partitions.get(x)!] as const);
+      if (new Set(counts.map((c) => c[1])).size > 1)
+        throw new ConfigError(
+          `sub-topology ${s.id} reads topics that are not co-partitioned: ${counts.map(([n, p]) => `${n} (${p})`).join(', ')}. Give them the same number of partitions.`,
+        );
+    }
+    const specs: TopicSpec[] = [];
+    for (const info of t.topics.values()) {
+      if (info.role === 'source' || info.role === 'global') continue;
+      const partitions = info.partitions ?? inputPartitions;
+      this.partitions.set(info.name, partitions);
+      specs.push(topicConfig({ name: info.name, partitions, compacted: info.compacted }, info.role));
+    }
+    this.serdesNow = await TopologySerdes.create(t, this.o.registry);
+    await log.createTopics(specs);
+    for (const spec of specs) {
+      const d = await log.describeTopic(spec.name);
+      if (d !== undefined && d.partitions !== spec.partitions) this.partitions.set(spec.name, d.partitions);
+    }
+    this.globals = await bootstrapGlobalTables(log, t, this.serdesNow);
+  }
+
+  /** The task of `topic`'s sub-topology for `partition`, created (not opened) if new; undefined if not a source. */
+  taskFor(topic: string, partition: number): { task: Task; created: boolean } | undefined {
+    const sub = this.subOfTopic.get(topic);
+    if (sub === undefined) return undefined;
+    const id = taskId(sub, partition);
+    const had = this.tasks.get(id);
+    if (had !== undefined) return { task: had, created: false };
+    const task = new Task({
+      topology: this.topology,
+      subtopology: this.topology.subtopologies[sub],
+      partition,
+      log: this.o.log,
+      serdes: this.serdes,
+      stateDir: this.o.stateDir,
+      globalTables: this.globals,
+      stats: this.stats,
+      partitionsOf: (x) => this.partitionsOf(x),
+      maxCacheEntries: this.o.maxCacheEntries,
+      processingGuarantee: this.o.processingGuarantee,
+      onRestore: (store, done, total) => {
+        this.stats.restored(store, done - (this.restoredSoFar.get(`${id}/${store}`) ?? 0));
+        this.restoredSoFar.set(`${id}/${store}`, done);
+        this.o.onRestore?.(task.taskId, store, done, total);
+      },
+    });
+    this.tasks.set(id, task);
+    return { task, created: true };
+  }
+
+  private readonly restoredSoFar = new Map<string, number>();
+
+  /** The existing task reading `topic` at `partition`. */
+  existingTask(topic: string, partition: number): Task | undefined {
+    const sub = this.subOfTopic.get(topic);
+    return sub === undefined ? undefined : this.tasks.get(taskId(sub, partition));
+  }
+
+  /** Forgets a task (the caller closes it). */
+  removeTask(task: Task): void {
+    if (this.tasks.get(task.localId) === task) this.tasks.delete(task.localId);
+    for (const k of [...this.restoredSoFar.keys()]) if (k.startsWith(`${task.localId}/`)) this.restoredSoFar.delete(k);
+  }
+
+  /** Decodes records of one of this version's source topics with its reader schemas. */
+  decode(topic: string, records: readonly LogRecord[]): Promise<Decoded> {
+    return this.serdes.decode(topic, records);
+  }
+
+  /** Partition count of a topic of this version. */
+  partitionsOf(topic: string): number {
+    const n = this.partitions.get(topic);
+    if (n === undefined) throw new EddyError('UNKNOWN_PARTITIONS', `partition count of ${topic} is not known; was setup() called?`);
+    return n;
+  }
+}
