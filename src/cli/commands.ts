@@ -281,6 +281,7 @@ export async function cmdWorker(loaded: LoadedConfig, name: string): Promise<num
     maxBatchRecords: config.worker.maxBatchRecords,
     processingGuarantee: config.worker.processingGuarantee,
     shutdownTimeoutMs: config.worker.shutdownTimeoutMs,
+    maxReconnectMs: config.kafka.maxReconnectMs,
     describe: { backend: config.backend, dataDir: paths.dataDir, configFile: loaded.file ?? null },
     close: () => backend.close(),
   });

@@ -37,6 +37,7 @@ export interface EddyConfig {
     readonly replicationFactor?: number;
     readonly sessionTimeoutMs?: number;
     readonly heartbeatIntervalMs?: number;
+    readonly maxReconnectMs: number;
   };
   readonly schemaRegistry: { readonly url?: string; readonly username?: string; readonly password?: string };
   readonly http: { readonly port: number; readonly host: string };
@@ -203,6 +204,15 @@ export const CONFIG_SCHEMA: SchemaNode = {
           'x-env': 'KAFKA_HEARTBEAT_INTERVAL_MS',
           'x-expected': 'an integer >= 100 (ms)',
           'x-default-doc': '3000 (kafkajs)',
+        },
+        maxReconnectMs: {
+          type: 'integer',
+          minimum: 0,
+          default: 180_000,
+          description:
+            'How long `eddy worker` rides out a lost broker (retriable errors, a fenced task): it backs off, recreates its producers and consumer, rejoins and carries on; it exits 1 only when no batch has committed for this long (ms).',
+          'x-env': 'KAFKA_MAX_RECONNECT_MS',
+          'x-expected': 'an integer >= 0 (ms)',
         },
       },
     },

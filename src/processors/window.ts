@@ -67,11 +67,13 @@ export function windowAggregateProcessor<K, V, A>(
       const ws = ctx.windowStore<K, A>(store);
       const before = ctx.streamTime(name);
       let now = before;
-      let closer: Flowing | undefined;
+      // Records that advanced stream time, in order: a closed window's provenance is the record that closed it (the
+      // first to push stream time to its end + grace), the same whatever the batch boundaries.
+      const advancers: Flowing[] = [];
       for (const r of records as Flowing<K, V>[]) {
         if (r.timestamp > now) {
           now = r.timestamp;
-          closer = r;
+          advancers.push(r);
         }
         const open = windowsFor(spec, r.timestamp).filter((w) => w.startMs + closeDelay > now);
         if (open.length === 0) {
@@ -86,21 +88,35 @@ export function windowAggregateProcessor<K, V, A>(
         if (res === FAILED) continue;
       }
       ctx.setStreamTime(name, now);
-      if (now === before || closer === undefined) return [];
+      if (now === before || advancers.length === 0) return [];
       // Windows that closed in this batch: start + closeDelay in (before, now].
       const from = before === NO_STREAM_TIME ? NO_STREAM_TIME : before - closeDelay + 1;
       const closed = ws.startingIn(from, now - closeDelay + 1);
-      const by = closer;
-      return closed.map((c) => ({
-        key: c.key,
-        value: { window: { startMs: c.windowStartMs, endMs: c.windowStartMs + spec.sizeMs }, aggregate: c.value } satisfies WindowedValue<A>,
-        timestamp: c.windowStartMs + spec.sizeMs - 1,
-        headers: by.headers,
-        raw: by.raw,
-        origin: by.origin,
-      }));
+      return closed.map((c) => {
+        const by = closerOf(advancers, c.windowStartMs + closeDelay);
+        return {
+          key: c.key,
+          value: { window: { startMs: c.windowStartMs, endMs: c.windowStartMs + spec.sizeMs }, aggregate: c.value } satisfies WindowedValue<A>,
+          timestamp: c.windowStartMs + spec.sizeMs - 1,
+          headers: by.headers,
+          raw: by.raw,
+          origin: by.origin,
+        };
+      });
     },
   };
+}
+
+/** The first of `advancers` (ascending timestamps) at or past `closeAtMs`; the last one if none is. */
+function closerOf(advancers: readonly Flowing[], closeAtMs: number): Flowing {
+  let lo = 0;
+  let hi = advancers.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (advancers[mid].timestamp >= closeAtMs) hi = mid;
+    else lo = mid + 1;
+  }
+  return advancers[lo];
 }
 
 /** What a windowed aggregation forwards: the window and its final aggregate. */

@@ -27,6 +27,8 @@ export interface RunnerOptions {
    * a crash in between reprocesses the batch.
    */
   readonly processingGuarantee?: ProcessingGuarantee;
+  /** Counters to keep counting into, per version (a worker restarting its runner keeps its metrics). */
+  readonly stats?: (version: number) => RunStats | undefined;
   /** Stop once every input partition is at its end (batch mode); default false (run until `stop()`). */
   readonly untilIdle?: boolean;
   /** Called after every committed batch (progress bars, metrics), with the stats of the batch's version. */
@@ -118,6 +120,7 @@ export class TopologyRunner {
           stateDir: opts.stateDir,
           maxCacheEntries: opts.maxCacheEntries ?? 50_000,
           processingGuarantee: opts.processingGuarantee ?? 'exactly-once',
+          stats: opts.stats?.(t.version),
           onRestore: (task, store, done, total) => {
             const m = this.restoreStatus.get(task) ?? new Map<string, StoreRestoreStatus>();
             m.set(store, { store, restored: done, total });

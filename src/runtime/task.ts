@@ -15,7 +15,8 @@ import { EddyError, RecordsDeletedError, UnknownStoreError } from '../errors.js'
 import { Mutex } from '../util/mutex.js';
 import { AtLeastOnceCommitter, type Committer, type ProcessingGuarantee, TransactionalCommitter } from './commit.js';
 import type { GlobalTableView } from './global-tables.js';
-import { HEADERS, type TopologySerdes } from './serdes.js';
+import { RecordWriter } from './records.js';
+import type { TopologySerdes } from './serdes.js';
 import type { RunStats } from './stats.js';
 
 export { PROCESSING_GUARANTEES, type ProcessingGuarantee } from './commit.js';
@@ -33,6 +34,8 @@ export interface TaskDeps {
   readonly stats: RunStats;
   /** Partition count of any topic the task writes. */
   readonly partitionsOf: (topic: string) => number;
+  /** The largest record batch a topic the task writes accepts (`max.message.bytes`), bytes; undefined = no limit. */
+  readonly maxRecordBytes: (topic: string) => number | undefined;
   /** Write-cache bound per store, in entries. */
   readonly maxCacheEntries: number;
   /** Default `exactly-once`. */
@@ -100,18 +103,17 @@ export class Task implements ProcessorContext {
   private restoring: Restoring[] = [];
   private readonly positions = new Map<string, number>();
   private readonly streamTimes = new Map<string, number>();
-  private readonly pending: ProducerRecord[] = [];
+  private readonly writer: RecordWriter;
   private readonly committer: Committer;
   /** Per source topic: node ids reachable from its source node, in topological order. */
   private readonly routes = new Map<string, { source: number; order: number[] }>();
-  private readonly provenanceTopic: Buffer;
 
   constructor(private readonly d: TaskDeps) {
     const t = d.topology;
     this.partition = d.partition;
     this.localId = taskId(d.subtopology.id, d.partition);
     this.taskId = versionedTaskId(t.name, t.version, d.subtopology.id, d.partition);
-    this.provenanceTopic = Buffer.from(t.groupId);
+    this.writer = new RecordWriter(d);
     this.committer =
       d.processingGuarantee === 'at-least-once'
         ? new AtLeastOnceCommitter(d.log, t.groupId, d.stats)
@@ -241,7 +243,7 @@ export class Task implements ProcessorContext {
     this.d.stats.in(batch.topic, batch.ok.length + batch.bad.length);
     this.d.stats.lag.set(tpKey(batch.topic, batch.partition), batch.highWatermark - (last.offset + 1));
     try {
-      for (const b of batch.bad) this.deadLetterRaw(b.raw, 'deserialize', b.reason);
+      for (const b of batch.bad) this.writer.deadLetter(b.raw, 'deserialize', b.reason);
       const inputs = new Map<number, Flowing[]>([[route.source, [...batch.ok]]]);
       const { nodes } = this.d.topology;
       for (const id of route.order) {
@@ -258,13 +260,13 @@ export class Task implements ProcessorContext {
       const changes = this.changelogs(last);
       for (const c of changes) this.d.stats.out(c.changelog, c.entries.length);
       const result = await this.committer.commit({
-        records: [...this.pending, ...changes.flatMap((c) => c.records)],
+        records: [...this.writer.pending, ...changes.flatMap((c) => c.records)],
         offsets: [this.consumed(batch.topic, last)],
       });
       this.applied(changes, result);
       this.positions.set(batch.topic, last.offset + 1);
     } catch (err) {
-      this.pending.length = 0;
+      this.writer.pending.length = 0;
       for (const s of this.stores.values()) s.rolledBack();
       this.streamTimes.clear();
       for (const [k, v] of savedTimes) this.streamTimes.set(k, v);
@@ -295,8 +297,8 @@ export class Task implements ProcessorContext {
 
   /** After the batch's records are durable: counts outputs and applies the write caches at the returned offsets. */
   private applied(changes: readonly StoreChanges[], result: AppendResult): void {
-    for (const r of this.pending) this.d.stats.out(r.topic);
-    this.pending.length = 0;
+    for (const r of this.writer.pending) this.d.stats.out(r.topic);
+    this.writer.pending.length = 0;
     for (const c of changes) {
       const offs = result.offsets.get(tpKey(c.changelog, this.partition));
       const lastOffset = offs?.[offs.length - 1];
@@ -335,53 +337,11 @@ export class Task implements ProcessorContext {
   }
 
   send(topic: string, rec: Flowing): void {
-    const serdes = this.d.serdes.topic(topic);
-    const key = serdes.key.serialize(rec.key);
-    this.pending.push({
-      topic,
-      partition: partitionFor(key, this.d.partitionsOf(topic)),
-      key,
-      value: serdes.value.serialize(rec.value),
-      headers: this.provenance(rec, {}),
-      timestamp: rec.timestamp,
-    });
+    this.writer.send(topic, rec);
   }
 
   deadLetter(rec: Flowing, processor: string, reason: string): void {
-    this.deadLetterRaw(rec.raw, processor, reason, rec);
-  }
-
-  private deadLetterRaw(raw: LogRecord, processor: string, reason: string, rec?: Flowing): void {
-    const dlq = this.d.topology.deadLetterTopic;
-    const base: Headers = { ...raw.headers, [HEADERS.dlqReason]: Buffer.from(reason), [HEADERS.dlqProcessor]: Buffer.from(processor) };
-    this.pending.push({
-      topic: dlq,
-      partition: raw.partition % this.d.partitionsOf(dlq),
-      key: raw.key,
-      value: raw.value,
-      headers: this.provenance(rec ?? { origin: { topic: raw.topic, partition: raw.partition, offset: raw.offset } }, base),
-      timestamp: raw.timestamp,
-    });
-    this.d.stats.deadLetter(processor);
-  }
-
-  private provenance(rec: Pick<Flowing, 'origin'>, base: Headers): Headers {
-    base[HEADERS.sourceTopic] = this.bytesOf(rec.origin.topic);
-    base[HEADERS.sourcePartition] = this.bytesOf(String(rec.origin.partition));
-    base[HEADERS.sourceOffset] = Buffer.from(String(rec.origin.offset));
-    base[HEADERS.topology] = this.provenanceTopic;
-    return base;
-  }
-
-  private readonly headerBytes = new Map<string, Buffer>();
-  /** Topic names and partition numbers repeat on every record: encode each once. */
-  private bytesOf(s: string): Buffer {
-    let b = this.headerBytes.get(s);
-    if (b === undefined) {
-      b = Buffer.from(s);
-      if (this.headerBytes.size < 10_000) this.headerBytes.set(s, b);
-    }
-    return b;
+    this.writer.deadLetter(rec.raw, processor, reason, rec.origin);
   }
 
   /** Closes stores and the committer (no transaction is open between batches). Safe to call twice. */

@@ -17,6 +17,8 @@ export interface VersionOptions {
   readonly stateDir: string;
   readonly maxCacheEntries: number;
   readonly processingGuarantee: ProcessingGuarantee;
+  /** Counters to count into (default new ones). */
+  readonly stats?: RunStats;
   /** Progress of store restoration of one of this version's tasks, in changelog records. */
   readonly onRestore?: (task: string, store: string, done: number, total: number) => void;
 }
@@ -33,11 +35,12 @@ export interface Decoded {
  * task of a version never touches another version's tasks, stores, producers or committed positions.
  */
 export class VersionRuntime {
-  readonly stats = new RunStats();
+  readonly stats: RunStats;
   readonly tasks = new Map<string, Task>();
   private serdesNow?: TopologySerdes;
   private globals = new Map<string, GlobalTableView<unknown, unknown>>();
   private readonly partitions = new Map<string, number>();
+  private readonly maxBytes = new Map<string, number>();
   private readonly subOfTopic = new Map<string, number>();
   /** Per source topic: a string naming the key and value reader schemas (versions with equal ones share decoding). */
   private readonly readerSchemas = new Map<string, string>();
@@ -46,6 +49,7 @@ export class VersionRuntime {
     readonly topology: Topology,
     private readonly o: VersionOptions,
   ) {
+    this.stats = o.stats ?? new RunStats();
     for (const s of topology.subtopologies) for (const t of s.sourceTopics) this.subOfTopic.set(t, s.id);
     for (const info of topology.topics.values())
       this.readerSchemas.set(info.name, JSON.stringify([info.keySchema ?? null, info.valueSchema ?? null]));
@@ -116,6 +120,7 @@ export class VersionRuntime {
     for (const spec of specs) {
       const d = await log.describeTopic(spec.name);
       if (d !== undefined && d.partitions !== spec.partitions) this.partitions.set(spec.name, d.partitions);
+      if (d?.maxMessageBytes !== undefined) this.maxBytes.set(spec.name, d.maxMessageBytes);
     }
     this.globals = await bootstrapGlobalTables(log, t, this.serdesNow);
   }
@@ -137,6 +142,7 @@ export class VersionRuntime {
       globalTables: this.globals,
       stats: this.stats,
       partitionsOf: (x) => this.partitionsOf(x),
+      maxRecordBytes: (x) => this.maxBytes.get(x),
       maxCacheEntries: this.o.maxCacheEntries,
       processingGuarantee: this.o.processingGuarantee,
       onRestore: (store, done, total) => {

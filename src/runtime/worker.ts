@@ -8,7 +8,7 @@
  * either way: whatever did not commit is processed again by the next owner of the partition, exactly once.
  */
 import { constants } from 'node:os';
-import { UnknownStoreError } from '../errors.js';
+import { EddyError, UnknownStoreError } from '../errors.js';
 import type { Log, TopicPartition } from '../log/contract.js';
 import { tpKey } from '../log/contract.js';
 import type { SchemaRegistry } from '../schema/types.js';
@@ -18,11 +18,16 @@ import { readStore } from './inspect.js';
 import { errorCode, type Logger } from './logger.js';
 import { type PartitionLag, WorkerMetrics } from './metrics.js';
 import { type Readiness, TopologyRunner } from './runner.js';
+import type { RunStats } from './stats.js';
 import type { ProcessingGuarantee } from './task.js';
 
 /** Options of a worker. */
 export interface WorkerOptions {
   readonly topology: Topology;
+  /** Every version to run, in one runner (shared read); default `[topology]`. */
+  readonly versions?: readonly Topology[];
+  /** How long to ride out a lost broker without a committed batch before exiting 1, ms; default 180,000. */
+  readonly maxReconnectMs?: number;
   readonly log: Log;
   readonly registry: SchemaRegistry;
   readonly stateDir: string;
@@ -45,7 +50,11 @@ const READY_POLL_MS = 200;
  * background until `stop()`; `done` settles when processing ends (rejects if a task fails).
  */
 export class Worker {
-  readonly runner: TopologyRunner;
+  private runnerNow: TopologyRunner;
+  private readonly newRunner: () => TopologyRunner;
+  private readonly statsByVersion = new Map<number, RunStats>();
+  private lastProgressMs = Date.now();
+  private stopRequested = false;
   readonly metrics: WorkerMetrics;
   private readonly log: Logger;
   private readonly assigned = new Map<string, TopicPartition>();
@@ -57,13 +66,16 @@ export class Worker {
 
   constructor(private readonly o: WorkerOptions) {
     this.log = o.logger;
-    this.runner = new TopologyRunner(o.topology, {
+    this.newRunner = () =>
+      new TopologyRunner(o.versions ?? [o.topology], {
+      stats: (version) => this.statsByVersion.get(version),
       log: o.log,
       registry: o.registry,
       stateDir: o.stateDir,
       maxBatchRecords: o.maxBatchRecords,
       processingGuarantee: o.processingGuarantee,
       onBatch: (stats, b) => {
+        this.lastProgressMs = Date.now();
         this.metrics.observeBatch(b);
         this.log.debug(
           {
@@ -122,12 +134,19 @@ export class Worker {
         );
       },
     });
+    this.runnerNow = this.newRunner();
+    for (const v of this.runnerNow.versions) this.statsByVersion.set(v.topology.version, v.stats);
     this.metrics = new WorkerMetrics({
       stats: this.runner.stats,
       readiness: () => this.runner.readiness(),
       stores: [...o.topology.stores.keys()],
       lag: () => this.lag(),
     });
+  }
+
+  /** The runner of the current incarnation (a new one after each ridden-out broker loss). */
+  get runner(): TopologyRunner {
+    return this.runnerNow;
   }
 
   /** The HTTP server's address, once started. */
@@ -171,7 +190,7 @@ export class Worker {
     this.readyTimer = setInterval(() => this.checkReady(), READY_POLL_MS);
     this.readyTimer.unref();
     await this.runner.setup();
-    this.running = this.runner.run().then(() => undefined);
+    this.running = this.supervise();
   }
 
   /** Settles when processing ends: after `stop()`, or rejects with a task's error. */
@@ -181,6 +200,7 @@ export class Worker {
 
   /** Stops fetching; the batch in flight commits; tasks close. Resolves when processing has ended. */
   async stop(): Promise<void> {
+    this.stopRequested = true;
     await this.runner.stop();
     await this.running?.catch(() => undefined);
   }
@@ -189,6 +209,54 @@ export class Worker {
   async close(): Promise<void> {
     clearInterval(this.readyTimer);
     await this.http?.close();
+  }
+
+  /**
+   * Runs the runner; on a recoverable error (the broker unreachable, a retriable Kafka error, a task fenced by a
+   * newer owner) backs off, recreates the runner (producers, consumer, tasks; stores restore their changelog tail)
+   * and carries on, until no batch has committed for `maxReconnectMs`.
+   */
+  private async supervise(): Promise<void> {
+    const boundMs = this.o.maxReconnectMs ?? 180_000;
+    let attempt = 0;
+    let failingSinceMs: number | undefined;
+    for (;;) {
+      try {
+        await this.runnerNow.run();
+        return;
+      } catch (err) {
+        // the streak of failures starts again after any committed batch
+        if (failingSinceMs === undefined || this.lastProgressMs > failingSinceMs) {
+          failingSinceMs = Date.now();
+          attempt = 0;
+        }
+        const quietMs = Date.now() - failingSinceMs;
+        if (this.stopRequested || !recoverable(err) || quietMs > boundMs) {
+          if (recoverable(err) && !this.stopRequested)
+            this.log.error(
+              { event: 'error', code: 'RECONNECT_GAVE_UP', quietMs, maxReconnectMs: boundMs },
+              `still failing after ${quietMs} ms without a committed batch (kafka.maxReconnectMs is ${boundMs}); giving up`,
+            );
+          throw err;
+        }
+        attempt++;
+        const backoffMs = Math.min(10_000, 500 * 2 ** Math.min(attempt - 1, 5));
+        this.log.warn(
+          { event: 'reconnect', code: errorCode(err), attempt, backoffMs, quietMs, err },
+          `${err instanceof Error ? err.message : String(err)}; restarting processing in ${backoffMs} ms (attempt ${attempt})`,
+        );
+        await new Promise((r) => setTimeout(r, backoffMs));
+        if (this.stopRequested) return;
+        this.runnerNow = this.newRunner();
+        try {
+          await this.runnerNow.setup();
+        } catch (setupErr) {
+          if (!recoverable(setupErr)) throw setupErr;
+          // the next run() sets up again
+        }
+        if (this.stopRequested) return;
+      }
+    }
   }
 
   private checkReady(): void {
@@ -235,6 +303,12 @@ export class Worker {
     });
     return { rows: rows.slice(0, q.limit), truncated: rows.length > q.limit };
   }
+}
+
+/** Errors a worker rides out by restarting its runner: transient broker trouble and fencing by a newer owner. */
+function recoverable(err: unknown): boolean {
+  if (!(err instanceof EddyError)) return false;
+  return err.retriable || err.code === 'PRODUCER_FENCED' || err.code === 'REBALANCE_IN_PROGRESS';
 }
 
 /** Options of `runWorker`: a worker's, plus shutdown. */
