@@ -167,7 +167,12 @@ export interface ConsumerHandlers {
    * `run` rejects with that error.
    */
   eachBatch(batch: ConsumerBatch): Promise<void>;
-  /** Called when every assigned partition is at its high watermark (nothing left to read right now). */
+  /**
+   * Called when every assigned partition is delivering (resumed, not paused) and at its high watermark (nothing
+   * left to read right now), and no newly assigned partition waits for `onAssigned`. A paused partition (one
+   * waiting for `resume` under `startPaused`, or paused by `pause`) is NOT idle: while any assigned partition is
+   * paused, `onIdle` is not called. With no partition assigned, `onIdle` is called.
+   */
   onIdle?(): Promise<void>;
 }
 
@@ -194,8 +199,10 @@ export interface ConsumerOptions {
 
 /**
  * A member of a consumer group. Starts reading each assigned partition at the group's committed offset,
- * or at the partition's low offset when none is committed (`auto.offset.reset=earliest`).
- * Reads committed data only (`isolation.level=read_committed`).
+ * or at the partition's low offset when none is committed (`auto.offset.reset=earliest`); with `startPaused`,
+ * where `resume` says. Reads committed data only (`isolation.level=read_committed`).
+ * MUST: a committed offset below the partition's log start (records deleted before the group read them) makes
+ * `run` reject with `RecordsDeletedError`; so does a gap in delivery caused by deleted records. Never skips ahead.
  */
 export interface Consumer {
   /** Joins the group and delivers batches until `stop()`; resolves after stop, rejects on handler errors. */
@@ -216,14 +223,26 @@ export interface Consumer {
    */
   commitOffsets?(offsets: readonly TopicPartitionOffset[]): Promise<void>;
   /**
-   * Stops delivering these partitions until `resume` names them again; a batch in flight finishes. Partitions not
-   * assigned to this member are ignored. The partitions stay assigned (no rebalance, heartbeats continue).
+   * Stops delivering these partitions until `resume` names them again; a batch in flight finishes (no further
+   * batch of a paused partition starts). Partitions not assigned to this member are ignored. The partitions stay
+   * assigned (no rebalance, heartbeats continue). Safe to call at any time, from inside or outside a handler.
    */
   pause(tps: readonly TopicPartition[]): void;
   /**
-   * Delivers these assigned partitions again, starting at the given offsets (a seek). Partitions not assigned to
-   * this member are ignored (they may have been revoked meanwhile). MUST: an offset below the partition's log start
-   * (records deleted before they were read) makes `run` reject with `RecordsDeletedError`; it never skips ahead.
+   * Delivers these assigned partitions (again), starting at the given offsets (a seek). Safe to call at any time,
+   * from inside or outside a handler (the runtime calls it from a background restore).
+   * - A partition is "assigned" from the moment `onAssigned` is CALLED for it until `onRevoked` is called: a
+   *   `resume` given while `onAssigned` runs is kept and applied once `onAssigned` resolved (never before: no
+   *   batch is delivered before `onAssigned` resolved). Partitions not assigned are ignored (they may have been
+   *   revoked meanwhile; a resume does not carry over to a later assignment of the same partition).
+   * - Called again for a partition (paused or delivering), the latest call wins: the partition seeks to the new
+   *   offset after the batch in flight; a batch in flight never moves the position a later `resume` chose.
+   * - Works with and without `startPaused`, and after `pause`.
+   * MUST: an offset below the partition's log start (records deleted before they were read) makes `run` reject
+   * with `RecordsDeletedError`; it never skips ahead. An offset above the high watermark makes `run` reject with
+   * `ConfigError`. (The embedded log's compaction moves the log start of compacted topics; there, only
+   * non-compacted topics have the below-log-start check.) A negative or non-integer offset throws `ConfigError`
+   * at once.
    */
   resume(positions: readonly TopicPartitionOffset[]): void;
 }
@@ -246,7 +265,12 @@ export interface Log {
   offsets(topic: string): Promise<PartitionOffsets[]>;
   /** The group's committed offsets for a topic, partition -> offset (+ metadata); missing = none committed. */
   committedOffsets(groupId: string, topic: string): Promise<Map<number, { offset: number; metadata?: string }>>;
-  /** Reads one partition (committed records only) in batches, from `fromOffset` to `toOffset`. */
+  /**
+   * Reads one partition (committed records only) in batches, from `fromOffset` to `toOffset`. A `fromOffset` below
+   * the log start at the call starts at the log start (callers that must not lose records compare it with
+   * `offsets().low` first); if the log start moves past the read's position WHILE reading (retention,
+   * `deleteRecords`), the iteration throws `RecordsDeletedError`: it never skips ahead.
+   */
   read(tp: TopicPartition, opts?: ReadOptions): AsyncIterable<LogRecord[]>;
   /**
    * Commits offsets for a group that has no active member (Kafka's OffsetCommit with generation -1, as the admin
@@ -261,7 +285,10 @@ export interface Log {
    * watermark throws `ConfigError`; one at or below `low` does nothing.
    */
   deleteRecords(tp: TopicPartition, beforeOffset: number): Promise<void>;
-  /** Deletes consumer groups and their committed offsets (retire). Unknown groups are ignored. */
+  /**
+   * Deletes consumer groups and their committed offsets (retire). Unknown groups are ignored. Throws
+   * `RebalanceInProgressError` for a group that has active members (Kafka's NON_EMPTY_GROUP).
+   */
   deleteGroups(groupIds: readonly string[]): Promise<void>;
   /**
    * Per partition, the first offset whose record timestamp is >= `timestampMs` (Kafka's ListOffsets by

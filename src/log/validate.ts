@@ -27,3 +27,25 @@ export function checkConsumerOptions(opts: ConsumerOptions): void {
     throw new ConfigError(`maxBatchRecords must be an integer >= 1, got ${max}.`, { maxBatchRecords: max });
   }
 }
+
+/** Throws `ConfigError` unless every position to resume at is a safe integer >= 0 (`Consumer.resume`). */
+export function checkResumePositions(positions: readonly TopicPartitionOffset[]): void {
+  for (const o of positions) {
+    if (!Number.isSafeInteger(o.offset) || o.offset < 0) {
+      throw new ConfigError(`Offset to resume ${o.topic}:${o.partition} at must be a non-negative integer, got ${o.offset}.`, {
+        topic: o.topic,
+        partition: o.partition,
+      });
+    }
+  }
+}
+
+/** Throws `ConfigError` unless `beforeOffset` of `Log.deleteRecords` is a safe integer >= 0. */
+export function checkDeleteRecordsOffset(topic: string, partition: number, beforeOffset: number): void {
+  if (!Number.isSafeInteger(beforeOffset) || beforeOffset < 0) {
+    throw new ConfigError(`deleteRecords of ${topic}:${partition} needs an integer offset >= 0, got ${beforeOffset}.`, {
+      topic,
+      partition,
+    });
+  }
+}

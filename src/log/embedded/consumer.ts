@@ -5,9 +5,16 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { InvalidStateError, LogBusyError, RebalanceInProgressError } from '../../errors.js';
+import {
+  ConfigError,
+  InvalidStateError,
+  LogBusyError,
+  RebalanceInProgressError,
+  RecordsDeletedError,
+} from '../../errors.js';
 import type { Consumer, ConsumerHandlers, ConsumerOptions, TopicPartition, TopicPartitionOffset } from '../contract.js';
 import { tpKey } from '../contract.js';
+import { checkResumePositions } from '../validate.js';
 import { assignSlots, computeSlots, type GroupStore, type Slot } from './group.js';
 import type { LogStore } from './store.js';
 
@@ -40,7 +47,14 @@ export const DEFAULT_GROUP_TIMINGS: GroupTimings = {
 interface Position {
   readonly topic: string;
   readonly partition: number;
+  /** The next offset to deliver; -1 until known (a `startPaused` partition not resumed yet). */
   next: number;
+  /** Not delivered: waiting for `resume` (startPaused) or paused by `pause`. */
+  paused: boolean;
+  /** Bumped by every `resume`, so a batch in flight does not overwrite the position a resume chose. */
+  seq: number;
+  /** `onAssigned` has not resolved yet: nothing is delivered. */
+  assigning: boolean;
 }
 
 /** Set while a handler of a consumer runs, so `stop()` called from inside a handler does not wait on itself. */
@@ -105,14 +119,32 @@ export class EmbeddedConsumer implements Consumer {
     return this.running;
   }
 
-  /** TEMPORARY (being implemented in this change): see the contract. */
-  pause(_tps: readonly TopicPartition[]): void {
-    throw new InvalidStateError('Consumer.pause is not implemented yet on this backend');
+  /**
+   * Stops delivering these assigned partitions (after the batch in flight); others are ignored. Heartbeats go on.
+   * Safe to call at any time, from inside or outside a handler.
+   */
+  pause(tps: readonly TopicPartition[]): void {
+    const keys = new Set(tps.map((tp) => tpKey(tp.topic, tp.partition)));
+    for (const pos of this.positions) if (keys.has(tpKey(pos.topic, pos.partition))) pos.paused = true;
   }
 
-  /** TEMPORARY (being implemented in this change): see the contract. */
-  resume(_positions: readonly TopicPartitionOffset[]): void {
-    throw new InvalidStateError('Consumer.resume is not implemented yet on this backend');
+  /**
+   * Delivers these assigned partitions from the given offsets (a seek; the latest call wins). Partitions not
+   * assigned are ignored. Given while `onAssigned` runs, it takes effect once `onAssigned` resolved. An offset
+   * below the log start of a non-compacted topic (records deleted) makes `run` reject with `RecordsDeletedError`;
+   * one above the high watermark with `ConfigError`. Safe to call at any time.
+   */
+  resume(positions: readonly TopicPartitionOffset[]): void {
+    checkResumePositions(positions);
+    const byKey = new Map(positions.map((o) => [tpKey(o.topic, o.partition), o.offset]));
+    for (const pos of this.positions) {
+      const offset = byKey.get(tpKey(pos.topic, pos.partition));
+      if (offset === undefined) continue;
+      pos.next = offset;
+      pos.paused = false;
+      pos.seq++;
+    }
+    this.wake?.();
   }
 
   /**
@@ -174,7 +206,9 @@ export class EmbeddedConsumer implements Consumer {
           continue;
         }
         if (this.stopRequested) continue;
-        if (this.pending.length === 0 && h.onIdle !== undefined) await this.call(() => h.onIdle!());
+        // not idle while a partition is paused (e.g. waiting for its restore) or still to be claimed
+        const allDelivering = this.positions.every((p) => !p.paused && !p.assigning);
+        if (this.pending.length === 0 && allDelivering && h.onIdle !== undefined) await this.call(() => h.onIdle!());
         if (!this.stopRequested) await this.sleep(this.timings.idlePollMs);
       }
       const tps = [...this.owned.values()].flatMap((s) => s.tps);
@@ -251,8 +285,10 @@ export class EmbeddedConsumer implements Consumer {
     this.pending = this.pending.filter((s) => !ids.has(s.id));
     for (const s of claimed) this.owned.set(s.id, s);
     const tps = claimed.flatMap((s) => s.tps);
+    const added = tps.map((tp) => ({ ...tp, next: -1, paused: true, seq: 0, assigning: true }));
+    this.setPositions([...this.positions, ...added]);
     if (h.onAssigned !== undefined) await this.call(() => h.onAssigned!(tps));
-    this.addPositions(tps);
+    this.startPositions(added.filter((p) => this.positions.includes(p)));
   }
 
   private async revoke(h: ConsumerHandlers, slots: readonly Slot[]): Promise<void> {
@@ -265,22 +301,26 @@ export class EmbeddedConsumer implements Consumer {
     this.group.release(this.groupId, this.memberId, tps);
   }
 
-  /** Starts each partition at the group's committed offset, or at the partition's low offset. */
-  private addPositions(tps: readonly TopicPartition[]): void {
+  /**
+   * After `onAssigned`: with `startPaused`, partitions wait for `resume` (unless it came during `onAssigned`);
+   * otherwise each starts at the group's committed offset, or at the partition's low offset (unless `resume` chose
+   * one during `onAssigned`).
+   */
+  private startPositions(added: readonly Position[]): void {
     const committedByTopic = new Map<string, Map<number, { offset: number }>>();
-    const added: Position[] = [];
-    for (const tp of tps) {
-      const topic = this.store.topic(tp.topic);
+    for (const pos of added) {
+      pos.assigning = false;
+      if (this.opts.startPaused === true || pos.seq > 0) continue;
+      const topic = this.store.topic(pos.topic);
       if (topic === undefined) continue;
-      let committed = committedByTopic.get(tp.topic);
+      let committed = committedByTopic.get(pos.topic);
       if (committed === undefined) {
         committed = this.store.committedOffsets(this.groupId, topic.topicId);
-        committedByTopic.set(tp.topic, committed);
+        committedByTopic.set(pos.topic, committed);
       }
-      const next = committed.get(tp.partition)?.offset ?? this.store.low(topic.topicId, tp.partition);
-      added.push({ topic: tp.topic, partition: tp.partition, next });
+      pos.next = committed.get(pos.partition)?.offset ?? this.store.low(topic.topicId, pos.partition);
+      pos.paused = false;
     }
-    this.setPositions([...this.positions, ...added]);
   }
 
   private setPositions(positions: Position[]): void {
@@ -298,9 +338,19 @@ export class EmbeddedConsumer implements Consumer {
       // A membership change since the turn began: rebalance before delivering more (limits zombie work).
       if (i > 0 && this.group.generation(this.groupId) !== this.generation) return true;
       const pos = positions[i];
+      if (pos.paused || pos.assigning) continue;
       const topic = this.store.topic(pos.topic);
       if (topic === undefined) continue;
       const high = this.store.high(topic.topicId, pos.partition);
+      if (pos.next > high) {
+        throw new ConfigError(
+          `Cannot deliver ${pos.topic}:${pos.partition} from offset ${pos.next}: the high watermark is ${high}.`,
+          { topic: pos.topic, partition: pos.partition, offset: pos.next, high },
+        );
+      }
+      // compaction also moves the low offset of a compacted topic (records superseded, not lost)
+      const low = topic.compacted ? 0 : this.store.low(topic.topicId, pos.partition);
+      if (pos.next < low) throw new RecordsDeletedError(pos.topic, pos.partition, pos.next, low);
       if (pos.next >= high) continue;
       const records = this.store.readRecords(
         pos.topic,
@@ -314,8 +364,9 @@ export class EmbeddedConsumer implements Consumer {
         pos.next = high; // the range was compacted away
         continue;
       }
+      const seq = pos.seq;
       await this.call(() => h.eachBatch({ topic: pos.topic, partition: pos.partition, records, highWatermark: high }));
-      pos.next = records[records.length - 1].offset + 1;
+      if (pos.seq === seq) pos.next = records[records.length - 1].offset + 1;
       this.lastProgressAt = Date.now();
       delivered = true;
     }

@@ -122,6 +122,11 @@ export class GroupStore {
       deleteMember: db.prepare('DELETE FROM log_group_members WHERE group_id = ? AND member_id = ?'),
       deleteClaimsOf: db.prepare('DELETE FROM log_group_claims WHERE group_id = ? AND member_id = ?'),
       members: db.prepare('SELECT member_id FROM log_group_members WHERE group_id = ?').pluck(),
+      liveMembers: db
+        .prepare('SELECT member_id FROM log_group_members WHERE group_id = ? AND heartbeat_at >= ?')
+        .pluck(),
+      deleteGroupMembers: db.prepare('DELETE FROM log_group_members WHERE group_id = ?'),
+      deleteGroupClaims: db.prepare('DELETE FROM log_group_claims WHERE group_id = ?'),
       isMember: db.prepare('SELECT 1 FROM log_group_members WHERE group_id = ? AND member_id = ?').pluck(),
       claimOwner: db
         .prepare('SELECT member_id FROM log_group_claims WHERE group_id = ? AND topic = ? AND partition = ?')
@@ -181,6 +186,20 @@ export class GroupStore {
   /** Member ids currently in the group (leases not yet expired by anyone), sorted. */
   members(groupId: string): string[] {
     return (this.s.members.all(groupId) as string[]).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  }
+
+  /** Members of the group whose lease is still running at `now` (a heartbeat within `sessionTimeoutMs`). */
+  liveMembers(groupId: string, now: number, sessionTimeoutMs: number): string[] {
+    return this.s.liveMembers.all(groupId, now - sessionTimeoutMs) as string[];
+  }
+
+  /**
+   * Forgets the expired members and claims of a group with no live member; call inside `writeTx`. The generation
+   * row stays, so a member that comes back from a long pause still sees the generation change.
+   */
+  deleteGroupInTx(groupId: string): void {
+    this.s.deleteGroupMembers.run(groupId);
+    this.s.deleteGroupClaims.run(groupId);
   }
 
   /** The `${topic}:${partition}` keys currently claimed by a member. */

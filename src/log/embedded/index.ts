@@ -1,12 +1,16 @@
-import { EddyError as EddyErrorStub } from '../../errors.js';
-import type { TopicPartitionOffset as TPOStub } from '../contract.js';
 /**
  * The embedded log: eddy's default `Log` backend, everything in ONE SQLite file (better-sqlite3, WAL).
  * Several processes may open the same file: appends and commits serialize on SQLite's write lock, consumer
  * groups coordinate through heartbeat leases and partition claims stored in the file (see `group.ts`).
  */
 
-import { ConfigError, InvalidStateError, TopicMismatchError } from '../../errors.js';
+import {
+  ConfigError,
+  InvalidStateError,
+  RebalanceInProgressError,
+  RecordsDeletedError,
+  TopicMismatchError,
+} from '../../errors.js';
 import type {
   Consumer,
   ConsumerOptions,
@@ -17,9 +21,10 @@ import type {
   ReadOptions,
   TopicDescription,
   TopicPartition,
+  TopicPartitionOffset,
   TopicSpec,
 } from '../contract.js';
-import { checkConsumerOptions } from '../validate.js';
+import { checkConsumerOptions, checkDeleteRecordsOffset } from '../validate.js';
 import { DEFAULT_GROUP_TIMINGS, EmbeddedConsumer, type GroupTimings } from './consumer.js';
 import { GroupStore } from './group.js';
 import { EmbeddedProducer, EmbeddedTransaction } from './producer.js';
@@ -127,7 +132,7 @@ export class EmbeddedLog implements Log {
    * first iteration.
    */
   read(tp: TopicPartition, opts: ReadOptions = {}): AsyncIterable<LogRecord[]> {
-    let start: { topicId: number; from: number; to: number; max: number } | undefined;
+    let start: { topicId: number; compacted: boolean; from: number; to: number; max: number } | undefined;
     let error: unknown;
     try {
       const topic = this.store.requireTopic(tp.topic);
@@ -136,9 +141,10 @@ export class EmbeddedLog implements Log {
       if (!Number.isInteger(max) || max < 1) {
         throw new ConfigError(`maxBatchRecords must be an integer >= 1, got ${max}.`, { maxBatchRecords: max });
       }
-      const from = opts.fromOffset ?? this.store.low(topic.topicId, tp.partition);
+      const low = this.store.low(topic.topicId, tp.partition);
+      const from = Math.max(opts.fromOffset ?? low, low);
       const to = opts.toOffset ?? this.store.high(topic.topicId, tp.partition);
-      start = { topicId: topic.topicId, from, to, max };
+      start = { topicId: topic.topicId, compacted: topic.compacted, from, to, max };
     } catch (err) {
       error = err;
     }
@@ -147,12 +153,15 @@ export class EmbeddedLog implements Log {
 
   private async *readBatches(
     tp: TopicPartition,
-    start: { topicId: number; from: number; to: number; max: number } | undefined,
+    start: { topicId: number; compacted: boolean; from: number; to: number; max: number } | undefined,
     error: unknown,
   ): AsyncGenerator<LogRecord[]> {
     if (start === undefined) throw error;
     let next = start.from;
     while (next < start.to) {
+      // records deleted (deleteRecords) while reading: fail, never skip ahead (compaction moves low legitimately)
+      const low = this.store.low(start.topicId, tp.partition);
+      if (next < low && !start.compacted) throw new RecordsDeletedError(tp.topic, tp.partition, next, low);
       const batch = this.store.readRecords(tp.topic, start.topicId, tp.partition, next, start.to, start.max);
       if (batch.length === 0) return;
       yield batch;
@@ -161,30 +170,57 @@ export class EmbeddedLog implements Log {
   }
 
   /**
+   * Commits offsets (with metadata) for a group with no live member, all in one SQLite transaction. Throws
+   * `RebalanceInProgressError` (committing nothing) if a member of the group holds a lease, `ConfigError` for a bad
+   * offset, `UnknownTopicError`/`UnknownPartitionError`, `LogBusyError`.
+   */
+  async commitOffsets(groupId: string, offsets: readonly TopicPartitionOffset[]): Promise<void> {
+    this.assertOpen();
+    this.store.commitOffsets(groupId, offsets, () => this.requireNoLiveMember(groupId, 'commit offsets'));
+  }
+
+  /**
+   * Deletes the records of a partition below `beforeOffset` and frees their segments; `low` moves there. At or
+   * below `low` does nothing. Throws `ConfigError` (negative, or above the high watermark), `UnknownTopicError`,
+   * `UnknownPartitionError`.
+   */
+  async deleteRecords(tp: TopicPartition, beforeOffset: number): Promise<void> {
+    this.assertOpen();
+    checkDeleteRecordsOffset(tp.topic, tp.partition, beforeOffset);
+    this.store.deleteRecords(tp.topic, tp.partition, beforeOffset);
+  }
+
+  /**
+   * Deletes groups' committed offsets (and forgets their expired members), in one transaction. Unknown groups are
+   * ignored. Throws `RebalanceInProgressError` (deleting nothing) if a group has a live member.
+   */
+  async deleteGroups(groupIds: readonly string[]): Promise<void> {
+    this.assertOpen();
+    this.store.writeTx(() => {
+      for (const g of groupIds) this.requireNoLiveMember(g, 'delete the group');
+      for (const g of groupIds) {
+        this.store.deleteGroupOffsetsInTx(g);
+        this.group.deleteGroupInTx(g);
+      }
+    });
+  }
+
+  /**
+   * Per partition, the first offset at or after the low offset whose record timestamp is >= `timestampMs`, else
+   * the high watermark (scans the partition). Throws `UnknownTopicError`.
+   */
+  async offsetsForTime(topic: string, timestampMs: number): Promise<Map<number, number>> {
+    const t = this.store.requireTopic(topic);
+    const out = new Map<number, number>();
+    for (let p = 0; p < t.partitions; p++) out.set(p, this.store.offsetForTime(t, p, timestampMs));
+    return out;
+  }
+
+  /**
    * Compacts a compacted topic now (latest record per key kept, keys ending in a tombstone dropped, offsets
    * unchanged, low offset moved to the first survivor). A no-op for non-compacted topics. Throws
    * `UnknownTopicError`.
    */
-  /** TEMPORARY (being implemented in this change). */
-  async commitOffsets(_groupId: string, _offsets: readonly TPOStub[]): Promise<void> {
-    throw new EddyErrorStub('NOT_IMPLEMENTED', 'Log.commitOffsets is not implemented yet on this backend');
-  }
-
-  /** TEMPORARY (being implemented in this change). */
-  async deleteRecords(_tp: TopicPartition, _beforeOffset: number): Promise<void> {
-    throw new EddyErrorStub('NOT_IMPLEMENTED', 'Log.deleteRecords is not implemented yet on this backend');
-  }
-
-  /** TEMPORARY (being implemented in this change). */
-  async deleteGroups(_groupIds: readonly string[]): Promise<void> {
-    throw new EddyErrorStub('NOT_IMPLEMENTED', 'Log.deleteGroups is not implemented yet on this backend');
-  }
-
-  /** TEMPORARY (being implemented in this change). */
-  async offsetsForTime(_topic: string, _timestampMs: number): Promise<Map<number, number>> {
-    throw new EddyErrorStub('NOT_IMPLEMENTED', 'Log.offsetsForTime is not implemented yet on this backend');
-  }
-
   async compact(topic: string): Promise<void> {
     const t = this.store.requireTopic(topic);
     if (t.compacted) this.store.compact(t);
@@ -223,6 +259,17 @@ export class EmbeddedLog implements Log {
     await Promise.all([...this.consumers].map((c) => c.stop()));
     await Promise.all([...this.producers].map((p) => p.close()));
     this.store.close();
+  }
+
+  /** Throws `RebalanceInProgressError` if a member of the group holds a lease (call inside a write transaction). */
+  private requireNoLiveMember(groupId: string, what: string): void {
+    const live = this.group.liveMembers(groupId, Date.now(), this.timings.sessionTimeoutMs);
+    if (live.length > 0) {
+      throw new RebalanceInProgressError(
+        groupId,
+        `cannot ${what}: the group has ${live.length} active member(s) (${live.join(', ')}); stop them first`,
+      );
+    }
   }
 
   private assertOpen(): void {

@@ -34,6 +34,7 @@ export class SegmentStore {
       ),
       delete: db.prepare('DELETE FROM log_segments WHERE topic_id = ? AND partition = ? AND last_offset = ?'),
       deleteTopic: db.prepare('DELETE FROM log_segments WHERE topic_id = ?'),
+      deleteBelow: db.prepare('DELETE FROM log_segments WHERE topic_id = ? AND partition = ? AND last_offset < ?'),
     };
   }
 
@@ -105,6 +106,46 @@ export class SegmentStore {
       this.s.update.run(kept.length, w.bytes(), topicId, partition, last);
     });
     return low;
+  }
+
+  /**
+   * Deletes the records of one partition below `before` (call inside a write transaction): segments wholly below
+   * are deleted, the segment holding `before` is rewritten without the records below it (offsets unchanged).
+   */
+  deleteBelow(topicId: number, partition: number, before: number): void {
+    this.s.deleteBelow.run(topicId, partition, before);
+    const rows = this.s.range.all(topicId, partition, before, before + 1, 1) as SegmentRow[];
+    for (const [base, last, data] of rows) {
+      if (base >= before) continue;
+      const kept: LogRecord[] = [];
+      decodeSegment('', partition, base, data, before, last + 1, kept, Number.POSITIVE_INFINITY);
+      if (kept.length === 0) {
+        this.s.delete.run(topicId, partition, last);
+        continue;
+      }
+      const w = this.writer;
+      w.start(base, kept[0].timestamp);
+      for (const r of kept) w.add(r.offset, r);
+      this.s.update.run(kept.length, w.bytes(), topicId, partition, last);
+    }
+  }
+
+  /**
+   * The first offset in `[from, high)` of one partition whose record timestamp is >= `timestampMs`, or `high`
+   * (Kafka's ListOffsets by timestamp). Scans the partition's segments in offset order.
+   */
+  firstAtOrAfter(topicId: number, partition: number, from: number, high: number, timestampMs: number): number {
+    let found = high;
+    this.scan(topicId, partition, high, (_base, _last, records) => {
+      if (found < high) return;
+      for (const r of records) {
+        if (r.offset >= from && r.timestamp >= timestampMs) {
+          found = r.offset;
+          return;
+        }
+      }
+    });
+    return found;
   }
 
   /** Deletes every segment of a topic; call inside a write transaction. */

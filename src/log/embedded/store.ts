@@ -95,6 +95,7 @@ export class LogStore {
       deleteTopic: db.prepare('DELETE FROM log_topics WHERE topic_id = ?'),
       deletePartitions: db.prepare('DELETE FROM log_partitions WHERE topic_id = ?'),
       deleteGroupOffsets: db.prepare('DELETE FROM log_group_offsets WHERE topic_id = ?'),
+      deleteOffsetsOfGroup: db.prepare('DELETE FROM log_group_offsets WHERE group_id = ?'),
       offsets: db.prepare('SELECT partition, low, high FROM log_partitions WHERE topic_id = ? ORDER BY partition'),
       high: db.prepare('SELECT high FROM log_partitions WHERE topic_id = ? AND partition = ?').pluck(),
       low: db.prepare('SELECT low FROM log_partitions WHERE topic_id = ? AND partition = ?').pluck(),
@@ -317,6 +318,41 @@ export class LogStore {
     for (const r of rows)
       out.set(r.partition, r.metadata === null ? { offset: r.offset } : { offset: r.offset, metadata: r.metadata });
     return out;
+  }
+
+  /**
+   * Deletes the records of a partition below `beforeOffset` and moves its low offset there (Kafka's
+   * DeleteRecords). An offset at or below low does nothing; above the high watermark throws `ConfigError`.
+   * Throws `UnknownTopicError`/`UnknownPartitionError`.
+   */
+  deleteRecords(topicName: string, partition: number, beforeOffset: number): void {
+    this.writeTx(() => {
+      const topic = this.requireTopic(topicName);
+      this.requirePartition(topic, partition);
+      const high = this.high(topic.topicId, partition);
+      if (beforeOffset > high) {
+        throw new ConfigError(
+          `Cannot delete records of ${topicName}:${partition} below offset ${beforeOffset}: the high watermark is ${high}.`,
+          { topic: topicName, partition, beforeOffset, high },
+        );
+      }
+      if (beforeOffset <= this.low(topic.topicId, partition)) return;
+      this.segments.deleteBelow(topic.topicId, partition, beforeOffset);
+      this.s.setLow.run(beforeOffset, topic.topicId, partition);
+    });
+  }
+
+  /** See `SegmentStore.firstAtOrAfter`: the first offset from low whose timestamp is >= `timestampMs`, or high. */
+  offsetForTime(topic: TopicRow, partition: number, timestampMs: number): number {
+    this.assertOpen();
+    const low = this.low(topic.topicId, partition);
+    const high = this.high(topic.topicId, partition);
+    return this.segments.firstAtOrAfter(topic.topicId, partition, low, high, timestampMs);
+  }
+
+  /** Deletes the committed offsets of consumer groups; call inside `writeTx`. */
+  deleteGroupOffsetsInTx(groupId: string): void {
+    this.s.deleteOffsetsOfGroup.run(groupId);
   }
 
   /** Increments (or creates at 0) the epoch of a transactional id and returns the new epoch. */

@@ -4,7 +4,7 @@
  * offsets with their metadata (OffsetFetch).
  */
 import type { Admin, Kafka } from 'kafkajs';
-import { ConfigError, TopicMismatchError, UnknownTopicError } from '../../errors.js';
+import { ConfigError, RebalanceInProgressError, TopicMismatchError, UnknownTopicError } from '../../errors.js';
 import type { PartitionOffsets, TopicDescription, TopicSpec } from '../contract.js';
 import { hasErrorType, toEddyError } from './client.js';
 import { READ_UNCOMMITTED } from './internals.js';
@@ -19,6 +19,16 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 /** True if a `cleanup.policy` value includes compaction (`compact` or `compact,delete`). */
 function isCompactPolicy(policy: string | undefined): boolean {
   return (policy ?? 'delete').split(',').some((p) => p.trim() === 'compact');
+}
+
+/** The topic configs `describeTopic` reports. */
+const DESCRIBED_CONFIGS = ['cleanup.policy', 'retention.ms', 'max.message.bytes'];
+
+/** A config value as a number, undefined when absent or not a number. */
+function toNumber(v: string | undefined): number | undefined {
+  if (v === undefined || v.trim() === '') return undefined;
+  const n = Number(v);
+  return Number.isFinite(n) ? n : undefined;
 }
 
 /** Topic administration for `KafkaLog`. */
@@ -143,6 +153,49 @@ export class KafkaTopics {
     return out;
   }
 
+  /**
+   * Deletes the records of a partition below `beforeOffset` (DeleteRecords). Throws `ConfigError` above the high
+   * watermark; at or below the log start does nothing. Throws `UnknownTopicError`, `KafkaError`.
+   */
+  async deleteRecords(topic: string, partition: number, beforeOffset: number): Promise<void> {
+    await this.raw.requirePartition(topic, partition);
+    const [bounds] = (await this.offsets(topic)).filter((o) => o.partition === partition);
+    if (beforeOffset > bounds.high) {
+      throw new ConfigError(
+        `Cannot delete records of ${topic}:${partition} below offset ${beforeOffset}: the high watermark is ${bounds.high}.`,
+        { topic, partition, beforeOffset, high: bounds.high },
+      );
+    }
+    if (beforeOffset <= bounds.low) return;
+    const admin = await this.getAdmin();
+    try {
+      await admin.deleteTopicRecords({ topic, partitions: [{ partition, offset: String(beforeOffset) }] });
+    } catch (err) {
+      throw toEddyError(err, 'delete records', { topic, partition, beforeOffset });
+    }
+  }
+
+  /**
+   * Deletes consumer groups (DeleteGroups) with their committed offsets; unknown groups are ignored. Throws
+   * `RebalanceInProgressError` for a group with members (Kafka's NON_EMPTY_GROUP), `KafkaError` otherwise.
+   */
+  async deleteGroups(groupIds: readonly string[]): Promise<void> {
+    if (groupIds.length === 0) return;
+    const admin = await this.getAdmin();
+    try {
+      await admin.deleteGroups([...groupIds]);
+    } catch (err) {
+      const failed = (err as { groups?: { groupId: string; error?: { type?: string } }[] }).groups;
+      if (failed === undefined) throw toEddyError(err, 'delete groups', { groupIds });
+      const real = failed.filter((g) => g.error?.type !== 'GROUP_ID_NOT_FOUND');
+      const busy = real.find((g) => g.error?.type === 'NON_EMPTY_GROUP');
+      if (busy !== undefined) {
+        throw new RebalanceInProgressError(busy.groupId, 'cannot delete the group: it has active members; stop them first');
+      }
+      if (real.length > 0) throw toEddyError(err, 'delete groups', { groupIds: real.map((g) => g.groupId) });
+    }
+  }
+
   /** Disconnects the admin client. */
   async close(): Promise<void> {
     const connecting = this.connecting;
@@ -164,7 +217,7 @@ export class KafkaTopics {
     try {
       ({ resources } = await admin.describeConfigs({
         includeSynonyms: false,
-        resources: found.map((name) => ({ type: ConfigResourceTypes.TOPIC, name, configNames: ['cleanup.policy'] })),
+        resources: found.map((name) => ({ type: ConfigResourceTypes.TOPIC, name, configNames: DESCRIBED_CONFIGS })),
       }));
     } catch (err) {
       if (!hasErrorType(err, 'UNKNOWN_TOPIC_OR_PARTITION'))
@@ -175,7 +228,7 @@ export class KafkaTopics {
         const r = await admin
           .describeConfigs({
             includeSynonyms: false,
-            resources: [{ type: ConfigResourceTypes.TOPIC, name, configNames: ['cleanup.policy'] }],
+            resources: [{ type: ConfigResourceTypes.TOPIC, name, configNames: DESCRIBED_CONFIGS }],
           })
           .catch(() => undefined);
         if (r !== undefined) resources.push(...r.resources);
@@ -184,8 +237,16 @@ export class KafkaTopics {
     for (const r of resources) {
       const m = meta.get(r.resourceName);
       if (m === undefined) continue;
-      const policy = r.configEntries.find((c) => c.configName === 'cleanup.policy')?.configValue;
-      out.set(m.name, { name: m.name, partitions: m.partitions, compacted: isCompactPolicy(policy) });
+      const config = (name: string) => r.configEntries.find((c) => c.configName === name)?.configValue;
+      const retentionMs = toNumber(config('retention.ms'));
+      const maxMessageBytes = toNumber(config('max.message.bytes'));
+      out.set(m.name, {
+        name: m.name,
+        partitions: m.partitions,
+        compacted: isCompactPolicy(config('cleanup.policy')),
+        ...(retentionMs === undefined ? {} : { retentionMs }),
+        ...(maxMessageBytes === undefined ? {} : { maxMessageBytes }),
+      });
     }
     return out;
   }

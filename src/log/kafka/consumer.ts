@@ -16,13 +16,20 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { EachBatchPayload, Kafka, Consumer as KafkaJsConsumer } from 'kafkajs';
-import { InvalidStateError, RebalanceInProgressError, UnknownTopicError } from '../../errors.js';
+import {
+  ConfigError,
+  InvalidStateError,
+  RebalanceInProgressError,
+  RecordsDeletedError,
+  UnknownTopicError,
+} from '../../errors.js';
 import type { Consumer, ConsumerHandlers, ConsumerOptions, TopicPartition, TopicPartitionOffset } from '../contract.js';
 import { tpKey } from '../contract.js';
 import { eddyAssigner } from './assigner.js';
 import { entry, toEddyError } from './client.js';
 import type { RawMessage } from './internals.js';
-import { atEnd, IdleQueryError, Mutex, startOffsets } from './positions.js';
+import { checkResumePositions } from '../validate.js';
+import { atEnd, IdleQueryError, logStart, Mutex, positionBounds, startOffsets } from './positions.js';
 import type { RawClient } from './raw.js';
 import { toLogRecord } from './reader.js';
 
@@ -39,9 +46,16 @@ export interface KafkaConsumerTimings {
 interface PartState {
   readonly topic: string;
   readonly partition: number;
+  /** pending: `onAssigned` not resolved yet; active: assigned and told (delivered unless `paused`). */
   state: 'pending' | 'active';
-  /** The next offset to deliver (the position). */
+  /** The next offset to deliver (the position); -1 until known. */
   next: number;
+  /** Not delivered: waiting for `resume` (startPaused) or paused by `pause`. */
+  paused: boolean;
+  /** The offset of the latest `resume`, applied under the handler lock. */
+  want: number;
+  /** Bumped by every `resume`; 0 = never resumed. */
+  seq: number;
 }
 
 /** Set while a handler runs, so `stop()` called from inside a handler does not wait on itself. */
@@ -180,14 +194,73 @@ export class KafkaConsumer implements Consumer {
     }
   }
 
-  /** TEMPORARY (being implemented in this change): see the contract. */
-  pause(_tps: readonly TopicPartition[]): void {
-    throw new InvalidStateError('Consumer.pause is not implemented yet on this backend');
+  /**
+   * Stops delivering these assigned partitions (kafkajs `pause`; the batch in flight finishes, the rest of its
+   * kafkajs batch is not delivered); others are ignored. kafkajs keeps heartbeating. Safe to call at any time.
+   */
+  pause(tps: readonly TopicPartition[]): void {
+    const paused: PartState[] = [];
+    for (const tp of tps) {
+      const st = this.parts.get(tpKey(tp.topic, tp.partition));
+      if (st === undefined) continue;
+      st.paused = true;
+      paused.push(st);
+    }
+    this.pauseKc(paused);
   }
 
-  /** TEMPORARY (being implemented in this change): see the contract. */
-  resume(_positions: readonly TopicPartitionOffset[]): void {
-    throw new InvalidStateError('Consumer.resume is not implemented yet on this backend');
+  /**
+   * Delivers these assigned partitions from the given offsets (the latest call wins). Partitions not assigned are
+   * ignored; given while `onAssigned` runs, the position is applied once it resolved. The position is checked
+   * against the partition's log start and high watermark, then the partition is seeked and resumed, under the
+   * handler lock (after the batch in flight). Below the log start `run` rejects with `RecordsDeletedError`, above
+   * the high watermark with `ConfigError`. Safe to call at any time, from inside or outside a handler.
+   */
+  resume(positions: readonly TopicPartitionOffset[]): void {
+    checkResumePositions(positions);
+    const now: { st: PartState; seq: number }[] = [];
+    for (const o of positions) {
+      const st = this.parts.get(tpKey(o.topic, o.partition));
+      if (st === undefined) continue;
+      st.want = o.offset;
+      st.seq++;
+      if (st.state === 'active') now.push({ st, seq: st.seq });
+    }
+    if (now.length === 0 || this.stopRequested) return;
+    this.lock.run(() => this.applyResume(now)).catch((err: unknown) => this.fail(err));
+  }
+
+  /** Checks the positions `resume` chose and starts delivering there (call under the lock). */
+  private async applyResume(sts: readonly { st: PartState; seq: number }[]): Promise<void> {
+    const current = () =>
+      sts.filter(
+        ({ st, seq }) =>
+          st.seq === seq && st.state === 'active' && this.parts.get(tpKey(st.topic, st.partition)) === st,
+      );
+    if (this.stopRequested || this.failure !== undefined || current().length === 0) return;
+    const bounds = await positionBounds(
+      this.raw,
+      current().map(({ st }) => st),
+    );
+    const live = current();
+    for (const { st } of live) {
+      const b = bounds.get(tpKey(st.topic, st.partition))!;
+      if (st.want < b.low) throw new RecordsDeletedError(st.topic, st.partition, st.want, b.low);
+      if (st.want > b.high) {
+        throw new ConfigError(
+          `Cannot resume ${st.topic}:${st.partition} at offset ${st.want}: the high watermark is ${b.high}.`,
+          { topic: st.topic, partition: st.partition, offset: st.want, high: b.high },
+        );
+      }
+    }
+    if (this.stopRequested || this.failure !== undefined) return;
+    for (const { st } of live) {
+      st.next = st.want;
+      st.paused = false;
+      this.seek(st);
+    }
+    this.resumeKc(live.map(({ st }) => st));
+    this.lastActivity = Date.now();
   }
 
   private async start(): Promise<void> {
@@ -244,10 +317,17 @@ export class KafkaConsumer implements Consumer {
     for (const [key, tp] of next) {
       const st = this.parts.get(key);
       if (newMember || !this.target.has(key) || st === undefined) {
-        const fresh: PartState = { ...tp, state: 'pending', next: -1 };
+        const fresh: PartState = {
+          ...tp,
+          state: 'pending',
+          next: -1,
+          paused: this.opts.startPaused === true,
+          want: -1,
+          seq: 0,
+        };
         this.parts.set(key, fresh);
         gained.push(fresh);
-      } else if (st.state === 'active') {
+      } else if (st.state === 'active' && !st.paused) {
         // kept: kafkajs restarts from the committed offset after a join; continue from our position
         this.seek(st);
       }
@@ -272,16 +352,24 @@ export class KafkaConsumer implements Consumer {
       const tps = live.map((st) => ({ topic: st.topic, partition: st.partition }));
       for (const tp of tps) this.handed.set(tpKey(tp.topic, tp.partition), tp);
       if (h.onAssigned !== undefined) await this.call(() => h.onAssigned!(tps));
-      const starts = await startOffsets(this.raw, this.opts.groupId, tps);
+      const mine = () => live.filter((st) => this.parts.get(tpKey(st.topic, st.partition)) === st);
+      // with startPaused (or a pause/resume during onAssigned) the group's committed offsets are never read
+      const fromGroup = mine().filter((st) => !st.paused && st.seq === 0);
+      const starts =
+        fromGroup.length > 0 ? await startOffsets(this.raw, this.opts.groupId, fromGroup) : new Map<string, number>();
       const activated: PartState[] = [];
-      for (const st of live) {
-        if (this.parts.get(tpKey(st.topic, st.partition)) !== st) continue;
-        st.next = starts.get(tpKey(st.topic, st.partition))!;
+      const resumed: { st: PartState; seq: number }[] = [];
+      for (const st of mine()) {
         st.state = 'active';
-        this.seek(st);
-        activated.push(st);
+        if (st.seq > 0) resumed.push({ st, seq: st.seq });
+        else if (!st.paused) {
+          st.next = starts.get(tpKey(st.topic, st.partition))!;
+          this.seek(st);
+          activated.push(st);
+        }
       }
       this.resumeKc(activated);
+      if (resumed.length > 0) await this.applyResume(resumed);
       this.lastActivity = Date.now();
     });
   }
@@ -295,12 +383,25 @@ export class KafkaConsumer implements Consumer {
     try {
       await this.lock.run(async () => {
         const st = this.parts.get(key);
+        const seq = st?.seq;
         const current = () =>
-          !this.stopRequested && this.failure === undefined && isRunning() && !isStale() && this.parts.get(key) === st;
+          !this.stopRequested &&
+          this.failure === undefined &&
+          isRunning() &&
+          !isStale() &&
+          this.parts.get(key) === st &&
+          st?.paused !== true &&
+          st?.seq === seq; // a resume (seek) since this kafkajs batch began: stop, the seek applies next
         if (st === undefined || st.state !== 'active' || !current()) return;
         const messages = batch.messages as unknown as RawMessage[];
         let i = 0;
         while (i < messages.length && Number(messages[i].offset) < st.next) i++;
+        if (i < messages.length && Number(messages[i].offset) > st.next) {
+          // a gap: markers, aborted or compacted records, or records deleted (retention, DeleteRecords) and
+          // kafkajs reset the fetch position by itself. Never skip deleted records silently.
+          const low = await logStart(this.raw, batch.topic, batch.partition);
+          if (low > st.next) throw new RecordsDeletedError(batch.topic, batch.partition, st.next, low);
+        }
         while (i < messages.length) {
           if (!current()) return;
           const slice = messages.slice(i, i + this.maxBatchRecords);
@@ -346,14 +447,16 @@ export class KafkaConsumer implements Consumer {
       return;
     if (this.lock.busy || Date.now() - this.lastActivity < this.timings.idleCheckMs) return;
     const parts = [...this.parts.values()];
-    if (parts.some((st) => st.state !== 'active')) return;
+    // not idle while a partition is paused (e.g. waiting for its restore) or waiting for onAssigned
+    if (parts.some((st) => st.state !== 'active' || st.paused)) return;
     this.idleBusy = true;
     try {
       if (!(await atEnd(this.raw, parts))) return;
       await this.lock.run(async () => {
         if (this.stopRequested || this.failure !== undefined) return;
         const now = [...this.parts.values()];
-        if (now.length !== parts.length || now.some((st, i) => st !== parts[i] || st.state !== 'active')) return;
+        if (now.length !== parts.length || now.some((st, i) => st !== parts[i] || st.state !== 'active' || st.paused))
+          return;
         await this.call(() => h.onIdle!());
       });
     } catch (err) {
@@ -372,6 +475,7 @@ export class KafkaConsumer implements Consumer {
   }
 
   private seek(st: PartState): void {
+    if (st.next < 0) return;
     try {
       this.kc?.seek({ topic: st.topic, partition: st.partition, offset: String(st.next) });
     } catch {

@@ -1,5 +1,3 @@
-import { EddyError as EddyErrorStub } from '../../errors.js';
-import type { TopicPartitionOffset as TPOStub } from '../contract.js';
 /**
  * The Kafka log: eddy's `Log` on Apache Kafka through kafkajs 2.2.4.
  *
@@ -11,7 +9,7 @@ import type { TopicPartitionOffset as TPOStub } from '../contract.js';
  */
 
 import type { Kafka } from 'kafkajs';
-import { ConfigError, InvalidStateError, UnknownTopicError } from '../../errors.js';
+import { ConfigError, InvalidStateError, RebalanceInProgressError, UnknownTopicError } from '../../errors.js';
 import type {
   Consumer,
   ConsumerOptions,
@@ -22,12 +20,14 @@ import type {
   ReadOptions,
   TopicDescription,
   TopicPartition,
+  TopicPartitionOffset,
   TopicSpec,
 } from '../contract.js';
-import { checkConsumerOptions } from '../validate.js';
+import { checkCommitOffsets, checkConsumerOptions, checkDeleteRecordsOffset } from '../validate.js';
 import { KafkaTopics } from './admin.js';
 import {
   createKafka,
+  hasErrorType,
   type KafkaLogLine,
   type KafkaLogOptions,
   type KafkaLogSink,
@@ -36,7 +36,7 @@ import {
 import { KafkaConsumer, type KafkaConsumerTimings } from './consumer.js';
 import { installReadCommittedFilter } from './internals.js';
 import { KafkaProducer, KafkaTransaction, SharedProducer } from './producer.js';
-import { RawClient } from './raw.js';
+import { GROUP_BUSY, RawClient } from './raw.js';
 import { readPartition } from './reader.js';
 
 export { ASSIGNER_NAME, eddyAssigner, stickyAssign } from './assigner.js';
@@ -138,30 +138,60 @@ export class KafkaLog implements Log {
   }
 
   /**
+   * Commits offsets (with metadata) for a group with no member: one OffsetCommit with generation -1 and an empty
+   * member id. Throws `RebalanceInProgressError` (nothing committed) if the group has members, `ConfigError` for a
+   * bad offset, `UnknownTopicError`, `KafkaError`.
+   */
+  async commitOffsets(groupId: string, offsets: readonly TopicPartitionOffset[]): Promise<void> {
+    this.assertOpen();
+    checkCommitOffsets(groupId, offsets);
+    if (offsets.length === 0) return;
+    const known = await this.raw.topics();
+    for (const o of offsets) if (!known.has(o.topic)) throw new UnknownTopicError(o.topic);
+    try {
+      await this.raw.commitAsNonMember(groupId, offsets);
+    } catch (err) {
+      if (hasErrorType(err, ...GROUP_BUSY)) {
+        throw new RebalanceInProgressError(groupId, 'cannot commit offsets as a non-member: the group has active members');
+      }
+      throw err;
+    }
+  }
+
+  /** See `Log.deleteRecords` (Kafka's DeleteRecords). */
+  async deleteRecords(tp: TopicPartition, beforeOffset: number): Promise<void> {
+    this.assertOpen();
+    checkDeleteRecordsOffset(tp.topic, tp.partition, beforeOffset);
+    await this.topics.deleteRecords(tp.topic, tp.partition, beforeOffset);
+  }
+
+  /** See `Log.deleteGroups` (Kafka's DeleteGroups); a group with members throws `RebalanceInProgressError`. */
+  async deleteGroups(groupIds: readonly string[]): Promise<void> {
+    this.assertOpen();
+    await this.topics.deleteGroups(groupIds);
+  }
+
+  /** See `Log.offsetsForTime` (ListOffsets by timestamp; the high watermark where no record is that late). */
+  async offsetsForTime(topic: string, timestampMs: number): Promise<Map<number, number>> {
+    this.assertOpen();
+    const count = await this.raw.partitionsOf(topic);
+    if (count === undefined) throw new UnknownTopicError(topic);
+    const partitions = Array.from({ length: count }, (_, i) => i);
+    const found = await this.raw.offsetsForTimestamp(topic, partitions, timestampMs);
+    const highs = await this.topics.offsets(topic);
+    const out = new Map<number, number>();
+    for (const p of partitions) {
+      const o = found.get(p) ?? -1;
+      out.set(p, o >= 0 ? o : highs[p].high);
+    }
+    return out;
+  }
+
+  /**
    * A no-op on Kafka apart from checking the topic exists (`UnknownTopicError`): the broker's log cleaner
    * compacts compacted topics in the background, only in rolled segments. Readers must expect
    * superseded records and tombstones of compacted topics.
    */
-  /** TEMPORARY (being implemented in this change). */
-  async commitOffsets(_groupId: string, _offsets: readonly TPOStub[]): Promise<void> {
-    throw new EddyErrorStub('NOT_IMPLEMENTED', 'Log.commitOffsets is not implemented yet on this backend');
-  }
-
-  /** TEMPORARY (being implemented in this change). */
-  async deleteRecords(_tp: TopicPartition, _beforeOffset: number): Promise<void> {
-    throw new EddyErrorStub('NOT_IMPLEMENTED', 'Log.deleteRecords is not implemented yet on this backend');
-  }
-
-  /** TEMPORARY (being implemented in this change). */
-  async deleteGroups(_groupIds: readonly string[]): Promise<void> {
-    throw new EddyErrorStub('NOT_IMPLEMENTED', 'Log.deleteGroups is not implemented yet on this backend');
-  }
-
-  /** TEMPORARY (being implemented in this change). */
-  async offsetsForTime(_topic: string, _timestampMs: number): Promise<Map<number, number>> {
-    throw new EddyErrorStub('NOT_IMPLEMENTED', 'Log.offsetsForTime is not implemented yet on this backend');
-  }
-
   async compact(topic: string): Promise<void> {
     this.assertOpen();
     if ((await this.raw.partitionsOf(topic)) === undefined) throw new UnknownTopicError(topic);

@@ -2,6 +2,7 @@
  * Positions of a group member on Kafka: where a newly assigned partition starts, whether every partition
  * is at its end (for `onIdle`), and the mutex that keeps a member's handler calls one at a time.
  */
+import { RecordsDeletedError } from '../../errors.js';
 import type { TopicPartition } from '../contract.js';
 import { tpKey } from '../contract.js';
 import { entry } from './client.js';
@@ -38,9 +39,10 @@ export class IdleQueryError extends Error {
 
 /**
  * Where each partition starts for a group: its committed offset, or the log start offset when none is
- * committed or the committed one is outside [log start, high watermark] (`auto.offset.reset=earliest`;
- * it also keeps kafkajs away from its offset-out-of-range recovery, which commits an offset by itself).
- * Returns tpKey -> offset.
+ * committed (`auto.offset.reset=earliest`) or the committed one is above the high watermark (a recreated topic).
+ * Staying inside [log start, high watermark] keeps kafkajs away from its offset-out-of-range recovery, which
+ * commits an offset by itself. Throws `RecordsDeletedError` when the committed offset is below the log start
+ * (records deleted before the group read them). Returns tpKey -> offset.
  */
 export async function startOffsets(
   raw: RawClient,
@@ -60,7 +62,9 @@ export async function startOffsets(
       for (const p of partitions) {
         const c = committed.get(p)?.offset ?? -1;
         const lo = low.get(p)!;
-        out.set(tpKey(topic, p), c >= lo && c <= high.get(p)! ? c : lo);
+        // records deleted before this group read them (retention, DeleteRecords): fail, never skip ahead
+        if (c >= 0 && c < lo) throw new RecordsDeletedError(topic, p, c, lo);
+        out.set(tpKey(topic, p), c >= 0 && c <= high.get(p)! ? c : lo);
       }
     }),
   );
@@ -91,4 +95,29 @@ export async function atEnd(
   } catch (err) {
     throw new IdleQueryError(err);
   }
+}
+
+/** The log start offset of one partition (ListOffsets EARLIEST). */
+export async function logStart(raw: RawClient, topic: string, partition: number): Promise<number> {
+  return (await raw.listOffsets(topic, [partition], EARLIEST, READ_COMMITTED)).get(partition)!;
+}
+
+/** Log start (`low`) and high watermark (`high`) of partitions, by tpKey. */
+export async function positionBounds(
+  raw: RawClient,
+  tps: readonly TopicPartition[],
+): Promise<Map<string, { low: number; high: number }>> {
+  const byTopic = new Map<string, number[]>();
+  for (const tp of tps) entry(byTopic, tp.topic, () => []).push(tp.partition);
+  const out = new Map<string, { low: number; high: number }>();
+  await Promise.all(
+    [...byTopic].map(async ([topic, partitions]) => {
+      const [low, high] = await Promise.all([
+        raw.listOffsets(topic, partitions, EARLIEST, READ_COMMITTED),
+        raw.listOffsets(topic, partitions, LATEST, READ_UNCOMMITTED),
+      ]);
+      for (const p of partitions) out.set(tpKey(topic, p), { low: low.get(p)!, high: high.get(p)! });
+    }),
+  );
+  return out;
 }

@@ -32,6 +32,9 @@ const STALE = [
   'COORDINATOR_LOAD_IN_PROGRESS',
 ];
 
+/** OffsetCommit answers meaning the group has members (a non-member may not commit). */
+export const GROUP_BUSY = ['UNKNOWN_MEMBER_ID', 'ILLEGAL_GENERATION', 'REBALANCE_IN_PROGRESS'];
+
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Metadata of one topic: its partition count. */
@@ -161,6 +164,45 @@ export class RawClient {
       }
       return out;
     });
+  }
+
+  /**
+   * Commits offsets (with metadata) for a group as a non-member (OffsetCommit with generation -1 and an empty
+   * member id, as Kafka's admin tools do), in one request to the group coordinator. The coordinator accepts it
+   * only while the group has no members; else it answers `UNKNOWN_MEMBER_ID`, `ILLEGAL_GENERATION` or
+   * `REBALANCE_IN_PROGRESS`, thrown (as a `KafkaError` with that type) without retrying.
+   */
+  async commitAsNonMember(
+    groupId: string,
+    offsets: readonly { topic: string; partition: number; offset: number; metadata?: string }[],
+  ): Promise<void> {
+    const byTopic = new Map<string, { partition: number; offset: string; metadata: string | null }[]>();
+    for (const o of offsets) {
+      let list = byTopic.get(o.topic);
+      if (list === undefined) byTopic.set(o.topic, (list = []));
+      list.push({ partition: o.partition, offset: String(o.offset), metadata: o.metadata ?? null });
+    }
+    await this.retry(
+      'commit offsets',
+      async () => {
+        const coordinator = (await this.cluster.findGroupCoordinator({ groupId })) as RawBroker;
+        await coordinator.offsetCommit({
+          groupId,
+          groupGenerationId: -1,
+          memberId: '',
+          topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })),
+        });
+      },
+      (err) => !hasErrorType(err, ...GROUP_BUSY),
+    );
+  }
+
+  /**
+   * ListOffsets by timestamp for partitions of one topic: per partition the first offset whose timestamp is >=
+   * `timestampMs`, or -1 when there is none.
+   */
+  async offsetsForTimestamp(topic: string, partitions: readonly number[], timestampMs: number): Promise<Map<number, number>> {
+    return this.listOffsets(topic, partitions, timestampMs, READ_COMMITTED);
   }
 
   /** Closes the connections. The client reconnects if used again. */

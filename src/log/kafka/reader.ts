@@ -11,7 +11,7 @@
  *
  * Speed: the next Fetch is sent while the caller processes the current batch (one fetch ahead).
  */
-import { ConfigError } from '../../errors.js';
+import { ConfigError, RecordsDeletedError } from '../../errors.js';
 import type { LogRecord, ReadOptions, TopicPartition } from '../contract.js';
 import { hasErrorType, toEddyError } from './client.js';
 import { type RawMessage, type RawPartitionData, READ_COMMITTED } from './internals.js';
@@ -56,8 +56,10 @@ interface Fetched {
 
 /**
  * Reads one partition (committed records only) in batches of at most `maxBatchRecords` (default 10,000)
- * from `fromOffset` (default, and at least, the log start offset) to `toOffset` (see the file comment).
- * Throws (at the first iteration) `UnknownTopicError`, `UnknownPartitionError`, `ConfigError`, `KafkaError`.
+ * from `fromOffset` (default, and at least, the log start offset at the call) to `toOffset` (see the file
+ * comment). Throws (at the first iteration) `UnknownTopicError`, `UnknownPartitionError`, `ConfigError`,
+ * `KafkaError`; `RecordsDeletedError` when the log start moves past the read's position while reading
+ * (retention, DeleteRecords): it never skips ahead.
  */
 export async function* readPartition(
   raw: RawClient,
@@ -111,10 +113,10 @@ async function fetchOnce(
       data = await raw.fetch(topic, partition, from, maxBytes, FETCH_MAX_WAIT_MS);
     } catch (err) {
       if (!hasErrorType(err, 'OFFSET_OUT_OF_RANGE')) throw toEddyError(err, 'read', { topic, partition, offset: from });
-      // retention or deleteRecords moved the log start past our position: continue from there
+      // retention or deleteRecords moved the log start past our position: records were lost, never skip ahead
       const low = (await raw.listOffsets(topic, [partition], EARLIEST, READ_COMMITTED)).get(partition)!;
-      if (low <= from) throw toEddyError(err, 'read', { topic, partition, offset: from });
-      return { records: [], next: Math.min(low, end) };
+      if (low > from) throw new RecordsDeletedError(topic, partition, from, low);
+      throw toEddyError(err, 'read', { topic, partition, offset: from });
     }
     const records: LogRecord[] = [];
     let next = from;
