@@ -1,10 +1,9 @@
+import { UnknownTopicError } from '../errors.js';
 import type { Log } from '../log/contract.js';
 import type { ReadonlyGlobalTable } from '../processors/context.js';
-import { type Serde, keyId } from '../state/stores.js';
+import { keyId, type Serde } from '../state/stores.js';
 import type { Topology } from '../topology/graph.js';
 import type { TopologySerdes } from './serdes.js';
-import { UnknownTopicError } from '../errors.js';
-
 
 /** An in-memory global table, bootstrapped from its compacted topic. */
 export class GlobalTableView<K, V> implements ReadonlyGlobalTable<K, V> {
@@ -41,11 +40,19 @@ export class GlobalTableView<K, V> implements ReadonlyGlobalTable<K, V> {
  * global stores the same way before processing starts). Throws `UnknownTopicError` if a table's topic is missing.
  * Later records of those topics are picked up by `refresh`.
  */
-export async function bootstrapGlobalTables(log: Log, t: Topology, serdes: TopologySerdes): Promise<Map<string, GlobalTableView<unknown, unknown>>> {
+export async function bootstrapGlobalTables(
+  log: Log,
+  t: Topology,
+  serdes: TopologySerdes,
+): Promise<Map<string, GlobalTableView<unknown, unknown>>> {
   const out = new Map<string, GlobalTableView<unknown, unknown>>();
   for (const g of t.globalTables.values()) {
     const desc = await log.describeTopic(g.topic);
-    if (desc === undefined) throw new UnknownTopicError(g.topic, (await log.listTopics()).map((x) => x.name));
+    if (desc === undefined)
+      throw new UnknownTopicError(
+        g.topic,
+        (await log.listTopics()).map((x) => x.name),
+      );
     const view = new GlobalTableView<unknown, unknown>(g.name, g.topic, serdes.topic(g.topic).key);
     for (let p = 0; p < desc.partitions; p++) view.positions.set(p, 0);
     await refresh(log, view, serdes);
@@ -55,7 +62,11 @@ export async function bootstrapGlobalTables(log: Log, t: Topology, serdes: Topol
 }
 
 /** Reads a global table's topic from its positions to the current end. Returns the number of records applied. */
-export async function refresh(log: Log, view: GlobalTableView<unknown, unknown>, serdes: TopologySerdes): Promise<number> {
+export async function refresh(
+  log: Log,
+  view: GlobalTableView<unknown, unknown>,
+  serdes: TopologySerdes,
+): Promise<number> {
   const s = serdes.topic(view.topic);
   let n = 0;
   for (const [p, from] of view.positions) {

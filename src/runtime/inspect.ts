@@ -1,11 +1,11 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { SqliteKeyValueStore } from '../state/kv-store.js';
-import { SqliteWindowStore } from '../state/window-store.js';
+import { EddyError } from '../errors.js';
 import { AvroSerde } from '../schema/avro-serde.js';
 import type { SchemaRegistry } from '../schema/types.js';
+import { SqliteKeyValueStore } from '../state/kv-store.js';
+import { SqliteWindowStore } from '../state/window-store.js';
 import type { StoreInfo, Topology } from '../topology/graph.js';
-import { EddyError } from '../errors.js';
 
 /** One row of a store dump: the key under its column name, window bounds (window stores) and the value's fields. */
 export type StoreRow = Record<string, unknown>;
@@ -36,13 +36,23 @@ function flatten(info: StoreInfo, key: unknown, value: unknown, window?: { start
  * the store's schemas. With `key`, only that key. Rows sorted by key then window start.
  * Throws EddyError `NO_STATE` when no task of the topology has the store on disk.
  */
-export async function readStore(opts: { stateDir: string; topology: Topology; store: StoreInfo; registry: SchemaRegistry; key?: string }): Promise<StoreRow[]> {
+export async function readStore(opts: {
+  stateDir: string;
+  topology: Topology;
+  store: StoreInfo;
+  registry: SchemaRegistry;
+  key?: string;
+}): Promise<StoreRow[]> {
   const { topology: t, store: info } = opts;
   const files = storeFiles(opts.stateDir, t, info.name);
   if (files.length === 0)
-    throw new EddyError('NO_STATE', `store "${info.name}" has no state under ${join(opts.stateDir, t.groupId)}. Run the topology first: eddy run ${t.name}`, {
-      details: { store: info.name },
-    });
+    throw new EddyError(
+      'NO_STATE',
+      `store "${info.name}" has no state under ${join(opts.stateDir, t.groupId)}. Run the topology first: eddy run ${t.name}`,
+      {
+        details: { store: info.name },
+      },
+    );
   const keySerde = await AvroSerde.create<unknown>(opts.registry, `${info.changelog}-key`, info.keySchema);
   const valueSerde = await AvroSerde.create<unknown>(opts.registry, `${info.changelog}-value`, info.valueSchema);
   const keyBytes = opts.key === undefined ? undefined : keySerde.serialize(parseKey(opts.key, info));
@@ -68,7 +78,10 @@ export async function readStore(opts: { stateDir: string; topology: Topology; st
         for (const e of keyBytes ? s.byKey(keyBytes) : s.all()) {
           await prepare(preparedIds, keySerde, valueSerde, e.key, e.value);
           const w = { startMs: e.windowStartMs, endMs: e.windowStartMs + size };
-          rows.push({ start: e.windowStartMs, row: flatten(info, keySerde.deserialize(e.key), valueSerde.deserialize(e.value), w) });
+          rows.push({
+            start: e.windowStartMs,
+            row: flatten(info, keySerde.deserialize(e.key), valueSerde.deserialize(e.value), w),
+          });
         }
       } finally {
         s.close();
@@ -86,7 +99,10 @@ async function prepare(
   key: Buffer,
   value: Buffer,
 ): Promise<void> {
-  for (const [serde, buf] of [[k, key], [v, value]] as const) {
+  for (const [serde, buf] of [
+    [k, key],
+    [v, value],
+  ] as const) {
     const id = AvroSerde.schemaIdOf(buf);
     const tag = `${serde.subject}/${id}`;
     if (preparedIds.has(tag)) continue;
@@ -101,6 +117,8 @@ function parseKey(raw: string, info: StoreInfo): unknown {
   try {
     return JSON.parse(raw);
   } catch {
-    throw new EddyError('BAD_KEY', `--key ${raw} is not valid JSON; store "${info.name}" has a non-string key`, { details: { store: info.name } });
+    throw new EddyError('BAD_KEY', `--key ${raw} is not valid JSON; store "${info.name}" has a non-string key`, {
+      details: { store: info.name },
+    });
   }
 }

@@ -110,7 +110,8 @@ export class SharedRead {
         await task.lock.run(async () => {
           if (task.state !== 'running') return;
           const todo = after(records, task.position(topic));
-          if (todo.length > 0) await this.process(v, task, topic, todo, await v.decode(topic, todo), batch.highWatermark, false);
+          if (todo.length > 0)
+            await this.process(v, task, topic, todo, await v.decode(topic, todo), batch.highWatermark, false);
         });
       }
       return;
@@ -166,7 +167,10 @@ export class SharedRead {
       if (target === undefined || task.state !== 'running') return;
       const from = task.position(topic);
       if (Math.max(from, this.frontier.get(k) ?? -1) >= target) return;
-      const reads = this.o.log.read({ topic, partition }, { fromOffset: from, toOffset: target, maxBatchRecords: this.o.maxBatchRecords });
+      const reads = this.o.log.read(
+        { topic, partition },
+        { fromOffset: from, toOffset: target, maxBatchRecords: this.o.maxBatchRecords },
+      );
       for await (const recs of reads) {
         if (task.state !== 'running') return;
         if (recs.length === 0) continue;
@@ -175,7 +179,8 @@ export class SharedRead {
         await task.lock.run(async () => {
           if (task.state !== 'running') return;
           const todo = after(recs, task.position(topic));
-          if (todo.length > 0) await this.process(v, task, topic, todo, await this.decodeShared(v, topic, todo, false), target, true);
+          if (todo.length > 0)
+            await this.process(v, task, topic, todo, await this.decodeShared(v, topic, todo, false), target, true);
         });
       }
       this.frontier.set(k, Math.max(this.frontier.get(k) ?? -1, target));
@@ -187,7 +192,12 @@ export class SharedRead {
    * headers that arrive there (set by whoever produced the record) are never trusted. Values handed to several
    * versions are frozen, so that one version's code cannot change what another sees.
    */
-  private async decodeShared(v: VersionRuntime, topic: string, records: readonly LogRecord[], freeze: boolean): Promise<Decoded> {
+  private async decodeShared(
+    v: VersionRuntime,
+    topic: string,
+    records: readonly LogRecord[],
+    freeze: boolean,
+  ): Promise<Decoded> {
     const d = await v.decode(topic, records);
     for (let i = 0; i < d.ok.length; i++) {
       const f = d.ok[i];
@@ -211,7 +221,15 @@ export class SharedRead {
     const started = performance.now();
     const last = records[records.length - 1];
     await task.process({ topic, partition: task.partition, ok: decoded.ok, bad: decoded.bad, last, highWatermark });
-    this.o.onBatch?.({ version: v, task, topic, partition: task.partition, records: records.length, durationMs: performance.now() - started, catchUp });
+    this.o.onBatch?.({
+      version: v,
+      task,
+      topic,
+      partition: task.partition,
+      records: records.length,
+      durationMs: performance.now() - started,
+      catchUp,
+    });
   }
 }
 

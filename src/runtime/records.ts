@@ -62,7 +62,12 @@ export class RecordWriter {
     const limit = this.d.maxRecordBytes(topic);
     const size = limit === undefined ? 0 : recordBytes(out);
     if (limit !== undefined && size > limit) {
-      this.deadLetter(rec.raw, 'produce', `record for ${topic} is ${size} bytes, over the topic's max.message.bytes of ${limit}`, rec.origin);
+      this.deadLetter(
+        rec.raw,
+        'produce',
+        `record for ${topic} is ${size} bytes, over the topic's max.message.bytes of ${limit}`,
+        rec.origin,
+      );
       return;
     }
     this.pending.push(out);
@@ -75,7 +80,10 @@ export class RecordWriter {
    */
   deadLetter(raw: LogRecord, processor: string, reason: string, origin?: Origin): void {
     const dlq = this.d.topology.deadLetterTopic;
-    const why = reason.length > MAX_REASON_CHARS ? `${reason.slice(0, MAX_REASON_CHARS)}... (${reason.length} characters)` : reason;
+    const why =
+      reason.length > MAX_REASON_CHARS
+        ? `${reason.slice(0, MAX_REASON_CHARS)}... (${reason.length} characters)`
+        : reason;
     const headers: Headers = {};
     for (const [k, v] of Object.entries(raw.headers)) if (!k.startsWith('eddy.')) headers[k] = v;
     headers[HEADERS.dlqReason] = Buffer.from(why);

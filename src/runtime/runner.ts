@@ -1,9 +1,9 @@
+import { ConfigError } from '../errors.js';
 import type { Consumer, Log, TopicPartition } from '../log/contract.js';
 import { tpKey } from '../log/contract.js';
 import type { SchemaRegistry } from '../schema/types.js';
 import type { Topology } from '../topology/graph.js';
 import { readerGroupId } from '../topology/names.js';
-import { ConfigError } from '../errors.js';
 import type { ProcessingGuarantee } from './commit.js';
 import { SharedRead } from './reader.js';
 import type { RunStats } from './stats.js';
@@ -37,6 +37,8 @@ export interface RunnerOptions {
   readonly onRestore?: (task: string, store: string, done: number, total: number) => void;
   /** Called when partitions are assigned, with the ids of the tasks created for them (they restore in the background). */
   readonly onAssigned?: (tasks: readonly string[], partitions: readonly TopicPartition[]) => void;
+  /** Called for trouble that does not stop processing (a failed purge of a repartition topic). */
+  readonly onWarning?: (event: string, message: string) => void;
   /** Called when a task's stores are restored and it starts processing. */
   readonly onRestored?: (task: string) => void;
   /** Called after revoked partitions' tasks are closed (also on `stop()`, when every partition is revoked). */
@@ -121,6 +123,7 @@ export class TopologyRunner {
           maxCacheEntries: opts.maxCacheEntries ?? 50_000,
           processingGuarantee: opts.processingGuarantee ?? 'exactly-once',
           stats: opts.stats?.(t.version),
+          onWarning: opts.onWarning,
           onRestore: (task, store, done, total) => {
             const m = this.restoreStatus.get(task) ?? new Map<string, StoreRestoreStatus>();
             m.set(store, { store, restored: done, total });
@@ -169,9 +172,10 @@ export class TopologyRunner {
     return this.versions.find((v) => v.topology.version === version)?.stats;
   }
 
-  /** Input records fetched from the log (shared fetch and catch-up reads), and of those the catch-up reads. */
-  get fetched(): { records: number; catchUpRecords: number } {
-    return { records: this.shared.fetchedRecords, catchUpRecords: this.shared.catchUpRecords };
+  /** Records fetched from the log: all, those of shared inputs by the shared consumer, those of catch-up reads. */
+  get fetched(): { records: number; sharedInputRecords: number; catchUpRecords: number } {
+    const r = this.shared;
+    return { records: r.fetchedRecords, sharedInputRecords: r.sharedInputRecords, catchUpRecords: r.catchUpRecords };
   }
 
   /**
@@ -255,7 +259,11 @@ export class TopologyRunner {
         tasks.push({ task: t.taskId, state: t.state === 'running' ? 'running' : 'restoring', stores });
       }
     tasks.sort((a, b) => a.task.localeCompare(b.task, 'en', { numeric: true }));
-    return { ready: this.phaseNow === 'running' && tasks.every((t) => t.state === 'running'), phase: this.phaseNow, tasks };
+    return {
+      ready: this.phaseNow === 'running' && tasks.every((t) => t.state === 'running'),
+      phase: this.phaseNow,
+      tasks,
+    };
   }
 
   private markRunning(): void {
@@ -288,28 +296,34 @@ export class TopologyRunner {
     );
   }
 
-  /** A task is open (positions known): resume its shared inputs once every version's task for them is open. */
-  private opened(task: Task): void {
-    for (const topic of task.sourceTopics) {
-      if (!this.shared.isShared(topic) || this.shared.isStarted(topic, task.partition)) continue;
-      if (!this.assigned.has(tpKey(topic, task.partition))) continue;
-      const tasks = this.shared.readersOf(topic).map((v) => v.existingTask(topic, task.partition));
-      if (tasks.some((t) => t === undefined || t.state === 'created' || t.state === 'closed')) continue;
-      const at = Math.max(...tasks.map((t) => t!.position(topic)));
-      this.shared.started(topic, task.partition, at);
-      this.consumer?.resume([{ topic, partition: task.partition, offset: at }]);
-      for (const [i, t] of tasks.entries()) if (t!.state === 'running') this.shared.startCatchUp(this.shared.readersOf(topic)[i], t!, topic);
-    }
-  }
+  /** A task is open: its positions are known; it waits for its stores. */
+  private opened(_task: Task): void {}
 
-  /** A task's stores are restored: resume its internal inputs at its positions, catch its shared inputs up. */
+  /**
+   * A task's stores are restored: resume its internal inputs at its positions. A shared input partition is resumed
+   * once every version's task reading it is restored, at the furthest of their positions (the live version never
+   * waits for a replay); the tasks behind catch up with their own reads.
+   */
   private restored(task: Task): void {
     const v = this.versions.find((x) => x.tasks.get(task.localId) === task);
     if (v === undefined) return;
     for (const topic of task.sourceTopics) {
       if (!this.assigned.has(tpKey(topic, task.partition))) continue;
-      if (v.isInternal(topic)) this.consumer?.resume([{ topic, partition: task.partition, offset: task.position(topic) }]);
-      else this.shared.startCatchUp(v, task, topic);
+      if (v.isInternal(topic)) {
+        this.consumer?.resume([{ topic, partition: task.partition, offset: task.position(topic) }]);
+        continue;
+      }
+      if (this.shared.isStarted(topic, task.partition)) {
+        this.shared.startCatchUp(v, task, topic);
+        continue;
+      }
+      const readers = this.shared.readersOf(topic);
+      const tasks = readers.map((r) => r.existingTask(topic, task.partition));
+      if (tasks.some((t) => t === undefined || t.state !== 'running')) continue;
+      const at = Math.max(...tasks.map((t) => t!.position(topic)));
+      this.shared.started(topic, task.partition, at);
+      this.consumer?.resume([{ topic, partition: task.partition, offset: at }]);
+      for (const [i, t] of tasks.entries()) this.shared.startCatchUp(readers[i], t!, topic);
     }
     this.opts.onRestored?.(task.taskId);
   }

@@ -1,9 +1,9 @@
+import { EddyError } from '../errors.js';
 import type { LogRecord } from '../log/contract.js';
 import type { Flowing } from '../processors/context.js';
 import { AvroSerde } from '../schema/avro-serde.js';
 import type { SchemaRegistry } from '../schema/types.js';
 import type { Topology } from '../topology/graph.js';
-import { EddyError } from '../errors.js';
 
 /** Header names eddy writes. Provenance headers make every output traceable to the input offset that made it. */
 export const HEADERS = {
@@ -57,14 +57,16 @@ export class TopologySerdes {
   /** The serdes of a topic. Throws if the topic carries no typed records. */
   topic(name: string): SerdePair {
     const s = this.topics.get(name);
-    if (s === undefined) throw new EddyError('NO_SERDE', `topic "${name}" has no schemas in this topology`, { details: { topic: name } });
+    if (s === undefined)
+      throw new EddyError('NO_SERDE', `topic "${name}" has no schemas in this topology`, { details: { topic: name } });
     return s;
   }
 
   /** The serdes of a state store. */
   store(name: string): SerdePair {
     const s = this.stores.get(name);
-    if (s === undefined) throw new EddyError('NO_SERDE', `store "${name}" has no schemas in this topology`, { details: { store: name } });
+    if (s === undefined)
+      throw new EddyError('NO_SERDE', `store "${name}" has no schemas in this topology`, { details: { store: name } });
     return s;
   }
 
@@ -72,7 +74,10 @@ export class TopologySerdes {
    * Decodes a batch read from `topic`: fetches any writer schema not seen yet (one registry round trip per new id),
    * then decodes each record synchronously. Records that cannot be decoded come back in `bad` with the reason.
    */
-  async decode(topic: string, records: readonly LogRecord[]): Promise<{ ok: Flowing[]; bad: { raw: LogRecord; reason: string }[] }> {
+  async decode(
+    topic: string,
+    records: readonly LogRecord[],
+  ): Promise<{ ok: Flowing[]; bad: { raw: LogRecord; reason: string }[] }> {
     const serdes = this.topic(topic);
     const keyIds = new Set<number>();
     const valueIds = new Set<number>();
@@ -84,16 +89,20 @@ export class TopologySerdes {
     const bad: { raw: LogRecord; reason: string }[] = [];
     const unprepared = new Map<string, string>();
     // One id at a time, so that one unknown id dead-letters only its records, not the batch.
-    for (const [serde, ids] of [[serdes.key, keyIds], [serdes.value, valueIds]] as const) {
-      for (const id of ids) if (!this.prepared.has(`${serde.subject}/${id}`)) {
-        try {
-          await serde.prepare([id]);
-          this.prepared.add(`${serde.subject}/${id}`);
-        } catch (err) {
-          // the records with this id are dead-lettered below, with this reason
-          unprepared.set(`${serde.subject}/${id}`, err instanceof Error ? err.message : String(err));
+    for (const [serde, ids] of [
+      [serdes.key, keyIds],
+      [serdes.value, valueIds],
+    ] as const) {
+      for (const id of ids)
+        if (!this.prepared.has(`${serde.subject}/${id}`)) {
+          try {
+            await serde.prepare([id]);
+            this.prepared.add(`${serde.subject}/${id}`);
+          } catch (err) {
+            // the records with this id are dead-lettered below, with this reason
+            unprepared.set(`${serde.subject}/${id}`, err instanceof Error ? err.message : String(err));
+          }
         }
-      }
     }
     for (const raw of records) {
       try {
@@ -109,8 +118,12 @@ export class TopologySerdes {
         });
       } catch (err) {
         const why =
-          (raw.key !== null && raw.key.length >= 5 && unprepared.get(`${serdes.key.subject}/${raw.key.readInt32BE(1)}`)) ||
-          (raw.value !== null && raw.value.length >= 5 && unprepared.get(`${serdes.value.subject}/${raw.value.readInt32BE(1)}`)) ||
+          (raw.key !== null &&
+            raw.key.length >= 5 &&
+            unprepared.get(`${serdes.key.subject}/${raw.key.readInt32BE(1)}`)) ||
+          (raw.value !== null &&
+            raw.value.length >= 5 &&
+            unprepared.get(`${serdes.value.subject}/${raw.value.readInt32BE(1)}`)) ||
           (err instanceof Error ? err.message : String(err));
         bad.push({ raw, reason: `deserialization failed: ${why}` });
       }

@@ -1,5 +1,6 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { EddyError, RecordsDeletedError, UnknownStoreError } from '../errors.js';
 import type { AppendResult, Headers, Log, LogRecord, ProducerRecord, TopicPartitionOffset } from '../log/contract.js';
 import { tpKey } from '../log/contract.js';
 import { partitionFor } from '../log/partitioner.js';
@@ -11,7 +12,6 @@ import { KeyValueStore, WindowStore } from '../state/stores.js';
 import { SqliteWindowStore } from '../state/window-store.js';
 import type { Subtopology, Topology } from '../topology/graph.js';
 import { taskId, transactionalId, versionedTaskId } from '../topology/names.js';
-import { EddyError, RecordsDeletedError, UnknownStoreError } from '../errors.js';
 import { Mutex } from '../util/mutex.js';
 import { AtLeastOnceCommitter, type Committer, type ProcessingGuarantee, TransactionalCommitter } from './commit.js';
 import type { GlobalTableView } from './global-tables.js';
@@ -144,7 +144,8 @@ export class Task implements ProcessorContext {
   /** The next offset this task processes in `topic` (known after `open`). */
   position(topic: string): number {
     const p = this.positions.get(topic);
-    if (p === undefined) throw new EddyError('NO_POSITION', `task ${this.taskId} has no position in ${topic}; open() it first`);
+    if (p === undefined)
+      throw new EddyError('NO_POSITION', `task ${this.taskId} has no position in ${topic}; open() it first`);
     return p;
   }
 
@@ -161,7 +162,8 @@ export class Task implements ProcessorContext {
       const path = storePath(this.d.stateDir, t.groupId, this.localId, name);
       let store = this.openStore(info.kind, name, path);
       const offsets = (await log.offsets(info.changelog)).find((o) => o.partition === this.partition);
-      if (offsets === undefined) throw new EddyError('MISSING_CHANGELOG', `changelog ${info.changelog} has no partition ${this.partition}`);
+      if (offsets === undefined)
+        throw new EddyError('MISSING_CHANGELOG', `changelog ${info.changelog} has no partition ${this.partition}`);
       const from = store.checkpoint();
       if (from < offsets.low || from > offsets.high) {
         // The store is older than the compacted changelog, or ahead of it (the changelog was recreated): rebuild.
@@ -177,11 +179,13 @@ export class Task implements ProcessorContext {
       const committed = (await log.committedOffsets(t.groupId, topic)).get(this.partition);
       const range = (await log.offsets(topic)).find((o) => o.partition === this.partition);
       const low = range?.low ?? 0;
-      if (committed !== undefined && committed.offset < low) throw new RecordsDeletedError(topic, this.partition, committed.offset, low);
+      if (committed !== undefined && committed.offset < low)
+        throw new RecordsDeletedError(topic, this.partition, committed.offset, low);
       this.positions.set(topic, committed?.offset ?? low);
       if (committed?.metadata) {
         const times = JSON.parse(committed.metadata) as Record<string, number>;
-        for (const [k, v] of Object.entries(times)) this.streamTimes.set(k, Math.max(v, this.streamTimes.get(k) ?? NO_STREAM_TIME));
+        for (const [k, v] of Object.entries(times))
+          this.streamTimes.set(k, Math.max(v, this.streamTimes.get(k) ?? NO_STREAM_TIME));
       }
     }
     this.stateNow = 'restoring';
@@ -206,11 +210,17 @@ export class Task implements ProcessorContext {
     if (r !== undefined) {
       let n = 0;
       if (r.next < r.high) {
-        const reader = this.d.log.read({ topic: r.changelog, partition: this.partition }, { fromOffset: r.next, toOffset: r.high, maxBatchRecords: maxRecords });
+        const reader = this.d.log.read(
+          { topic: r.changelog, partition: this.partition },
+          { fromOffset: r.next, toOffset: r.high, maxBatchRecords: maxRecords },
+        );
         for await (const batch of reader) {
           if (batch.length === 0) continue;
           const end = batch[batch.length - 1].offset + 1;
-          r.store.restore(batch.map((x) => ({ key: x.key!, value: x.value })), end);
+          r.store.restore(
+            batch.map((x) => ({ key: x.key!, value: x.value })),
+            end,
+          );
           r.next = end;
           n += batch.length;
           if (n >= maxRecords) break;
@@ -236,8 +246,10 @@ export class Task implements ProcessorContext {
    */
   async process(batch: DecodedBatch): Promise<void> {
     const route = this.routes.get(batch.topic);
-    if (route === undefined) throw new EddyError('NOT_A_SOURCE', `task ${this.taskId} does not read topic ${batch.topic}`);
-    if (this.stateNow !== 'running') throw new EddyError('TASK_NOT_RUNNING', `task ${this.taskId} is ${this.stateNow}, not running`);
+    if (route === undefined)
+      throw new EddyError('NOT_A_SOURCE', `task ${this.taskId} does not read topic ${batch.topic}`);
+    if (this.stateNow !== 'running')
+      throw new EddyError('TASK_NOT_RUNNING', `task ${this.taskId} is ${this.stateNow}, not running`);
     const { last } = batch;
     const savedTimes = new Map(this.streamTimes);
     this.d.stats.in(batch.topic, batch.ok.length + batch.bad.length);
@@ -302,7 +314,8 @@ export class Task implements ProcessorContext {
     for (const c of changes) {
       const offs = result.offsets.get(tpKey(c.changelog, this.partition));
       const lastOffset = offs?.[offs.length - 1];
-      if (lastOffset === undefined) throw new EddyError('COMMIT_RESULT', `commit returned no offsets for ${c.changelog}`);
+      if (lastOffset === undefined)
+        throw new EddyError('COMMIT_RESULT', `commit returned no offsets for ${c.changelog}`);
       c.store.committed(c.entries, lastOffset + 1);
     }
     for (const s of this.stores.values()) s.trim();

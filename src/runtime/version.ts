@@ -1,9 +1,9 @@
+import { ConfigError, EddyError, UnknownTopicError } from '../errors.js';
 import type { Log, LogRecord, TopicSpec } from '../log/contract.js';
 import type { Flowing } from '../processors/context.js';
 import type { SchemaRegistry } from '../schema/types.js';
 import type { Topology } from '../topology/graph.js';
 import { taskId } from '../topology/names.js';
-import { ConfigError, EddyError, UnknownTopicError } from '../errors.js';
 import { PROCESSING_GUARANTEES, type ProcessingGuarantee } from './commit.js';
 import { bootstrapGlobalTables, type GlobalTableView } from './global-tables.js';
 import { TopologySerdes } from './serdes.js';
@@ -19,9 +19,14 @@ export interface VersionOptions {
   readonly processingGuarantee: ProcessingGuarantee;
   /** Counters to count into (default new ones). */
   readonly stats?: RunStats;
+  /** Something went wrong that does not stop processing (a failed purge). */
+  readonly onWarning?: (event: string, message: string) => void;
   /** Progress of store restoration of one of this version's tasks, in changelog records. */
   readonly onRestore?: (task: string, store: string, done: number, total: number) => void;
 }
+
+/** How often a repartition topic partition is purged of records committed downstream, ms. */
+export const REPARTITION_PURGE_INTERVAL_MS = 10_000;
 
 /** A decoded batch: records that decoded, and those that did not with the reason. */
 export interface Decoded {
@@ -56,7 +61,8 @@ export class VersionRuntime {
   }
 
   get serdes(): TopologySerdes {
-    if (this.serdesNow === undefined) throw new EddyError('NOT_SET_UP', `version ${this.topology.groupId} was not set up`);
+    if (this.serdesNow === undefined)
+      throw new EddyError('NOT_SET_UP', `version ${this.topology.groupId} was not set up`);
     return this.serdesNow;
   }
 
@@ -102,7 +108,9 @@ export class VersionRuntime {
       if (info.role === 'source') inputPartitions = Math.max(inputPartitions, d.partitions);
     }
     for (const s of t.subtopologies) {
-      const counts = s.sourceTopics.filter((x) => t.topics.get(x)!.role === 'source').map((x) => [x, this.partitions.get(x)!] as const);
+      const counts = s.sourceTopics
+        .filter((x) => t.topics.get(x)!.role === 'source')
+        .map((x) => [x, this.partitions.get(x)!] as const);
       if (new Set(counts.map((c) => c[1])).size > 1)
         throw new ConfigError(
           `sub-topology ${s.id} reads topics that are not co-partitioned: ${counts.map(([n, p]) => `${n} (${p})`).join(', ')}. Give them the same number of partitions.`,
@@ -169,6 +177,28 @@ export class VersionRuntime {
     for (const k of [...this.restoredSoFar.keys()]) if (k.startsWith(`${task.localId}/`)) this.restoredSoFar.delete(k);
   }
 
+  private readonly purgedAt = new Map<string, number>();
+
+  /**
+   * Purges a repartition topic's records below `offset` (committed downstream) with `Log.deleteRecords`, as Kafka
+   * Streams does, at most every `REPARTITION_PURGE_INTERVAL_MS` per partition. Failures are reported, not thrown:
+   * a purge is only housekeeping.
+   */
+  async purgeRepartition(topic: string, partition: number, offset: number): Promise<void> {
+    const k = `${topic}:${partition}`;
+    const now = Date.now();
+    if (now - (this.purgedAt.get(k) ?? 0) < REPARTITION_PURGE_INTERVAL_MS) return;
+    this.purgedAt.set(k, now);
+    try {
+      await this.o.log.deleteRecords({ topic, partition }, offset);
+    } catch (err) {
+      this.o.onWarning?.(
+        'purge',
+        `could not purge ${k} below ${offset}: ${err instanceof Error ? err.message : String(err)}`,
+      );
+    }
+  }
+
   /** Decodes records of one of this version's source topics with its reader schemas. */
   decode(topic: string, records: readonly LogRecord[]): Promise<Decoded> {
     return this.serdes.decode(topic, records);
@@ -177,7 +207,8 @@ export class VersionRuntime {
   /** Partition count of a topic of this version. */
   partitionsOf(topic: string): number {
     const n = this.partitions.get(topic);
-    if (n === undefined) throw new EddyError('UNKNOWN_PARTITIONS', `partition count of ${topic} is not known; was setup() called?`);
+    if (n === undefined)
+      throw new EddyError('UNKNOWN_PARTITIONS', `partition count of ${topic} is not known; was setup() called?`);
     return n;
   }
 }

@@ -68,72 +68,73 @@ export class Worker {
     this.log = o.logger;
     this.newRunner = () =>
       new TopologyRunner(o.versions ?? [o.topology], {
-      stats: (version) => this.statsByVersion.get(version),
-      log: o.log,
-      registry: o.registry,
-      stateDir: o.stateDir,
-      maxBatchRecords: o.maxBatchRecords,
-      processingGuarantee: o.processingGuarantee,
-      onBatch: (stats, b) => {
-        this.lastProgressMs = Date.now();
-        this.metrics.observeBatch(b);
-        this.log.debug(
-          {
-            event: 'commit',
-            task: b.task,
-            topic: b.topic,
-            partition: b.partition,
-            records: b.records,
-            durationMs: Math.round(b.durationMs * 10) / 10,
-            commits: stats.commits,
-          },
-          'batch committed',
-        );
-      },
-      onRestore: (task, store, done, total) => {
-        const k = `${task}/${store}`;
-        const now = Date.now();
-        if (done < total && now - (this.restoreLoggedAt.get(k) ?? 0) < RESTORE_LOG_INTERVAL_MS) return;
-        this.restoreLoggedAt.set(k, now);
-        this.log.info(
-          { event: 'restore', task, store, restored: done, total },
-          `restoring ${store} of task ${task}: ${done}/${total}`,
-        );
-      },
-      onAssigned: (tasks, tps) => {
-        for (const tp of tps) this.assigned.set(tpKey(tp.topic, tp.partition), tp);
-        this.log.info(
-          {
-            event: 'assigned',
-            tasks,
-            partitions: tps.map((tp) => tpKey(tp.topic, tp.partition)),
-            rebalances: this.runner.stats.rebalances,
-          },
-          `assigned ${tasks.length} task(s), restoring in the background: ${tasks.join(', ') || '(none new)'}`,
-        );
-      },
-      onRestored: (task) => {
-        // Changelog records restored per store into the task, now processing.
-        const restored: Record<string, number> = {};
-        for (const t of this.runner.readiness().tasks)
-          if (t.task === task) for (const s of t.stores) restored[s.store] = (restored[s.store] ?? 0) + s.restored;
-        this.log.info({ event: 'restored', task, restored }, `task ${task} restored; processing`);
-      },
-      onRevoked: (tasks, tps) => {
-        for (const tp of tps) this.assigned.delete(tpKey(tp.topic, tp.partition));
-        const shutdown = this.runner.phase === 'stopping';
-        this.log.info(
-          {
-            event: 'revoked',
-            tasks,
-            partitions: tps.map((tp) => tpKey(tp.topic, tp.partition)),
-            shutdown,
-            rebalances: this.runner.stats.rebalances,
-          },
-          `revoked ${tasks.length} task(s)${shutdown ? ' on shutdown' : ''}: ${tasks.join(', ')}`,
-        );
-      },
-    });
+        stats: (version) => this.statsByVersion.get(version),
+        log: o.log,
+        registry: o.registry,
+        stateDir: o.stateDir,
+        maxBatchRecords: o.maxBatchRecords,
+        processingGuarantee: o.processingGuarantee,
+        onWarning: (event, message) => this.log.warn({ event }, message),
+        onBatch: (stats, b) => {
+          this.lastProgressMs = Date.now();
+          this.metrics.observeBatch(b);
+          this.log.debug(
+            {
+              event: 'commit',
+              task: b.task,
+              topic: b.topic,
+              partition: b.partition,
+              records: b.records,
+              durationMs: Math.round(b.durationMs * 10) / 10,
+              commits: stats.commits,
+            },
+            'batch committed',
+          );
+        },
+        onRestore: (task, store, done, total) => {
+          const k = `${task}/${store}`;
+          const now = Date.now();
+          if (done < total && now - (this.restoreLoggedAt.get(k) ?? 0) < RESTORE_LOG_INTERVAL_MS) return;
+          this.restoreLoggedAt.set(k, now);
+          this.log.info(
+            { event: 'restore', task, store, restored: done, total },
+            `restoring ${store} of task ${task}: ${done}/${total}`,
+          );
+        },
+        onAssigned: (tasks, tps) => {
+          for (const tp of tps) this.assigned.set(tpKey(tp.topic, tp.partition), tp);
+          this.log.info(
+            {
+              event: 'assigned',
+              tasks,
+              partitions: tps.map((tp) => tpKey(tp.topic, tp.partition)),
+              rebalances: this.runner.stats.rebalances,
+            },
+            `assigned ${tasks.length} task(s), restoring in the background: ${tasks.join(', ') || '(none new)'}`,
+          );
+        },
+        onRestored: (task) => {
+          // Changelog records restored per store into the task, now processing.
+          const restored: Record<string, number> = {};
+          for (const t of this.runner.readiness().tasks)
+            if (t.task === task) for (const s of t.stores) restored[s.store] = (restored[s.store] ?? 0) + s.restored;
+          this.log.info({ event: 'restored', task, restored }, `task ${task} restored; processing`);
+        },
+        onRevoked: (tasks, tps) => {
+          for (const tp of tps) this.assigned.delete(tpKey(tp.topic, tp.partition));
+          const shutdown = this.runner.phase === 'stopping';
+          this.log.info(
+            {
+              event: 'revoked',
+              tasks,
+              partitions: tps.map((tp) => tpKey(tp.topic, tp.partition)),
+              shutdown,
+              rebalances: this.runner.stats.rebalances,
+            },
+            `revoked ${tasks.length} task(s)${shutdown ? ' on shutdown' : ''}: ${tasks.join(', ')}`,
+          );
+        },
+      });
     this.runnerNow = this.newRunner();
     for (const v of this.runnerNow.versions) this.statsByVersion.set(v.topology.version, v.stats);
     this.metrics = new WorkerMetrics({
