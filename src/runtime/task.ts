@@ -1,4 +1,3 @@
-import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type {
   AppendResult,
@@ -14,10 +13,9 @@ import { tpKey } from '../log/contract.js';
 import { partitionFor } from '../log/partitioner.js';
 import type { Flowing, ProcessorContext, ReadonlyGlobalTable } from '../processors/context.js';
 import { NO_STREAM_TIME } from '../processors/window.js';
-import { SqliteKeyValueStore } from '../state/kv-store.js';
 import type { ChangelogEntry } from '../state/sqlite.js';
-import { KeyValueStore, WindowStore } from '../state/stores.js';
-import { SqliteWindowStore } from '../state/window-store.js';
+import { KeyValueStore, type Serde, WindowStore } from '../state/stores.js';
+import { type QuarantinedStore, TaskStores, describeQuarantine } from '../state/task-stores.js';
 import type { Subtopology, Topology } from '../topology/graph.js';
 import { taskId, transactionalId } from '../topology/names.js';
 import { EddyError, UnknownStoreError } from '../errors.js';
@@ -118,7 +116,10 @@ export class Task implements ProcessorContext {
     return this.d.stats;
   }
 
-  /** Opens the task's stores, restores each from its changelog tail, and recovers stream time. */
+  /**
+   * Opens the task's stores (through `TaskStores`: corrupt or foreign store files are quarantined and rebuilt), restores
+   * each from its changelog tail, and recovers stream time.
+   */
   async open(): Promise<void> {
     const { topology: t, log } = this.d;
     // Fence the task's previous owner first (a zombie, or a crashed run whose transaction is still open): its open
@@ -127,25 +128,39 @@ export class Task implements ProcessorContext {
       ? log.producer()
       : log.producer({ transactionalId: transactionalId(t.name, t.version, this.taskId) });
     await this.producer.init?.();
-    for (const name of this.d.subtopology.stores) {
-      const info = t.stores.get(name)!;
-      const path = storePath(this.d.stateDir, t.groupId, this.taskId, name);
-      const serde = this.d.serdes.store(name);
-      let store = this.openStore(info.kind, name, path, serde);
-      const [offsets] = (await log.offsets(info.changelog)).filter((o) => o.partition === this.partition);
-      const from = store.checkpoint();
-      if (offsets === undefined) throw new EddyError('MISSING_CHANGELOG', `changelog ${info.changelog} has no partition ${this.partition}`);
-      if (from < offsets.low || from > offsets.high) {
-        // The store is older than the compacted changelog, or ahead of it (the changelog was recreated): rebuild.
-        store.close();
-        rmSync(path, { force: true });
-        rmSync(`${path}-wal`, { force: true });
-        rmSync(`${path}-shm`, { force: true });
-        store = this.openStore(info.kind, name, path, serde);
-      }
-      await this.restore(store, info.changelog, offsets.high);
-      this.stores.set(name, store);
+    // TaskDeps has no quarantine callback yet (the runtime rewrite adds one): until then report on stderr.
+    const deps = this.d as TaskDeps & { readonly onQuarantine?: (q: QuarantinedStore) => void; readonly fingerprint?: string };
+    const restoredSoFar = new Map<string, number>();
+    const stores = new TaskStores({
+      log,
+      stateDir: this.d.stateDir,
+      topology: t.name,
+      version: t.version,
+      group: t.groupId,
+      task: this.taskId,
+      partition: this.partition,
+      fingerprint: deps.fingerprint,
+      maxCacheEntries: this.d.maxCacheEntries,
+      stores: this.d.subtopology.stores.map((name) => {
+        const info = t.stores.get(name)!;
+        const serde = this.d.serdes.store(name) as { key: Serde<unknown>; value: Serde<unknown> };
+        return { name, kind: info.kind, changelog: info.changelog, keySerde: serde.key, valueSerde: serde.value };
+      }),
+      onRestore: (store, done, total) => {
+        this.d.stats.restoredRecords += done - (restoredSoFar.get(store) ?? 0);
+        restoredSoFar.set(store, done);
+        this.d.onRestore?.(store, done, total);
+      },
+      onQuarantine: deps.onQuarantine ?? ((q) => process.stderr.write(`eddy: ${describeQuarantine(q)}\n`)),
+    });
+    try {
+      await stores.open();
+      await stores.restoreAll();
+    } catch (err) {
+      await stores.close();
+      throw err;
     }
+    for (const [name, store] of stores.stores) this.stores.set(name, store);
     for (const topic of this.d.subtopology.sourceTopics) {
       const committed = (await log.committedOffsets(t.groupId, topic)).get(this.partition);
       if (committed?.metadata) {
@@ -153,31 +168,6 @@ export class Task implements ProcessorContext {
         for (const [k, v] of Object.entries(times)) this.streamTimes.set(k, Math.max(v, this.streamTimes.get(k) ?? NO_STREAM_TIME));
       }
     }
-  }
-
-  private openStore(kind: 'kv' | 'window', name: string, path: string, serde: { key: unknown; value: unknown }): AnyStore {
-    const s = serde as { key: never; value: never };
-    return kind === 'kv'
-      ? new KeyValueStore(new SqliteKeyValueStore(name, path), s.key, s.value, this.d.maxCacheEntries)
-      : new WindowStore(new SqliteWindowStore(name, path), s.key, s.value, this.d.maxCacheEntries);
-  }
-
-  private async restore(store: AnyStore, changelog: string, high: number): Promise<void> {
-    const from = store.checkpoint();
-    if (from >= high) return;
-    let done = 0;
-    for await (const batch of this.d.log.read({ topic: changelog, partition: this.partition }, { fromOffset: from, toOffset: high })) {
-      if (batch.length === 0) continue;
-      store.restore(
-        batch.map((r) => ({ key: r.key!, value: r.value })),
-        batch[batch.length - 1].offset + 1,
-      );
-      done += batch.length;
-      this.d.stats.restoredRecords += batch.length;
-      this.d.onRestore?.(store.name, done, high - from);
-    }
-    // Transaction markers (Kafka) occupy offsets too: the store is restored when the position reaches the end.
-    store.restore([], high);
   }
 
   /**
