@@ -167,8 +167,13 @@ export function examineStoreFile(path: string, expected: StoreIdentity, clean: b
   try {
     db = new Database(path, { fileMustExist: true });
     if (!clean) {
-      const rows = db.pragma('quick_check(5)', { simple: false }) as { quick_check: string }[];
-      const msgs = rows.map((r) => r.quick_check);
+      let msgs: string[];
+      try {
+        msgs = (db.pragma('quick_check(5)', { simple: false }) as { quick_check: string }[]).map((r) => r.quick_check);
+      } catch (err) {
+        if (!isCorruptionError(err)) throw err;
+        msgs = [`${err.message} (${err.code})`];
+      }
       if (msgs.length !== 1 || msgs[0] !== 'ok') return { state: 'corrupt', reason: `PRAGMA quick_check: ${msgs.join('; ')}` };
     }
     const mismatch = identityMismatch(readIdentity(db), expected);
