@@ -16,9 +16,13 @@ export class SqliteKeyValueStore extends SqliteStoreBase {
   /** Opens (or creates) the store at `path`. Throws `StoreCorruptError` when SQLite reports the file damaged. */
   constructor(name: string, path: string, opts: SqliteStoreOptions = {}) {
     super(name, path, opts);
-    this.guard(() => this.db.exec('CREATE TABLE IF NOT EXISTS kv (key BLOB PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID'));
+    this.guard(() =>
+      this.db.exec('CREATE TABLE IF NOT EXISTS kv (key BLOB PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID'),
+    );
     this.getStmt = this.db.prepare('SELECT value FROM kv WHERE key = ?');
-    this.putStmt = this.db.prepare('INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value');
+    this.putStmt = this.db.prepare(
+      'INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
+    );
     this.delStmt = this.db.prepare('DELETE FROM kv WHERE key = ?');
     this.allStmt = this.db.prepare('SELECT key, value FROM kv ORDER BY key');
     this.countStmt = this.db.prepare('SELECT count(*) AS n FROM kv');

@@ -2,7 +2,13 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { StoreCorruptError } from '../errors.js';
-import { type StoreIdentity, corruptMarkerPath, identityRows, isCorruptionError, writeCleanMarker } from './store-file.js';
+import {
+  corruptMarkerPath,
+  identityRows,
+  isCorruptionError,
+  type StoreIdentity,
+  writeCleanMarker,
+} from './store-file.js';
 
 /** A changelog record as captured from, or restored into, a store: `value === null` is a tombstone (delete). */
 export interface ChangelogEntry {
@@ -68,7 +74,9 @@ export abstract class SqliteStoreBase {
     try {
       this.db = openStoreDb(path);
       this.getMeta = this.db.prepare('SELECT value FROM meta WHERE name = ?');
-      this.setMeta = this.db.prepare('INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value');
+      this.setMeta = this.db.prepare(
+        'INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value',
+      );
     } catch (err) {
       throw this.corruption(err);
     }

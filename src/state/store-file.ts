@@ -4,7 +4,18 @@
  * changelog, so a file that is not exactly the expected, intact store is never read: it is quarantined and the store
  * is rebuilt from the changelog.
  */
-import { existsSync, mkdirSync, openSync, readFileSync, readSync, closeSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 
@@ -27,7 +38,16 @@ export interface StoreIdentity {
   readonly fingerprint?: string;
 }
 
-const IDENTITY_FIELDS = ['topology', 'version', 'store', 'task', 'changelog', 'partition', 'kind', 'fingerprint'] as const;
+const IDENTITY_FIELDS = [
+  'topology',
+  'version',
+  'store',
+  'task',
+  'changelog',
+  'partition',
+  'kind',
+  'fingerprint',
+] as const;
 const IDENTITY_PREFIX = 'identity.';
 
 /** `meta` rows (name, value) that record `id` in a store file. */
@@ -42,7 +62,10 @@ export function readIdentity(db: Database.Database): Map<string, string> {
   const hasMeta = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get() !== undefined;
   const out = new Map<string, string>();
   if (!hasMeta) return out;
-  const rows = db.prepare('SELECT name, value FROM meta WHERE name LIKE ?').all(`${IDENTITY_PREFIX}%`) as { name: string; value: string }[];
+  const rows = db.prepare('SELECT name, value FROM meta WHERE name LIKE ?').all(`${IDENTITY_PREFIX}%`) as {
+    name: string;
+    value: string;
+  }[];
   for (const r of rows) out.set(r.name.slice(IDENTITY_PREFIX.length), r.value);
   return out;
 }
@@ -55,7 +78,8 @@ export function identityMismatch(recorded: ReadonlyMap<string, string>, expected
     const want = expected[f];
     if (f === 'fingerprint' && want === undefined) continue;
     const got = recorded.get(f);
-    if (got !== (want === undefined ? undefined : String(want))) diffs.push(`${f} is ${got ?? '(none)'}, expected ${want ?? '(none)'}`);
+    if (got !== (want === undefined ? undefined : String(want)))
+      diffs.push(`${f} is ${got ?? '(none)'}, expected ${want ?? '(none)'}`);
   }
   return diffs.length === 0 ? undefined : `the file belongs to another store: ${diffs.join('; ')}`;
 }
@@ -102,7 +126,11 @@ export function takeCleanMarker(path: string): boolean {
   try {
     const recorded = JSON.parse(readFileSync(marker, 'utf8')) as FileStamp;
     const now = existsSync(path) ? stamp(path) : undefined;
-    clean = now !== undefined && now.ino === recorded.ino && now.sizeBytes === recorded.sizeBytes && now.mtimeNs === recorded.mtimeNs;
+    clean =
+      now !== undefined &&
+      now.ino === recorded.ino &&
+      now.sizeBytes === recorded.sizeBytes &&
+      now.mtimeNs === recorded.mtimeNs;
   } catch {
     clean = false;
   }
@@ -139,8 +167,10 @@ function checkBytes(path: string): string | undefined {
     return `the file is not a SQLite database (garbage header, ${sizeBytes} bytes)`;
   const rawPageSize = header.readUInt16BE(16);
   const pageSize = rawPageSize === 1 ? 65_536 : rawPageSize;
-  if (pageSize < 512 || (pageSize & (pageSize - 1)) !== 0) return `the file's header is damaged (page size ${rawPageSize})`;
-  if (sizeBytes % pageSize !== 0) return `the file is truncated (${sizeBytes} bytes is not a whole number of ${pageSize}-byte pages)`;
+  if (pageSize < 512 || (pageSize & (pageSize - 1)) !== 0)
+    return `the file's header is damaged (page size ${rawPageSize})`;
+  if (sizeBytes % pageSize !== 0)
+    return `the file is truncated (${sizeBytes} bytes is not a whole number of ${pageSize}-byte pages)`;
   // The header's page count is valid when its change counter matches "version valid for" (SQLite file format 1.3.x).
   // With no write-ahead log pending (a closed store), the file must hold exactly that many pages.
   const pages = header.readUInt32BE(28);
@@ -159,7 +189,8 @@ function checkBytes(path: string): string | undefined {
  */
 export function examineStoreFile(path: string, expected: StoreIdentity, clean: boolean): StoreFileState {
   const marker = corruptMarkerPath(path);
-  if (existsSync(marker)) return { state: 'corrupt', reason: `a store operation failed: ${readFileSync(marker, 'utf8').trim()}` };
+  if (existsSync(marker))
+    return { state: 'corrupt', reason: `a store operation failed: ${readFileSync(marker, 'utf8').trim()}` };
   if (!existsSync(path)) return { state: 'missing' };
   const bad = checkBytes(path);
   if (bad !== undefined) return { state: 'corrupt', reason: bad };
@@ -174,7 +205,8 @@ export function examineStoreFile(path: string, expected: StoreIdentity, clean: b
         if (!isCorruptionError(err)) throw err;
         msgs = [`${err.message} (${err.code})`];
       }
-      if (msgs.length !== 1 || msgs[0] !== 'ok') return { state: 'corrupt', reason: `PRAGMA quick_check: ${msgs.join('; ')}` };
+      if (msgs.length !== 1 || msgs[0] !== 'ok')
+        return { state: 'corrupt', reason: `PRAGMA quick_check: ${msgs.join('; ')}` };
     }
     const mismatch = identityMismatch(readIdentity(db), expected);
     return mismatch === undefined ? { state: 'ok' } : { state: 'mismatch', reason: mismatch };
@@ -196,7 +228,12 @@ export function quarantineDir(stateDir: string): string {
  * `<stateDir>/quarantine/<ISO time>-<group>-<task>-<store>.sqlite` (the time's `:` written `-`, so the name is valid
  * on every file system; a `-1`, `-2`... suffix if the name is taken). Never deletes the data. Returns the new path.
  */
-export function quarantineStoreFile(stateDir: string, path: string, names: { group: string; task: string; store: string }, now = new Date()): string {
+export function quarantineStoreFile(
+  stateDir: string,
+  path: string,
+  names: { group: string; task: string; store: string },
+  now = new Date(),
+): string {
   const dir = quarantineDir(stateDir);
   mkdirSync(dir, { recursive: true });
   const safe = (s: string) => s.replace(/[^A-Za-z0-9._-]/g, '_');
@@ -204,7 +241,8 @@ export function quarantineStoreFile(stateDir: string, path: string, names: { gro
   let dest = join(dir, `${base}.sqlite`);
   for (let i = 1; existsSync(dest); i++) dest = join(dir, `${base}-${i}.sqlite`);
   if (existsSync(path)) renameSync(path, dest);
-  for (const suffix of ['-wal', '-shm', '.corrupt']) if (existsSync(path + suffix)) renameSync(path + suffix, dest + suffix);
+  for (const suffix of ['-wal', '-shm', '.corrupt'])
+    if (existsSync(path + suffix)) renameSync(path + suffix, dest + suffix);
   rmSync(cleanMarkerPath(path), { force: true });
   return dest;
 }

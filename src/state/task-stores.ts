@@ -9,10 +9,10 @@ import { ConfigError, EddyError, InvalidStateError, StoreCorruptError } from '..
 import type { Log, LogRecord } from '../log/contract.js';
 import { SqliteKeyValueStore } from './kv-store.js';
 import {
-  type StoreIdentity,
   examineStoreFile,
   quarantineStoreFile,
   removeStoreFile,
+  type StoreIdentity,
   takeCleanMarker,
 } from './store-file.js';
 import { KeyValueStore, type Serde, WindowStore } from './stores.js';
@@ -145,7 +145,8 @@ export class TaskStores {
    * does not exist, `InvalidStateError` when called twice. On a throw, the stores opened so far are closed.
    */
   async open(): Promise<void> {
-    if (this.phase !== 'created') throw new InvalidStateError(`TaskStores.open() called in phase ${this.phase} (task ${this.o.task})`);
+    if (this.phase !== 'created')
+      throw new InvalidStateError(`TaskStores.open() called in phase ${this.phase} (task ${this.o.task})`);
     this.phase = 'opening';
     try {
       for (const spec of this.o.stores) this.slots.push(await this.openSlot(spec));
@@ -159,16 +160,29 @@ export class TaskStores {
 
   private identity(spec: TaskStoreSpec): StoreIdentity {
     const { topology, version, task, partition, fingerprint } = this.o;
-    return { topology, version, store: spec.name, task, changelog: spec.changelog, partition, kind: spec.kind, fingerprint };
+    return {
+      topology,
+      version,
+      store: spec.name,
+      task,
+      changelog: spec.changelog,
+      partition,
+      kind: spec.kind,
+      fingerprint,
+    };
   }
 
   private async openSlot(spec: TaskStoreSpec): Promise<Slot> {
     const { partition } = this.o;
     const offsets = (await this.o.log.offsets(spec.changelog)).find((p) => p.partition === partition);
     if (offsets === undefined)
-      throw new EddyError('MISSING_CHANGELOG', `changelog ${spec.changelog} of store "${spec.name}" has no partition ${partition}`, {
-        details: { store: spec.name, changelog: spec.changelog, partition },
-      });
+      throw new EddyError(
+        'MISSING_CHANGELOG',
+        `changelog ${spec.changelog} of store "${spec.name}" has no partition ${partition}`,
+        {
+          details: { store: spec.name, changelog: spec.changelog, partition },
+        },
+      );
     const path = storeFilePath(this.o.stateDir, this.o.group, this.o.task, spec.name);
     const identity = this.identity(spec);
     const found = examineStoreFile(path, identity, takeCleanMarker(path));
@@ -194,14 +208,27 @@ export class TaskStores {
     }
     const position = Math.max(from, offsets.low);
     const done = position >= offsets.high;
-    return { spec, path, store, low: offsets.low, end: offsets.high, position, total: Math.max(0, offsets.high - position), restored: 0, done };
+    return {
+      spec,
+      path,
+      store,
+      low: offsets.low,
+      end: offsets.high,
+      position,
+      total: Math.max(0, offsets.high - position),
+      restored: 0,
+      done,
+    };
   }
 
   /** Opens the store at `path`; a new file (`fresh`) gets the expected identity recorded. */
   private create(spec: TaskStoreSpec, path: string, fresh: boolean): AnyStore {
     const opts = { task: this.o.task, recordCleanClose: true };
     const max = this.o.maxCacheEntries ?? 50_000;
-    const bytes = spec.kind === 'kv' ? new SqliteKeyValueStore(spec.name, path, opts) : new SqliteWindowStore(spec.name, path, opts);
+    const bytes =
+      spec.kind === 'kv'
+        ? new SqliteKeyValueStore(spec.name, path, opts)
+        : new SqliteWindowStore(spec.name, path, opts);
     try {
       if (fresh) bytes.writeIdentity(this.identity(spec));
     } catch (err) {
@@ -214,7 +241,11 @@ export class TaskStores {
   }
 
   private quarantine(spec: TaskStoreSpec, path: string, problem: 'corrupt' | 'mismatch', reason: string): void {
-    const quarantinedTo = quarantineStoreFile(this.o.stateDir, path, { group: this.o.group, task: this.o.task, store: spec.name });
+    const quarantinedTo = quarantineStoreFile(this.o.stateDir, path, {
+      group: this.o.group,
+      task: this.o.task,
+      store: spec.name,
+    });
     this.o.onQuarantine?.({ store: spec.name, task: this.o.task, file: path, problem, reason, quarantinedTo });
   }
 
@@ -230,7 +261,8 @@ export class TaskStores {
   async restoreStep(maxRecords: number): Promise<boolean> {
     if (!Number.isInteger(maxRecords) || maxRecords < 1)
       throw new ConfigError(`maxRecords must be an integer >= 1, got ${maxRecords}.`, { maxRecords });
-    if (this.phase !== 'open') throw new InvalidStateError(`TaskStores.restoreStep() called in phase ${this.phase} (task ${this.o.task})`);
+    if (this.phase !== 'open')
+      throw new InvalidStateError(`TaskStores.restoreStep() called in phase ${this.phase} (task ${this.o.task})`);
     let budget = maxRecords;
     for (const slot of this.slots) {
       while (budget > 0 && !slot.done) {
@@ -255,7 +287,9 @@ export class TaskStores {
   /** Reads and applies the next batch of one store's changelog; returns the number of records applied. */
   private async restoreBatch(slot: Slot, maxRecords: number): Promise<number> {
     const tp = { topic: slot.spec.changelog, partition: this.o.partition };
-    slot.reader ??= this.o.log.read(tp, { fromOffset: slot.position, toOffset: slot.end, maxBatchRecords: maxRecords })[Symbol.asyncIterator]();
+    slot.reader ??= this.o.log
+      .read(tp, { fromOffset: slot.position, toOffset: slot.end, maxBatchRecords: maxRecords })
+      [Symbol.asyncIterator]();
     const next = await slot.reader.next();
     if (this.phase !== 'open') return 0;
     if (next.done) {

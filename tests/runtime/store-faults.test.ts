@@ -4,7 +4,16 @@
  * file is in `<stateDir>/quarantine/` byte for byte, and the stores and output topics equal the fresh run's.
  * The faults are applied one after another to the same data directory (each run repairs the previous one).
  */
-import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, truncateSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  truncateSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -32,13 +41,26 @@ describe('a damaged store file: the next run quarantines it, rebuilds the store,
   let fileB: { task: string; path: string };
 
   async function run(): Promise<{ code: number | null; stderr: string }> {
-    const p = eddy(['--data-dir', env.dataDir, 'run', 'flight-delays', '--until-idle', '--no-progress', '--max-batch-records', '1000']);
+    const p = eddy([
+      '--data-dir',
+      env.dataDir,
+      'run',
+      'flight-delays',
+      '--until-idle',
+      '--no-progress',
+      '--max-batch-records',
+      '1000',
+    ]);
     const { code } = await p.exit;
     return { code, stderr: p.stderr() };
   }
 
   function quarantined(): string[] {
-    return existsSync(quarantine) ? readdirSync(quarantine).filter((f) => f.endsWith('.sqlite')).sort() : [];
+    return existsSync(quarantine)
+      ? readdirSync(quarantine)
+          .filter((f) => f.endsWith('.sqlite'))
+          .sort()
+      : [];
   }
 
   async function expectEqualToFreshRun(): Promise<void> {
@@ -53,7 +75,11 @@ describe('a damaged store file: the next run quarantines it, rebuilds the store,
   }
 
   /** Damages `target`, runs again, and checks: exit 0, stderr names store and file, quarantined bytes, equality. */
-  async function damageAndRun(target: { task: string; path: string }, damage: (path: string) => void, reason: RegExp): Promise<void> {
+  async function damageAndRun(
+    target: { task: string; path: string },
+    damage: (path: string) => void,
+    reason: RegExp,
+  ): Promise<void> {
     const before = quarantined();
     damage(target.path);
     const damaged = readFileSync(target.path);
@@ -64,7 +90,9 @@ describe('a damaged store file: the next run quarantines it, rebuilds the store,
     expect(stderr).toMatch(reason);
     const added = quarantined().filter((f) => !before.includes(f));
     expect(added).toHaveLength(1);
-    expect(added[0]).toMatch(new RegExp(`^\\d{4}-\\d\\d-\\d\\dT.*Z-flight-delays\\.v1-${target.task}-${store}\\.sqlite$`));
+    expect(added[0]).toMatch(
+      new RegExp(`^\\d{4}-\\d\\d-\\d\\dT.*Z-flight-delays\\.v1-${target.task}-${store}\\.sqlite$`),
+    );
     expect(readFileSync(join(quarantine, added[0])).equals(damaged)).toBe(true);
     await expectEqualToFreshRun();
   }
@@ -103,7 +131,11 @@ describe('a damaged store file: the next run quarantines it, rebuilds the store,
   }, 120_000);
 
   it('bytes overwritten mid-file', async () => {
-    await damageAndRun(fileA, (p) => overwrite(p, Math.floor(statSync(p).size / PAGE / 2) * PAGE, noise(PAGE, 11)), /quick_check/);
+    await damageAndRun(
+      fileA,
+      (p) => overwrite(p, Math.floor(statSync(p).size / PAGE / 2) * PAGE, noise(PAGE, 11)),
+      /quick_check/,
+    );
   }, 120_000);
 
   it('zero length', async () => {
@@ -122,7 +154,7 @@ describe('a damaged store file: the next run quarantines it, rebuilds the store,
     );
   }, 120_000);
 
-  it('two tasks\' files swapped: both refused, both rebuilt', async () => {
+  it("two tasks' files swapped: both refused, both rebuilt", async () => {
     const before = quarantined();
     const bytesA = readFileSync(fileA.path);
     const bytesB = readFileSync(fileB.path);
@@ -158,7 +190,9 @@ describe('a damaged store file: the next run quarantines it, rebuilds the store,
       group: topology.groupId,
       task: fileA.task,
       partition: Number(fileA.task.split('_')[1]),
-      stores: [{ name: store, kind: info.kind, changelog: info.changelog, keySerde: passthrough, valueSerde: passthrough }],
+      stores: [
+        { name: store, kind: info.kind, changelog: info.changelog, keySerde: passthrough, valueSerde: passthrough },
+      ],
     });
     try {
       await partial.open();

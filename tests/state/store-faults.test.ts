@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StoreCorruptError } from '../../src/errors.js';
 import { takeCleanMarker, writeCleanMarker } from '../../src/state/store-file.js';
-import { KeyValueStore } from '../../src/state/stores.js';
-import { KV_CHANGELOG, changelogFixture, contents, noise, overwrite } from './task-stores-fixture.js';
+import type { KeyValueStore } from '../../src/state/stores.js';
+import { changelogFixture, contents, KV_CHANGELOG, noise, overwrite } from './task-stores-fixture.js';
 
 type Fixture = Awaited<ReturnType<typeof changelogFixture>>;
 let f: Fixture;
@@ -39,7 +39,11 @@ const DAMAGE: { name: string; damage: (path: string) => void; reason: RegExp }[]
     damage: (path) => truncateSync(path, Math.floor(statSync(path).size / PAGE / 2) * PAGE),
     reason: /truncated/,
   },
-  { name: 'truncated mid-page', damage: (path) => truncateSync(path, Math.floor(statSync(path).size / 2) + 123), reason: /truncated/ },
+  {
+    name: 'truncated mid-page',
+    damage: (path) => truncateSync(path, Math.floor(statSync(path).size / 2) + 123),
+    reason: /truncated/,
+  },
   { name: 'garbage header', damage: (path) => overwrite(path, 0, noise(100)), reason: /not a SQLite database/ },
   {
     name: 'bytes overwritten mid-file',
@@ -61,7 +65,9 @@ describe('TaskStores: a damaged store file is quarantined and rebuilt', () => {
       const q = f.quarantined[0];
       expect(q).toMatchObject({ store: 'totals', task: '0_0', file: path, problem: 'corrupt' });
       expect(q.reason).toMatch(d.reason);
-      expect(q.quarantinedTo).toMatch(/quarantine\/\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d\.\d{3}Z-shop\.v1-0_0-totals\.sqlite$/);
+      expect(q.quarantinedTo).toMatch(
+        /quarantine\/\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d\.\d{3}Z-shop\.v1-0_0-totals\.sqlite$/,
+      );
       expect(f.quarantineFiles()).toContain(q.quarantinedTo.split('/').pop());
       expect(readFileSync(q.quarantinedTo).equals(damaged)).toBe(true);
       // the other store of the task was intact and is not touched
@@ -69,7 +75,7 @@ describe('TaskStores: a damaged store file is quarantined and rebuilt', () => {
     });
   }
 
-  it('two tasks\' files swapped: both refused as another store\'s, both rebuilt equal to their own', async () => {
+  it("two tasks' files swapped: both refused as another store's, both rebuilt equal to their own", async () => {
     for (const store of ['totals', 'hourly']) {
       const a = f.path(0, store);
       const b = f.path(1, store);

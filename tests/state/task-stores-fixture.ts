@@ -6,8 +6,13 @@ import { closeSync, openSync, readdirSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Log, ProducerRecord } from '../../src/log/contract.js';
 import { EmbeddedLog } from '../../src/log/embedded/index.js';
-import { type QuarantinedStore, type TaskStoreSpec, TaskStores, type TaskStoresOptions } from '../../src/state/task-stores.js';
 import { KeyValueStore, WindowStore } from '../../src/state/stores.js';
+import {
+  type QuarantinedStore,
+  type TaskStoreSpec,
+  TaskStores,
+  type TaskStoresOptions,
+} from '../../src/state/task-stores.js';
 import { windowChangelogKey } from '../../src/state/window-store.js';
 import { json, jsonSerde, tempDir } from './helpers.js';
 
@@ -42,13 +47,20 @@ export async function writeChangelogs(log: Log, keys: number): Promise<void> {
       for (let i = 0; i < keys; i++) {
         const k = json(`p${p}-k${i}`);
         recs.push({ topic: KV_CHANGELOG, partition: p, key: k, value: value(p, i, round), timestamp: i });
-        recs.push({ topic: WIN_CHANGELOG, partition: p, key: windowChangelogKey(k, (i % 24) * HOUR_MS), value: value(p, i, round), timestamp: i });
+        recs.push({
+          topic: WIN_CHANGELOG,
+          partition: p,
+          key: windowChangelogKey(k, (i % 24) * HOUR_MS),
+          value: value(p, i, round),
+          timestamp: i,
+        });
       }
     await producer.send(recs);
   }
   const tombstones: ProducerRecord[] = [];
   for (let p = 0; p < 2; p++)
-    for (let i = 0; i < keys; i += 10) tombstones.push({ topic: KV_CHANGELOG, partition: p, key: json(`p${p}-k${i}`), value: null, timestamp: i });
+    for (let i = 0; i < keys; i += 10)
+      tombstones.push({ topic: KV_CHANGELOG, partition: p, key: json(`p${p}-k${i}`), value: null, timestamp: i });
   await producer.send(tombstones);
   await producer.close();
 }

@@ -1,7 +1,7 @@
 /** TaskStores' lifecycle against a real EmbeddedLog: stepwise restore, progress, close at any point, rebuilds. */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError, InvalidStateError } from '../../src/errors.js';
-import { KV_CHANGELOG, SPECS, WIN_CHANGELOG, changelogFixture, contents } from './task-stores-fixture.js';
+import { changelogFixture, contents, KV_CHANGELOG, SPECS, WIN_CHANGELOG } from './task-stores-fixture.js';
 
 type Fixture = Awaited<ReturnType<typeof changelogFixture>>;
 let f: Fixture;
@@ -10,7 +10,8 @@ let ends: Map<string, number>;
 beforeEach(async () => {
   f = await changelogFixture(500);
   ends = new Map();
-  for (const topic of [KV_CHANGELOG, WIN_CHANGELOG]) ends.set(topic, (await f.log.offsets(topic)).find((o) => o.partition === 0)!.high);
+  for (const topic of [KV_CHANGELOG, WIN_CHANGELOG])
+    ends.set(topic, (await f.log.offsets(topic)).find((o) => o.partition === 0)!.high);
 });
 afterEach(async () => {
   await f.cleanup();
@@ -91,19 +92,24 @@ describe('TaskStores.restoreStep', () => {
 });
 
 describe('TaskStores.open', () => {
-  it('a changelog without the task\'s partition: MISSING_CHANGELOG naming the store and changelog', async () => {
+  it("a changelog without the task's partition: MISSING_CHANGELOG naming the store and changelog", async () => {
     const ts = f.stores(5);
-    await expect(ts.open()).rejects.toMatchObject({ code: 'MISSING_CHANGELOG', details: { store: 'totals', changelog: KV_CHANGELOG, partition: 5 } });
+    await expect(ts.open()).rejects.toMatchObject({
+      code: 'MISSING_CHANGELOG',
+      details: { store: 'totals', changelog: KV_CHANGELOG, partition: 5 },
+    });
   });
 
-  it('a store whose checkpoint is beyond its changelog\'s end (changelog recreated) is rebuilt from empty', async () => {
+  it("a store whose checkpoint is beyond its changelog's end (changelog recreated) is rebuilt from empty", async () => {
     const first = await f.restored(0);
     const before = contents(first);
     await first.close();
     await f.log.deleteTopics([KV_CHANGELOG]);
     await f.log.createTopics([{ name: KV_CHANGELOG, partitions: 2, compacted: true }]);
     const producer = f.log.producer();
-    await producer.send([{ topic: KV_CHANGELOG, partition: 0, key: Buffer.from('"only"'), value: Buffer.from('1'), timestamp: 0 }]);
+    await producer.send([
+      { topic: KV_CHANGELOG, partition: 0, key: Buffer.from('"only"'), value: Buffer.from('1'), timestamp: 0 },
+    ]);
     await producer.close();
     const ts = await f.restored(0);
     const after = contents(ts);
