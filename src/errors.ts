@@ -185,3 +185,20 @@ export class RecordsDeletedError extends EddyError {
     );
   }
 }
+
+/**
+ * A state store's SQLite file is damaged: SQLite reported `SQLITE_CORRUPT` or `SQLITE_NOTADB` ("database disk image
+ * is malformed", "file is not a database") for an operation on the store. Not retriable in place: the store is a
+ * cache of its changelog, so the fix is to move the file aside and rebuild it, which eddy does on the task's next
+ * open (the file is marked so that the next open quarantines it under `<stateDir>/quarantine/`).
+ */
+export class StoreCorruptError extends EddyError {
+  constructor(store: string, task: string | undefined, path: string, reason: string, cause?: unknown) {
+    super(
+      'STORE_CORRUPT',
+      `state store "${store}" of task ${task ?? '(unknown)'} is corrupt (${reason}): file ${path}. ` +
+        'Restart the task (or the worker): the file is moved to the quarantine folder and the store is rebuilt from its changelog.',
+      { details: { store, task, path, reason }, cause },
+    );
+  }
+}

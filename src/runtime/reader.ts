@@ -44,6 +44,8 @@ export interface SharedReadOptions {
 export class SharedRead {
   /** Input records fetched from the log: by the shared consumer and by catch-up reads. */
   fetchedRecords = 0;
+  /** Of `fetchedRecords`, those of shared (external) inputs fetched by the shared consumer. */
+  sharedInputRecords = 0;
   /** Of `fetchedRecords`, those fetched by catch-up reads (a version behind the shared position). */
   catchUpRecords = 0;
   private readonly prevEnd = new Map<string, number>();
@@ -113,9 +115,11 @@ export class SharedRead {
           if (todo.length > 0)
             await this.process(v, task, topic, todo, await v.decode(topic, todo), batch.highWatermark, false);
         });
+        if (task.state === 'running') await v.purgeRepartition(topic, partition, task.position(topic));
       }
       return;
     }
+    this.sharedInputRecords += records.length;
     const key = tpKey(topic, partition);
     const start = this.prevEnd.get(key);
     if (start === undefined) return; // revoked meanwhile

@@ -2,6 +2,7 @@ import { ConfigError } from '../errors.js';
 import type { Consumer, Log, TopicPartition } from '../log/contract.js';
 import { tpKey } from '../log/contract.js';
 import type { SchemaRegistry } from '../schema/types.js';
+import type { QuarantinedStore } from '../state/task-stores.js';
 import type { Topology } from '../topology/graph.js';
 import { readerGroupId } from '../topology/names.js';
 import type { ProcessingGuarantee } from './commit.js';
@@ -39,6 +40,8 @@ export interface RunnerOptions {
   readonly onAssigned?: (tasks: readonly string[], partitions: readonly TopicPartition[]) => void;
   /** Called for trouble that does not stop processing (a failed purge of a repartition topic). */
   readonly onWarning?: (event: string, message: string) => void;
+  /** Called when a store file is quarantined (corrupt, or another store's) and rebuilt; default a line on stderr. */
+  readonly onQuarantine?: (q: QuarantinedStore) => void;
   /** Called when a task's stores are restored and it starts processing. */
   readonly onRestored?: (task: string) => void;
   /** Called after revoked partitions' tasks are closed (also on `stop()`, when every partition is revoked). */
@@ -124,6 +127,7 @@ export class TopologyRunner {
           processingGuarantee: opts.processingGuarantee ?? 'exactly-once',
           stats: opts.stats?.(t.version),
           onWarning: opts.onWarning,
+          onQuarantine: opts.onQuarantine,
           onRestore: (task, store, done, total) => {
             const m = this.restoreStatus.get(task) ?? new Map<string, StoreRestoreStatus>();
             m.set(store, { store, restored: done, total });

@@ -6,10 +6,9 @@ import { tpKey } from '../log/contract.js';
 import { partitionFor } from '../log/partitioner.js';
 import type { Flowing, ProcessorContext, ReadonlyGlobalTable } from '../processors/context.js';
 import { NO_STREAM_TIME } from '../processors/window.js';
-import { SqliteKeyValueStore } from '../state/kv-store.js';
 import type { ChangelogEntry } from '../state/sqlite.js';
-import { KeyValueStore, WindowStore } from '../state/stores.js';
-import { SqliteWindowStore } from '../state/window-store.js';
+import { KeyValueStore, type Serde, WindowStore } from '../state/stores.js';
+import { describeQuarantine, type QuarantinedStore, TaskStores } from '../state/task-stores.js';
 import type { Subtopology, Topology } from '../topology/graph.js';
 import { taskId, transactionalId, versionedTaskId } from '../topology/names.js';
 import { Mutex } from '../util/mutex.js';
@@ -40,6 +39,10 @@ export interface TaskDeps {
   readonly maxCacheEntries: number;
   /** Default `exactly-once`. */
   readonly processingGuarantee?: ProcessingGuarantee;
+  /** A store file was quarantined (corrupt, or another store's); default: a line on stderr. */
+  readonly onQuarantine?: (q: QuarantinedStore) => void;
+  /** The version's fingerprint, recorded in and checked against every store file. */
+  readonly fingerprint?: string;
   /** Progress of store restoration: (store, restored so far, total to restore), in changelog records. */
   readonly onRestore?: (store: string, done: number, total: number) => void;
 }
@@ -59,15 +62,6 @@ export interface DecodedBatch {
 export type TaskState = 'created' | 'restoring' | 'running' | 'closed';
 
 type AnyStore = KeyValueStore<unknown, unknown> | WindowStore<unknown, unknown>;
-
-/** A store still catching up with its changelog: restore from `next` to `high` (changelog offsets). */
-interface Restoring {
-  readonly store: AnyStore;
-  readonly changelog: string;
-  next: number;
-  readonly from: number;
-  readonly high: number;
-}
 
 /** One store's pending changes of a batch and the changelog records that carry them. */
 interface StoreChanges {
@@ -100,7 +94,7 @@ export class Task implements ProcessorContext {
   readonly lock = new Mutex();
   private stateNow: TaskState = 'created';
   private readonly stores = new Map<string, AnyStore>();
-  private restoring: Restoring[] = [];
+  private taskStores?: TaskStores;
   private readonly positions = new Map<string, number>();
   private readonly streamTimes = new Map<string, number>();
   private readonly writer: RecordWriter;
@@ -157,87 +151,61 @@ export class Task implements ProcessorContext {
   async open(): Promise<void> {
     const { topology: t, log } = this.d;
     await this.committer.init();
-    for (const name of this.d.subtopology.stores) {
-      const info = t.stores.get(name)!;
-      const path = storePath(this.d.stateDir, t.groupId, this.localId, name);
-      let store = this.openStore(info.kind, name, path);
-      const offsets = (await log.offsets(info.changelog)).find((o) => o.partition === this.partition);
-      if (offsets === undefined)
-        throw new EddyError('MISSING_CHANGELOG', `changelog ${info.changelog} has no partition ${this.partition}`);
-      const from = store.checkpoint();
-      if (from < offsets.low || from > offsets.high) {
-        // The store is older than the compacted changelog, or ahead of it (the changelog was recreated): rebuild.
-        store.close();
-        for (const suffix of ['', '-wal', '-shm']) rmSync(`${path}${suffix}`, { force: true });
-        store = this.openStore(info.kind, name, path);
-      }
-      this.stores.set(name, store);
-      const next = store.checkpoint();
-      this.restoring.push({ store, changelog: info.changelog, next, from: next, high: offsets.high });
+    const restoredSoFar = new Map<string, number>();
+    const stores = new TaskStores({
+      log,
+      stateDir: this.d.stateDir,
+      topology: t.name,
+      version: t.version,
+      group: t.groupId,
+      task: this.localId,
+      partition: this.partition,
+      fingerprint: this.d.fingerprint,
+      maxCacheEntries: this.d.maxCacheEntries,
+      stores: this.d.subtopology.stores.map((name) => {
+        const info = t.stores.get(name)!;
+        const serde = this.d.serdes.store(name) as { key: Serde<unknown>; value: Serde<unknown> };
+        return { name, kind: info.kind, changelog: info.changelog, keySerde: serde.key, valueSerde: serde.value };
+      }),
+      onRestore: (store, done, total) => {
+        this.d.stats.restoredRecords += done - (restoredSoFar.get(store) ?? 0);
+        restoredSoFar.set(store, done);
+        this.d.onRestore?.(store, done, total);
+      },
+      onQuarantine: this.d.onQuarantine ?? ((q) => process.stderr.write(`eddy: ${describeQuarantine(q)}\n`)),
+    });
+    this.taskStores = stores;
+    try {
+      await stores.open();
+    } catch (err) {
+      await stores.close();
+      throw err;
     }
     for (const topic of this.d.subtopology.sourceTopics) {
       const committed = (await log.committedOffsets(t.groupId, topic)).get(this.partition);
       const range = (await log.offsets(topic)).find((o) => o.partition === this.partition);
       const low = range?.low ?? 0;
-      if (committed !== undefined && committed.offset < low)
-        throw new RecordsDeletedError(topic, this.partition, committed.offset, low);
+      if (committed !== undefined && committed.offset < low) throw new RecordsDeletedError(topic, this.partition, committed.offset, low);
       this.positions.set(topic, committed?.offset ?? low);
       if (committed?.metadata) {
         const times = JSON.parse(committed.metadata) as Record<string, number>;
-        for (const [k, v] of Object.entries(times))
-          this.streamTimes.set(k, Math.max(v, this.streamTimes.get(k) ?? NO_STREAM_TIME));
+        for (const [k, v] of Object.entries(times)) this.streamTimes.set(k, Math.max(v, this.streamTimes.get(k) ?? NO_STREAM_TIME));
       }
     }
     this.stateNow = 'restoring';
   }
 
-  private openStore(kind: 'kv' | 'window', name: string, path: string): AnyStore {
-    const s = this.d.serdes.store(name) as unknown as { key: never; value: never };
-    return kind === 'kv'
-      ? new KeyValueStore(new SqliteKeyValueStore(name, path), s.key, s.value, this.d.maxCacheEntries)
-      : new WindowStore(new SqliteWindowStore(name, path), s.key, s.value, this.d.maxCacheEntries);
-  }
-
   /**
    * Restores up to about `maxRecords` changelog records into the stores (the state updater interleaves these steps
-   * with other tasks' processing). Resolves true, and the task is `running`, once every store reached the end its
-   * changelog had at `open`. Transaction markers occupy offsets too: a store is restored when its position reaches
-   * that end, never by looking for a record there.
+   * with other tasks' processing; see `TaskStores.restoreStep`). Resolves true, and the task is `running`, once every
+   * store reached the end its changelog had at `open`.
    */
   async restoreStep(maxRecords: number): Promise<boolean> {
     if (this.stateNow !== 'restoring') return this.stateNow === 'running';
-    const r = this.restoring[0];
-    if (r !== undefined) {
-      let n = 0;
-      if (r.next < r.high) {
-        const reader = this.d.log.read(
-          { topic: r.changelog, partition: this.partition },
-          { fromOffset: r.next, toOffset: r.high, maxBatchRecords: maxRecords },
-        );
-        for await (const batch of reader) {
-          if (batch.length === 0) continue;
-          const end = batch[batch.length - 1].offset + 1;
-          r.store.restore(
-            batch.map((x) => ({ key: x.key!, value: x.value })),
-            end,
-          );
-          r.next = end;
-          n += batch.length;
-          if (n >= maxRecords) break;
-        }
-        if (n > 0) {
-          this.d.stats.restoredRecords += n;
-          this.d.onRestore?.(r.store.name, r.next - r.from, r.high - r.from);
-        }
-      }
-      if (n === 0 || r.next >= r.high) {
-        r.store.restore([], r.high);
-        r.next = r.high;
-        this.restoring.shift();
-      }
-    }
-    if (this.restoring.length === 0) this.stateNow = 'running';
-    return this.stateNow === 'running';
+    if (!(await this.taskStores!.restoreStep(maxRecords))) return false;
+    for (const [name, store] of this.taskStores!.stores) this.stores.set(name, store);
+    this.stateNow = 'running';
+    return true;
   }
 
   /**
@@ -360,9 +328,9 @@ export class Task implements ProcessorContext {
   /** Closes stores and the committer (no transaction is open between batches). Safe to call twice. */
   async close(): Promise<void> {
     this.stateNow = 'closed';
-    for (const s of this.stores.values()) s.close();
     this.stores.clear();
-    this.restoring = [];
+    await this.taskStores?.close();
+    this.taskStores = undefined;
     await this.committer.close();
   }
 }

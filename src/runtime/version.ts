@@ -2,6 +2,7 @@ import { ConfigError, EddyError, UnknownTopicError } from '../errors.js';
 import type { Log, LogRecord, TopicSpec } from '../log/contract.js';
 import type { Flowing } from '../processors/context.js';
 import type { SchemaRegistry } from '../schema/types.js';
+import type { QuarantinedStore } from '../state/task-stores.js';
 import type { Topology } from '../topology/graph.js';
 import { taskId } from '../topology/names.js';
 import { PROCESSING_GUARANTEES, type ProcessingGuarantee } from './commit.js';
@@ -19,6 +20,10 @@ export interface VersionOptions {
   readonly processingGuarantee: ProcessingGuarantee;
   /** Counters to count into (default new ones). */
   readonly stats?: RunStats;
+  /** A store file was quarantined and is being rebuilt. */
+  readonly onQuarantine?: (q: QuarantinedStore) => void;
+  /** The version's fingerprint, recorded in every store file (a file with another one is quarantined). */
+  readonly fingerprint?: string;
   /** Something went wrong that does not stop processing (a failed purge). */
   readonly onWarning?: (event: string, message: string) => void;
   /** Progress of store restoration of one of this version's tasks, in changelog records. */
@@ -153,6 +158,8 @@ export class VersionRuntime {
       maxRecordBytes: (x) => this.maxBytes.get(x),
       maxCacheEntries: this.o.maxCacheEntries,
       processingGuarantee: this.o.processingGuarantee,
+      onQuarantine: this.o.onQuarantine,
+      fingerprint: this.o.fingerprint,
       onRestore: (store, done, total) => {
         this.stats.restored(store, done - (this.restoredSoFar.get(`${id}/${store}`) ?? 0));
         this.restoredSoFar.set(`${id}/${store}`, done);

@@ -19,6 +19,7 @@ import { errorCode, type Logger } from './logger.js';
 import { type PartitionLag, WorkerMetrics } from './metrics.js';
 import { type Readiness, TopologyRunner } from './runner.js';
 import type { RunStats } from './stats.js';
+import { describeQuarantine } from '../state/task-stores.js';
 import type { ProcessingGuarantee } from './task.js';
 
 /** Options of a worker. */
@@ -75,6 +76,7 @@ export class Worker {
         maxBatchRecords: o.maxBatchRecords,
         processingGuarantee: o.processingGuarantee,
         onWarning: (event, message) => this.log.warn({ event }, message),
+      onQuarantine: (q) => this.log.warn({ event: 'quarantine', ...q }, describeQuarantine(q)),
         onBatch: (stats, b) => {
           this.lastProgressMs = Date.now();
           this.metrics.observeBatch(b);

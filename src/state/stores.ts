@@ -1,5 +1,5 @@
-import type { ChangelogEntry } from './sqlite.js';
 import type { SqliteKeyValueStore } from './kv-store.js';
+import type { ChangelogEntry } from './sqlite.js';
 import { type SqliteWindowStore, windowChangelogKey } from './window-store.js';
 
 /** Turns values into bytes and back. `AvroSerde` (src/schema) is the one eddy uses. */
@@ -50,7 +50,12 @@ abstract class CachedStore<K, V> {
   protected abstract changelogKey(e: CacheEntry<K, V>): Buffer;
   protected abstract byteStore(): SqliteKeyValueStore | SqliteWindowStore;
 
-  protected lookup(id: string, load: () => Buffer | undefined, key: K, windowStartMs: number): CacheEntry<K, V> | undefined {
+  protected lookup(
+    id: string,
+    load: () => Buffer | undefined,
+    key: K,
+    windowStartMs: number,
+  ): CacheEntry<K, V> | undefined {
     const hit = this.cache.get(id);
     if (hit !== undefined) {
       this.hits++;
@@ -190,7 +195,8 @@ export class KeyValueStore<K, V> extends CachedStore<K, V> {
 
   /** Committed entries, decoded, ordered by key bytes (the write cache is not included). */
   *entries(): IterableIterator<{ key: K; value: V }> {
-    for (const r of this.bytes.all()) yield { key: this.keySerde.deserialize(r.key), value: this.valueSerde.deserialize(r.value) };
+    for (const r of this.bytes.all())
+      yield { key: this.keySerde.deserialize(r.key), value: this.valueSerde.deserialize(r.value) };
   }
 
   count(): number {
@@ -249,11 +255,21 @@ export class WindowStore<K, V> extends CachedStore<K, V> {
       const id = `${keyId(key, this.keySerde)}\u0000${r.windowStartMs}`;
       const cached = this.cache.get(id);
       if (cached !== undefined) continue; // the cache holds the newer value; added below
-      found.set(id, { key, keyBytes: r.key, windowStartMs: r.windowStartMs, value: this.valueSerde.deserialize(r.value) });
+      found.set(id, {
+        key,
+        keyBytes: r.key,
+        windowStartMs: r.windowStartMs,
+        value: this.valueSerde.deserialize(r.value),
+      });
     }
     for (const [id, e] of this.cache) {
       if (e.windowStartMs < fromMs || e.windowStartMs >= toMs || e.value === null) continue;
-      found.set(id, { key: e.key, keyBytes: this.keySerde.serialize(e.key), windowStartMs: e.windowStartMs, value: e.value });
+      found.set(id, {
+        key: e.key,
+        keyBytes: this.keySerde.serialize(e.key),
+        windowStartMs: e.windowStartMs,
+        value: e.value,
+      });
     }
     return [...found.values()]
       .sort((a, b) => a.windowStartMs - b.windowStartMs || Buffer.compare(a.keyBytes, b.keyBytes))
@@ -263,7 +279,11 @@ export class WindowStore<K, V> extends CachedStore<K, V> {
   /** Committed windows, decoded, ordered by key bytes then start (the write cache is not included). */
   *entries(): IterableIterator<{ key: K; windowStartMs: number; value: V }> {
     for (const r of this.bytes.all())
-      yield { key: this.keySerde.deserialize(r.key), windowStartMs: r.windowStartMs, value: this.valueSerde.deserialize(r.value) };
+      yield {
+        key: this.keySerde.deserialize(r.key),
+        windowStartMs: r.windowStartMs,
+        value: this.valueSerde.deserialize(r.value),
+      };
   }
 
   count(): number {

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { type ChangelogEntry, SqliteStoreBase } from './sqlite.js';
+import { type ChangelogEntry, SqliteStoreBase, type SqliteStoreOptions } from './sqlite.js';
 
 /**
  * Changelog key of a window store entry: the record key's bytes followed by the window start as an 8-byte
@@ -38,12 +38,14 @@ export class SqliteWindowStore extends SqliteStoreBase {
   private readonly allStmt: Database.Statement<[], WindowRow>;
   private readonly countStmt: Database.Statement<[], { n: number }>;
 
-  /** Opens (or creates) the store at `path`. */
-  constructor(name: string, path: string) {
-    super(name, path);
-    this.db.exec(
-      'CREATE TABLE IF NOT EXISTS win (key BLOB NOT NULL, window_start INTEGER NOT NULL, value BLOB NOT NULL, PRIMARY KEY (key, window_start)) WITHOUT ROWID;' +
-        'CREATE INDEX IF NOT EXISTS win_by_start ON win (window_start, key)',
+  /** Opens (or creates) the store at `path`. Throws `StoreCorruptError` when SQLite reports the file damaged. */
+  constructor(name: string, path: string, opts: SqliteStoreOptions = {}) {
+    super(name, path, opts);
+    this.guard(() =>
+      this.db.exec(
+        'CREATE TABLE IF NOT EXISTS win (key BLOB NOT NULL, window_start INTEGER NOT NULL, value BLOB NOT NULL, PRIMARY KEY (key, window_start)) WITHOUT ROWID;' +
+          'CREATE INDEX IF NOT EXISTS win_by_start ON win (window_start, key)',
+      ),
     );
     this.getStmt = this.db.prepare('SELECT value FROM win WHERE key = ? AND window_start = ?');
     this.putStmt = this.db.prepare(
@@ -60,7 +62,7 @@ export class SqliteWindowStore extends SqliteStoreBase {
 
   /** The value bytes of one window, or undefined. */
   get(key: Buffer, windowStartMs: number): Buffer | undefined {
-    return this.getStmt.get(key, windowStartMs)?.value;
+    return this.guard(() => this.getStmt.get(key, windowStartMs)?.value);
   }
 
   protected applyOne(e: ChangelogEntry): void {
@@ -71,21 +73,21 @@ export class SqliteWindowStore extends SqliteStoreBase {
 
   /** Windows whose start is in [fromMs, toMs), ordered by start then key bytes. */
   *byStartRange(fromMs: number, toMs: number): IterableIterator<WindowEntry> {
-    for (const r of this.rangeStmt.iterate(fromMs, toMs)) yield toEntry(r);
+    for (const r of this.guardIter(() => this.rangeStmt.iterate(fromMs, toMs))) yield toEntry(r);
   }
 
   /** All windows of one key, by start. */
   *byKey(key: Buffer): IterableIterator<WindowEntry> {
-    for (const r of this.keyStmt.iterate(key)) yield toEntry(r);
+    for (const r of this.guardIter(() => this.keyStmt.iterate(key))) yield toEntry(r);
   }
 
   /** All windows ordered by key bytes then start. */
   *all(): IterableIterator<WindowEntry> {
-    for (const r of this.allStmt.iterate()) yield toEntry(r);
+    for (const r of this.guardIter(() => this.allStmt.iterate())) yield toEntry(r);
   }
 
   count(): number {
-    return this.countStmt.get()!.n;
+    return this.guard(() => this.countStmt.get()!.n);
   }
 }
 
