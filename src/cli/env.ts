@@ -52,6 +52,7 @@ export async function openBackend(
       brokers: [...(k.brokers ?? [])],
       clientId: k.clientId,
       ssl: k.ssl,
+      sslCaFile: k.sslCaFile,
       sasl: k.sasl,
       replicationFactor: k.replicationFactor,
       sessionTimeoutMs: k.sessionTimeoutMs,

@@ -175,7 +175,66 @@ export function loadConfig(sources: ConfigSources = {}): LoadedConfig {
   const base = fromFile !== undefined ? dirname(file) : cwd;
   const topologies = data.topologies as Record<string, string>;
   for (const [name, p] of Object.entries(topologies)) topologies[name] = isAbsolute(p) ? p : resolve(base, p);
+  const tlsLines = checkTls(
+    data.kafka as Json,
+    origins,
+    (origins.get('kafka.sslCaFile') ?? '').startsWith('file ') ? base : cwd,
+  );
+  if (tlsLines.length > 0) throw new ConfigValidationError(tlsLines);
+  moveUrlCredentials(data.schemaRegistry as Json, origins);
   return { config: data as unknown as EddyConfig, file: fromFile !== undefined ? file : undefined, origins };
+}
+
+/**
+ * `kafka.sslCaFile`: resolved against `base` (the config file's directory when set there, else the working
+ * directory), and read now so that a missing or wrong file stops before anything connects. A CA file implies TLS;
+ * `kafka.ssl: false` set by a source beside it is a contradiction and refused.
+ */
+function checkTls(kafka: Json, origins: Map<string, string>, base: string): string[] {
+  const raw = kafka.sslCaFile;
+  if (typeof raw !== 'string') return [];
+  const path = isAbsolute(raw) ? raw : resolve(base, raw);
+  kafka.sslCaFile = path;
+  const where = originOf('kafka.sslCaFile', origins);
+  if (kafka.ssl === false && origins.has('kafka.ssl'))
+    return [
+      `kafka.ssl: false${originOf('kafka.ssl', origins)} contradicts kafka.sslCaFile${where}, which turns TLS on; drop one of them`,
+    ];
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    return [`kafka.sslCaFile: cannot read ${path}${where} (${reason}); give the path of the CA's PEM file`];
+  }
+  if (!text.includes('-----BEGIN CERTIFICATE-----'))
+    return [
+      `kafka.sslCaFile: ${path}${where} holds no PEM certificate (no "-----BEGIN CERTIFICATE-----" line); give the CA certificate in PEM form`,
+    ];
+  if (kafka.ssl !== true) origins.set('kafka.ssl', 'implied by kafka.sslCaFile');
+  kafka.ssl = true;
+  return [];
+}
+
+/**
+ * Credentials written into `schemaRegistry.url` (`https://key:secret@host`) move to `schemaRegistry.username` and
+ * `password` (the password is a secret: hidden when the configuration is printed, never logged), unless those are
+ * set; the URL keeps only the address.
+ */
+function moveUrlCredentials(registry: Json, origins: Map<string, string>): void {
+  if (typeof registry.url !== 'string') return;
+  const url = new URL(registry.url);
+  if (url.username === '' && url.password === '') return;
+  const origin = origins.get('schemaRegistry.url') ?? 'default';
+  if (registry.username === undefined && url.username !== '') {
+    registry.username = decodeURIComponent(url.username);
+    registry.password = decodeURIComponent(url.password);
+    origins.set('schemaRegistry.username', origin);
+    origins.set('schemaRegistry.password', origin);
+  }
+  url.username = '';
+  url.password = '';
+  registry.url = url.toString().replace(/\/+$/, '');
 }
 
 // ---- error messages ----

@@ -33,6 +33,8 @@ export interface EddyConfig {
     readonly brokers?: readonly string[];
     readonly clientId: string;
     readonly ssl: boolean;
+    /** Absolute path of a PEM file of CA certificates to trust instead of the system's; implies TLS. */
+    readonly sslCaFile?: string;
     readonly sasl?: { readonly mechanism: SaslMechanism; readonly username: string; readonly password: string };
     readonly replicationFactor?: number;
     readonly sessionTimeoutMs?: number;
@@ -140,9 +142,17 @@ export const CONFIG_SCHEMA: SchemaNode = {
         ssl: {
           type: 'boolean',
           default: false,
-          description: 'Connect with TLS (system CA certificates).',
+          description: 'Connect with TLS (system CA certificates, or `kafka.sslCaFile`).',
           'x-env': 'KAFKA_SSL',
           'x-expected': 'true or false',
+        },
+        sslCaFile: {
+          type: 'string',
+          minLength: 1,
+          description:
+            "PEM file of the CA certificate(s) to trust instead of the system's (a private CA); implies TLS. Relative to the config file.",
+          'x-env': 'KAFKA_SSL_CA_FILE',
+          'x-expected': 'a path to a PEM file',
         },
         sasl: {
           type: 'object',

@@ -1,9 +1,10 @@
 /**
  * The kafkajs client of the Kafka backend: options, logging, and the mapping of kafkajs errors to eddy's.
  */
+import { readFileSync } from 'node:fs';
 import type tls from 'node:tls';
 import type { Kafka, KafkaConfig, LogEntry, logCreator, logLevel } from 'kafkajs';
-import { EddyError, KafkaError } from '../../errors.js';
+import { ConfigError, EddyError, KafkaError } from '../../errors.js';
 import { KafkaClient, KafkaJsLogLevel } from './kafkajs.js';
 
 /** A kafkajs log line, as handed to a `KafkaLogSink`. */
@@ -33,6 +34,11 @@ export interface KafkaLogOptions {
   clientId?: string;
   /** TLS: `true` for default TLS, or Node TLS options (CA, client certificate, ...). Default off. */
   ssl?: boolean | tls.ConnectionOptions;
+  /**
+   * PEM file of the CA certificate(s) to trust instead of the system's (a private CA, e.g. the test broker of
+   * `scripts/kafka-local` in `sasl_ssl` mode). Implies TLS; merged into `ssl` when that is an object.
+   */
+  sslCaFile?: string;
   /** SASL authentication (use it with `ssl` outside of trusted networks). Default none. */
   sasl?: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string };
   /** Replication factor of topics this log creates. Default 1. */
@@ -67,6 +73,9 @@ const LEVEL_NAMES: Record<number, KafkaLogLine['level']> = {
   [KafkaJsLogLevel.DEBUG]: 'debug',
 };
 
+/** kafkajs' message for a refused SASL authentication, e.g. `SASL SCRAM SHA512 authentication failed: ...`. */
+const SASL_FAILED = /^SASL \S+( \S+)? authentication failed: /;
+
 /** Messages kafkajs logs for settings eddy chose on purpose; they would only mislead. */
 const SUPPRESSED = ['Limiting retries for the idempotent producer'];
 
@@ -79,6 +88,12 @@ function makeLogCreator(sink: KafkaLogSink): logCreator {
       // (CONCURRENT_TRANSACTIONS, NOT_COORDINATOR, REBALANCE_IN_PROGRESS, ...): failures that matter are thrown.
       let effective = level;
       if (namespace === 'Connection' && message.startsWith('Response ') && level === KafkaJsLogLevel.ERROR) {
+        effective = KafkaJsLogLevel.DEBUG;
+        if (configured < KafkaJsLogLevel.DEBUG) return;
+      }
+      // A failed SASL authentication is thrown to the caller (`toEddyError` words it with the fix); kafkajs' own
+      // error lines about it (SaslAuthenticator, BrokerPool) would only repeat it.
+      if (level === KafkaJsLogLevel.ERROR && SASL_FAILED.test(message)) {
         effective = KafkaJsLogLevel.DEBUG;
         if (configured < KafkaJsLogLevel.DEBUG) return;
       }
@@ -101,8 +116,23 @@ export function createKafka(opts: KafkaLogOptions): Kafka {
     requestTimeout: 30_000,
   };
   if (opts.ssl !== undefined) config.ssl = opts.ssl;
+  if (opts.sslCaFile !== undefined) {
+    config.ssl = { ...(typeof opts.ssl === 'object' ? opts.ssl : {}), ca: [readCaFile(opts.sslCaFile)] };
+  }
   if (opts.sasl !== undefined) config.sasl = { ...opts.sasl } as KafkaConfig['sasl'];
   return new KafkaClient(config);
+}
+
+/** @throws ConfigError naming the file when it cannot be read. */
+function readCaFile(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(
+      `Cannot read the Kafka TLS CA file ${path} (kafka.sslCaFile): ${(err as Error).message}. Give the path of the CA's PEM file.`,
+      { path },
+    );
+  }
 }
 
 interface KafkaJsLikeError {
@@ -161,10 +191,41 @@ export function isRetriable(err: unknown): boolean {
   return root?.retriable === true || chain.some((e) => e.name !== undefined && UNAVAILABLE.has(e.name));
 }
 
-/** Passes eddy errors through; wraps anything else in a `KafkaError` naming the operation. */
+/**
+ * Passes eddy errors through; wraps anything else in a `KafkaError` naming the operation. A refused SASL
+ * authentication and an untrusted broker certificate are worded with the keys to fix and are not retriable
+ * (retrying cannot cure them).
+ */
 export function toEddyError(err: unknown, operation: string, details: Record<string, unknown> = {}): EddyError {
   if (err instanceof EddyError) return err;
+  const security = securityFailure(err);
+  if (security !== undefined) return new KafkaError(operation, security, { retriable: false, details });
   return new KafkaError(operation, err, { retriable: isRetriable(err), details });
+}
+
+/** Node's TLS verification failures (`err.code` of the socket error), as kafkajs passes them on in messages. */
+const UNTRUSTED_CERTIFICATE =
+  /self[- ]signed certificate|unable to (get|verify) (the first |local issuer )?certificate|certificate has expired|Hostname\/IP does not match certificate/i;
+
+/** An error with the fix for a refused SASL authentication or an untrusted broker certificate; else undefined. */
+function securityFailure(err: unknown): Error | undefined {
+  const chain = errorChain(err) as (KafkaJsLikeError & { message?: string })[];
+  const sasl = chain.find((e) => e.name === 'KafkaJSSASLAuthenticationError');
+  if (sasl !== undefined) {
+    const reason = (sasl.message ?? '').replace(SASL_FAILED, '');
+    return new Error(
+      `SASL authentication failed: ${reason || 'the broker refused the credentials'}. Check kafka.sasl.username, kafka.sasl.password and kafka.sasl.mechanism (KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD, KAFKA_SASL_MECHANISM): the user must exist on the cluster for that mechanism`,
+      { cause: err },
+    );
+  }
+  const tls = chain.find((e) => UNTRUSTED_CERTIFICATE.test(e.message ?? ''));
+  if (tls !== undefined) {
+    return new Error(
+      `TLS: the broker's certificate is not trusted (${tls.message}). If the cluster uses a private CA, set kafka.sslCaFile (KAFKA_SSL_CA_FILE) to its PEM file`,
+      { cause: err },
+    );
+  }
+  return undefined;
 }
 
 function safeJson(v: unknown): string {
