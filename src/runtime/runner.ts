@@ -3,6 +3,7 @@ import type { Consumer, Log, TopicPartition, TopicSpec } from '../log/contract.j
 import type { SchemaRegistry } from '../schema/types.js';
 import type { Topology } from '../topology/graph.js';
 import { taskId } from '../topology/names.js';
+import { topicConfigFor } from '../topology/topic-config.js';
 import { ConfigError, EddyError, UnknownTopicError } from '../errors.js';
 import { type GlobalTableView, bootstrapGlobalTables } from './global-tables.js';
 import { TopologySerdes } from './serdes.js';
@@ -159,7 +160,7 @@ export class TopologyRunner {
       if (info.role === 'source' || info.role === 'global') continue;
       const partitions = info.partitions ?? inputPartitions;
       this.partitions.set(info.name, partitions);
-      specs.push({ name: info.name, partitions, compacted: info.compacted });
+      specs.push({ name: info.name, partitions, compacted: info.compacted, config: topicConfigFor(info.role) });
     }
     this.serdes = await TopologySerdes.create(t, this.opts.registry);
     await log.createTopics(specs);
