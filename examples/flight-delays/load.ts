@@ -15,6 +15,7 @@ import { AvroSerde } from '../../src/schema/avro-serde.js';
 import { loadSchemas } from '../../src/schema/load.js';
 import type { SchemaRegistry } from '../../src/schema/types.js';
 import { packageRoot } from '../../src/util/paths.js';
+import { topicConfigFor } from '../../src/topology/topic-config.js';
 import { ConfigError } from '../../src/errors.js';
 import type { Airport, Flight } from './types.js';
 
@@ -86,8 +87,8 @@ export async function loadFlightData(opts: LoadOptions): Promise<{ flights: numb
   const airportKey = await AvroSerde.create<string>(registry, `${AIRPORTS}-key`, 'string');
   const airportSerde = await AvroSerde.create<Airport>(registry, `${AIRPORTS}-value`, schemas.get('Airport')!);
   await log.createTopics([
-    { name: FLIGHTS, partitions },
-    { name: AIRPORTS, partitions: 1, compacted: true },
+    { name: FLIGHTS, partitions, config: topicConfigFor('source') },
+    { name: AIRPORTS, partitions: 1, compacted: true, config: topicConfigFor('global') },
   ]);
   const actual = (await log.describeTopic(FLIGHTS))!.partitions;
 

@@ -32,10 +32,13 @@ export function checkConsumerOptions(opts: ConsumerOptions): void {
 export function checkResumePositions(positions: readonly TopicPartitionOffset[]): void {
   for (const o of positions) {
     if (!Number.isSafeInteger(o.offset) || o.offset < 0) {
-      throw new ConfigError(`Offset to resume ${o.topic}:${o.partition} at must be a non-negative integer, got ${o.offset}.`, {
-        topic: o.topic,
-        partition: o.partition,
-      });
+      throw new ConfigError(
+        `Offset to resume ${o.topic}:${o.partition} at must be a non-negative integer, got ${o.offset}.`,
+        {
+          topic: o.topic,
+          partition: o.partition,
+        },
+      );
     }
   }
 }

@@ -5,6 +5,8 @@ import type { SchemaRegistry } from '../schema/types.js';
 import type { QuarantinedStore } from '../state/task-stores.js';
 import type { Topology } from '../topology/graph.js';
 import { taskId } from '../topology/names.js';
+import { topicConfigFor } from '../topology/topic-config.js';
+import { checkRetention } from './retention.js';
 import { PROCESSING_GUARANTEES, type ProcessingGuarantee } from './commit.js';
 import { bootstrapGlobalTables, type GlobalTableView } from './global-tables.js';
 import { TopologySerdes } from './serdes.js';
@@ -93,10 +95,11 @@ export class VersionRuntime {
 
   /**
    * Checks the inputs (they exist; co-partitioned inputs of a sub-topology have equal partition counts), creates the
-   * version's missing internal and output topics, registers its schemas and bootstraps its global tables. Throws
-   * `UnknownTopicError` or `ConfigError` before any write.
+   * version's missing internal and output topics with eddy's topic configs (`topicConfigFor`: no time retention,
+   * changelogs compacted), registers its schemas and bootstraps its global tables. Throws `UnknownTopicError` or
+   * `ConfigError` (also for time retention on one of its own topics, see `checkRetention`) before any write.
    */
-  async setup(topicConfig: (spec: TopicSpec, role: string) => TopicSpec = (s) => s): Promise<void> {
+  async setup(): Promise<void> {
     const { log } = this.o;
     const t = this.topology;
     if (!PROCESSING_GUARANTEES.includes(this.o.processingGuarantee))
@@ -121,12 +124,15 @@ export class VersionRuntime {
           `sub-topology ${s.id} reads topics that are not co-partitioned: ${counts.map(([n, p]) => `${n} (${p})`).join(', ')}. Give them the same number of partitions.`,
         );
     }
+    // Time retention would delete records by their (old) event times: refused on eddy's own topics, warned on inputs.
+    for (const w of await checkRetention(log, [...t.topics.values()].map((i) => ({ name: i.name, role: i.role }))))
+      this.o.onWarning?.('retention', w);
     const specs: TopicSpec[] = [];
     for (const info of t.topics.values()) {
       if (info.role === 'source' || info.role === 'global') continue;
       const partitions = info.partitions ?? inputPartitions;
       this.partitions.set(info.name, partitions);
-      specs.push(topicConfig({ name: info.name, partitions, compacted: info.compacted }, info.role));
+      specs.push({ name: info.name, partitions, compacted: info.compacted, config: topicConfigFor(info.role) });
     }
     this.serdesNow = await TopologySerdes.create(t, this.o.registry);
     await log.createTopics(specs);

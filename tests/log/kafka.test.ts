@@ -7,7 +7,7 @@
 import type { Producer as KafkaJsProducer } from 'kafkajs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { InvalidStateError, ProducerFencedError, UnknownTopicError } from '../../src/errors.js';
-import type { LogRecord, ProducerRecord } from '../../src/log/contract.js';
+import type { LogRecord, ProducerRecord, TopicSpec } from '../../src/log/contract.js';
 import { KafkaLog, type KafkaLogOptions, markAbortedRecords, stickyAssign } from '../../src/log/kafka/index.js';
 import { Partitioners } from '../../src/log/kafka/kafkajs.js';
 import { logConformanceSuite } from './conformance.js';
@@ -36,8 +36,19 @@ function options(extra: Partial<KafkaLogOptions> = {}): KafkaLogOptions {
   };
 }
 
+/**
+ * A KafkaLog whose new topics keep records forever (`retention.ms=-1`, unless a spec says otherwise), as eddy's own
+ * topics do (src/topology/topic-config.ts): the test broker applies time retention every 2 s
+ * (scripts/kafka-local), and these tests write records with event times years in the past.
+ */
+class KeepForeverKafkaLog extends KafkaLog {
+  override createTopics(specs: readonly TopicSpec[]): Promise<void> {
+    return super.createTopics(specs.map((s) => ({ ...s, config: { 'retention.ms': '-1', ...s.config } })));
+  }
+}
+
 logConformanceSuite('kafka', async () => {
-  const log = new KafkaLog(options());
+  const log = new KeepForeverKafkaLog(options());
   return { log, cleanup: () => log.close() };
 });
 
@@ -49,7 +60,7 @@ afterAll(async () => {
 });
 
 function newLog(extra: Partial<KafkaLogOptions> = {}): KafkaLog {
-  const log = new KafkaLog(options(extra));
+  const log = new KeepForeverKafkaLog(options(extra));
   logs.push(log);
   return log;
 }

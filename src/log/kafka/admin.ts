@@ -167,12 +167,7 @@ export class KafkaTopics {
       );
     }
     if (beforeOffset <= bounds.low) return;
-    const admin = await this.getAdmin();
-    try {
-      await admin.deleteTopicRecords({ topic, partitions: [{ partition, offset: String(beforeOffset) }] });
-    } catch (err) {
-      throw toEddyError(err, 'delete records', { topic, partition, beforeOffset });
-    }
+    await this.raw.deleteRecords(topic, partition, beforeOffset);
   }
 
   /**
@@ -190,7 +185,10 @@ export class KafkaTopics {
       const real = failed.filter((g) => g.error?.type !== 'GROUP_ID_NOT_FOUND');
       const busy = real.find((g) => g.error?.type === 'NON_EMPTY_GROUP');
       if (busy !== undefined) {
-        throw new RebalanceInProgressError(busy.groupId, 'cannot delete the group: it has active members; stop them first');
+        throw new RebalanceInProgressError(
+          busy.groupId,
+          'cannot delete the group: it has active members; stop them first',
+        );
       }
       if (real.length > 0) throw toEddyError(err, 'delete groups', { groupIds: real.map((g) => g.groupId) });
     }

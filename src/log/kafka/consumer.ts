@@ -25,10 +25,10 @@ import {
 } from '../../errors.js';
 import type { Consumer, ConsumerHandlers, ConsumerOptions, TopicPartition, TopicPartitionOffset } from '../contract.js';
 import { tpKey } from '../contract.js';
+import { checkResumePositions } from '../validate.js';
 import { eddyAssigner } from './assigner.js';
 import { entry, toEddyError } from './client.js';
 import type { RawMessage } from './internals.js';
-import { checkResumePositions } from '../validate.js';
 import { atEnd, IdleQueryError, logStart, Mutex, positionBounds, startOffsets } from './positions.js';
 import type { RawClient } from './raw.js';
 import { toLogRecord } from './reader.js';

@@ -152,7 +152,10 @@ export class KafkaLog implements Log {
       await this.raw.commitAsNonMember(groupId, offsets);
     } catch (err) {
       if (hasErrorType(err, ...GROUP_BUSY)) {
-        throw new RebalanceInProgressError(groupId, 'cannot commit offsets as a non-member: the group has active members');
+        throw new RebalanceInProgressError(
+          groupId,
+          'cannot commit offsets as a non-member: the group has active members',
+        );
       }
       throw err;
     }

@@ -178,8 +178,8 @@ export class RawClient {
   ): Promise<void> {
     const byTopic = new Map<string, { partition: number; offset: string; metadata: string | null }[]>();
     for (const o of offsets) {
-      let list = byTopic.get(o.topic);
-      if (list === undefined) byTopic.set(o.topic, (list = []));
+      const list = byTopic.get(o.topic) ?? [];
+      byTopic.set(o.topic, list);
       list.push({ partition: o.partition, offset: String(o.offset), metadata: o.metadata ?? null });
     }
     await this.retry(
@@ -198,10 +198,28 @@ export class RawClient {
   }
 
   /**
+   * DeleteRecords of one partition below `beforeOffset`, sent to its leader: the log start moves there. Throws
+   * kafkajs errors (e.g. `OFFSET_OUT_OF_RANGE` above the high watermark) as eddy errors.
+   */
+  async deleteRecords(topic: string, partition: number, beforeOffset: number): Promise<void> {
+    await this.retry('delete records', async () => {
+      const byLeader = this.cluster.findLeaderForPartitions(topic, [partition]);
+      const nodeId = Object.keys(byLeader)[0];
+      if (nodeId === undefined) throw Object.assign(new Error('no leader'), { type: 'LEADER_NOT_AVAILABLE' });
+      const broker = (await this.cluster.findBroker({ nodeId })) as RawBroker;
+      await broker.deleteRecords({ topics: [{ topic, partitions: [{ partition, offset: beforeOffset }] }] });
+    });
+  }
+
+  /**
    * ListOffsets by timestamp for partitions of one topic: per partition the first offset whose timestamp is >=
    * `timestampMs`, or -1 when there is none.
    */
-  async offsetsForTimestamp(topic: string, partitions: readonly number[], timestampMs: number): Promise<Map<number, number>> {
+  async offsetsForTimestamp(
+    topic: string,
+    partitions: readonly number[],
+    timestampMs: number,
+  ): Promise<Map<number, number>> {
     return this.listOffsets(topic, partitions, timestampMs, READ_COMMITTED);
   }
 
