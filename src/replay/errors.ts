@@ -54,7 +54,12 @@ export class UnknownVersionError extends EddyError {
 
 /** `eddy promote` of a version whose replay has not caught up: the lag per input partition is in the message. */
 export class NotCaughtUpError extends EddyError {
-  constructor(topology: string, version: number, lagging: readonly { tp: string; lag: number }[], maxLagRecords: number) {
+  constructor(
+    topology: string,
+    version: number,
+    lagging: readonly { tp: string; lag: number }[],
+    maxLagRecords: number,
+  ) {
     super(
       'NOT_CAUGHT_UP',
       `${topology} version ${version} has not caught up: lag ${lagging.map((l) => `${l.tp} ${l.lag}`).join(', ')} record(s), ` +

@@ -95,7 +95,11 @@ export function fingerprintOf(t: Topology, opts: { processingGuarantee?: Fingerp
   }
   c.guarantee = JSON.stringify(opts.processingGuarantee ?? 'exactly-once');
   if (t.codeVersion !== undefined) c.codeVersion = JSON.stringify(t.codeVersion);
-  const components = Object.fromEntries(Object.keys(c).sort().map((k) => [k, c[k]]));
+  const components = Object.fromEntries(
+    Object.keys(c)
+      .sort()
+      .map((k) => [k, c[k]]),
+  );
   const hash = createHash('sha256').update(canonicalJson(components)).digest('hex');
   return { hash, components };
 }
@@ -114,7 +118,9 @@ export function fingerprintChanges(before: Fingerprint, after: Fingerprint): str
     const a = before.components[name];
     const b = after.components[name];
     if (a === b) continue;
-    out.push(...describeChange(name, a === undefined ? undefined : JSON.parse(a), b === undefined ? undefined : JSON.parse(b)));
+    out.push(
+      ...describeChange(name, a === undefined ? undefined : JSON.parse(a), b === undefined ? undefined : JSON.parse(b)),
+    );
   }
   return out;
 }
@@ -126,7 +132,10 @@ function describeChange(component: string, a: unknown, b: unknown): string[] {
   const kind = colon < 0 ? component : component.slice(0, colon);
   const name = colon < 0 ? '' : component.slice(colon + 1);
   if (kind === 'guarantee') return [`processing guarantee changed ${String(a)} → ${String(b)}`];
-  if (kind === 'codeVersion') return [`codeVersion changed ${a === undefined ? '(none)' : String(a)} → ${b === undefined ? '(none)' : String(b)}`];
+  if (kind === 'codeVersion')
+    return [
+      `codeVersion changed ${a === undefined ? '(none)' : String(a)} → ${b === undefined ? '(none)' : String(b)}`,
+    ];
   if (kind === 'node') {
     if (a === undefined) return [`operator added: ${(b as Json).kind} "${name}"`];
     if (b === undefined) return [`operator removed: ${(a as Json).kind} "${name}"`];
@@ -137,7 +146,8 @@ function describeChange(component: string, a: unknown, b: unknown): string[] {
     const words: Record<string, string> = { sizeMs: 'size', advanceMs: 'advance', graceMs: 'grace' };
     const out: string[] = [];
     for (const k of ['sizeMs', 'advanceMs', 'graceMs'])
-      if ((a as Json)[k] !== (b as Json)[k]) out.push(`window ${words[k]} of ${name} changed ${(a as Json)[k]} ms → ${(b as Json)[k]} ms`);
+      if ((a as Json)[k] !== (b as Json)[k])
+        out.push(`window ${words[k]} of ${name} changed ${(a as Json)[k]} ms → ${(b as Json)[k]} ms`);
     return out;
   }
   const label = kind === 'store' ? 'store' : kind === 'global' ? 'global table' : `${roleOf(a, b)} topic`;
@@ -151,7 +161,8 @@ function describeChange(component: string, a: unknown, b: unknown): string[] {
       out.push(`${part} schema of ${label} ${name} changed (${schemaChange(x[part], y[part]).join('; ')})`);
   for (const k of Object.keys({ ...x, ...y }).sort()) {
     if (k === 'key' || k === 'value') continue;
-    if (JSON.stringify(x[k]) !== JSON.stringify(y[k])) out.push(`${k} of ${label} ${name} changed ${show(x[k])} → ${show(y[k])}`);
+    if (JSON.stringify(x[k]) !== JSON.stringify(y[k]))
+      out.push(`${k} of ${label} ${name} changed ${show(x[k])} → ${show(y[k])}`);
   }
   return out;
 }
@@ -185,7 +196,8 @@ function schemaChange(a: unknown, b: unknown): string[] {
     const old = fa.get(n);
     if (old === undefined) out.push(`field ${n} added`);
     else if (JSON.stringify(old) !== JSON.stringify(f)) {
-      if (JSON.stringify(old.type) !== JSON.stringify(f.type)) out.push(`field ${n} type ${describeSchema(old.type)} → ${describeSchema(f.type)}`);
+      if (JSON.stringify(old.type) !== JSON.stringify(f.type))
+        out.push(`field ${n} type ${describeSchema(old.type)} → ${describeSchema(f.type)}`);
       else out.push(`field ${n} changed`);
     }
   }

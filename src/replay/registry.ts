@@ -82,7 +82,13 @@ export async function readVersions(log: Log): Promise<VersionsSnapshot> {
       }
       const v = JSON.parse(r.value.toString('utf8')) as { format?: number; version?: number };
       if ((v.format ?? 0) > VERSIONS_FORMAT)
-        throw new VersionStateError(key, 0, `recorded in format ${v.format}`, 'read', `This eddy reads format ${VERSIONS_FORMAT}: upgrade eddy.`);
+        throw new VersionStateError(
+          key,
+          0,
+          `recorded in format ${v.format}`,
+          'read',
+          `This eddy reads format ${VERSIONS_FORMAT}: upgrade eddy.`,
+        );
       if (typeof v.version === 'number') versions.set(key, v as VersionRecord);
       else topologies.set(key, v as TopologyRecord);
     }
@@ -104,7 +110,12 @@ export function liveVersionOf(snap: VersionsSnapshot, topology: string): number 
 export async function getVersion(log: Log, topology: string, version: number): Promise<VersionRecord> {
   const snap = await readVersions(log);
   const rec = snap.versions.get(versionId(topology, version));
-  if (rec === undefined) throw new UnknownVersionError(topology, version, versionsOf(snap, topology).map((v) => v.version));
+  if (rec === undefined)
+    throw new UnknownVersionError(
+      topology,
+      version,
+      versionsOf(snap, topology).map((v) => v.version),
+    );
   return rec;
 }
 
@@ -113,7 +124,13 @@ async function append(log: Log, key: string, value: VersionRecord | TopologyReco
   const producer = log.producer();
   try {
     await producer.send([
-      { topic: VERSIONS_TOPIC, partition: 0, key: Buffer.from(key), value: Buffer.from(JSON.stringify(value)), timestamp: value.updatedMs },
+      {
+        topic: VERSIONS_TOPIC,
+        partition: 0,
+        key: Buffer.from(key),
+        value: Buffer.from(JSON.stringify(value)),
+        timestamp: value.updatedMs,
+      },
     ]);
   } finally {
     await producer.close();
@@ -162,10 +179,21 @@ export async function checkVersion(
   }
   if (rec.fingerprint.hash !== fp.hash) {
     const changes = fingerprintChanges(rec.fingerprint, fp);
-    throw new FingerprintMismatchError(t.name, t.version, changes.length > 0 ? changes : ['fingerprint hash differs'], nextVersion);
+    throw new FingerprintMismatchError(
+      t.name,
+      t.version,
+      changes.length > 0 ? changes : ['fingerprint hash differs'],
+      nextVersion,
+    );
   }
   if (rec.state === 'retired')
-    throw new VersionStateError(t.name, t.version, 'retired', 'run', `Its topics and state were deleted: bump the version to ${nextVersion} and replay it.`);
+    throw new VersionStateError(
+      t.name,
+      t.version,
+      'retired',
+      'run',
+      `Its topics and state were deleted: bump the version to ${nextVersion} and replay it.`,
+    );
   return rec;
 }
 
@@ -173,17 +201,39 @@ export async function checkVersion(
  * Moves a version to `state` (forward only; the same state is a no-op) and records when it began. `live` also
  * names the version in the topology's record. Throws `UnknownVersionError`, or `VersionStateError` for a move back.
  */
-export async function setVersionState(log: Log, topology: string, version: number, state: VersionState, nowMs = Date.now()): Promise<VersionRecord> {
+export async function setVersionState(
+  log: Log,
+  topology: string,
+  version: number,
+  state: VersionState,
+  nowMs = Date.now(),
+): Promise<VersionRecord> {
   const rec = await getVersion(log, topology, version);
   const from = VERSION_STATES.indexOf(rec.state);
   const to = VERSION_STATES.indexOf(state);
   if (to < from)
-    throw new VersionStateError(topology, version, rec.state, state, `States move forward only (${VERSION_STATES.join(' → ')}).`);
+    throw new VersionStateError(
+      topology,
+      version,
+      rec.state,
+      state,
+      `States move forward only (${VERSION_STATES.join(' → ')}).`,
+    );
   if (to === from) return rec;
-  const next: VersionRecord = { ...rec, state, stateSinceMs: { ...rec.stateSinceMs, [state]: nowMs }, updatedMs: nowMs };
+  const next: VersionRecord = {
+    ...rec,
+    state,
+    stateSinceMs: { ...rec.stateSinceMs, [state]: nowMs },
+    updatedMs: nowMs,
+  };
   await append(log, versionId(topology, version), next);
-  if (state === 'live') await append(log, topology, { format: VERSIONS_FORMAT, topology, liveVersion: version, updatedMs: nowMs });
+  if (state === 'live') await setLiveVersion(log, topology, version, nowMs);
   return next;
+}
+
+/** Names `version` the live version of `topology` in the topology's record (`promote`; the version must be live). */
+export async function setLiveVersion(log: Log, topology: string, version: number, nowMs = Date.now()): Promise<void> {
+  await append(log, topology, { format: VERSIONS_FORMAT, topology, liveVersion: version, updatedMs: nowMs });
 }
 
 /**
@@ -212,11 +262,28 @@ export async function recordPositions(
  * only way positions move back, on purpose, after the version's outputs and state were deleted. Refuses a live or
  * retired version (`VersionStateError`).
  */
-export async function resetVersion(log: Log, topology: string, version: number, nowMs = Date.now()): Promise<VersionRecord> {
+export async function resetVersion(
+  log: Log,
+  topology: string,
+  version: number,
+  nowMs = Date.now(),
+): Promise<VersionRecord> {
   const rec = await getVersion(log, topology, version);
   if (rec.state === 'live' || rec.state === 'retired')
-    throw new VersionStateError(topology, version, rec.state, 'reset', 'A live or retired version is never replayed over: bump the version.');
-  const next: VersionRecord = { ...rec, state: 'replaying', stateSinceMs: { replaying: nowMs }, positions: {}, updatedMs: nowMs };
+    throw new VersionStateError(
+      topology,
+      version,
+      rec.state,
+      'reset',
+      'A live or retired version is never replayed over: bump the version.',
+    );
+  const next: VersionRecord = {
+    ...rec,
+    state: 'replaying',
+    stateSinceMs: { replaying: nowMs },
+    positions: {},
+    updatedMs: nowMs,
+  };
   await append(log, versionId(topology, version), next);
   return next;
 }

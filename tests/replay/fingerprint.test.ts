@@ -13,7 +13,11 @@ describe('fingerprintOf', () => {
     const store = t.stores.get('route_stats')!;
     const reordered = JSON.parse(JSON.stringify(store.valueSchema), (_k, v) =>
       v !== null && typeof v === 'object' && !Array.isArray(v)
-        ? Object.fromEntries(Object.entries(v as object).reverse().concat([['doc', 'ignored']]))
+        ? Object.fromEntries(
+            Object.entries(v as object)
+              .reverse()
+              .concat([['doc', 'ignored']]),
+          )
         : v,
     );
     (t.stores as Map<string, unknown>).set('route_stats', { ...store, valueSchema: reordered });
@@ -24,7 +28,10 @@ describe('fingerprintOf', () => {
     const a = fingerprintOf(delaysTopology(), {});
     const b = fingerprintOf(delaysTopology({ windowMs: 604_800_000 }), {});
     expect(b.hash).not.toBe(a.hash);
-    expect(fingerprintChanges(a, b)).toEqual(['window size of by_airport_hour changed 3600000 ms → 604800000 ms', 'window advance of by_airport_hour changed 3600000 ms → 604800000 ms']);
+    expect(fingerprintChanges(a, b)).toEqual([
+      'window size of by_airport_hour changed 3600000 ms → 604800000 ms',
+      'window advance of by_airport_hour changed 3600000 ms → 604800000 ms',
+    ]);
   });
 
   it('names a store value schema change field by field', () => {
@@ -46,7 +53,9 @@ describe('fingerprintOf', () => {
     expect(fingerprintChanges(a, fingerprintOf(delaysTopology(), { processingGuarantee: 'at-least-once' }))).toEqual([
       'processing guarantee changed exactly-once → at-least-once',
     ]);
-    expect(fingerprintChanges(a, fingerprintOf(delaysTopology({ codeVersion: 'abc' }), {}))).toEqual(['codeVersion changed (none) → abc']);
+    expect(fingerprintChanges(a, fingerprintOf(delaysTopology({ codeVersion: 'abc' }), {}))).toEqual([
+      'codeVersion changed (none) → abc',
+    ]);
     const t = delaysTopology();
     const out = t.topics.get('delays-hourly.v1')!;
     (t.topics as Map<string, unknown>).set(out.name, { ...out, valueSchema: 'string' });

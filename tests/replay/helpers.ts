@@ -62,11 +62,19 @@ export function delaysTopology(o: DelaysOptions = {}): Topology {
   flights
     .groupByKey({ key: 'string' })
     .windowedBy(tumbling({ sizeMs: o.windowMs ?? 3_600_000 }))
-    .aggregate('by_airport_hour', { value: SCHEMAS.get('DelayStats')!, keyName: 'airport', initializer: empty, aggregator: add })
+    .aggregate('by_airport_hour', {
+      value: SCHEMAS.get('DelayStats')!,
+      keyName: 'airport',
+      initializer: empty,
+      aggregator: add,
+    })
     .toStream((k, _w, agg) => ({ key: k, value: agg }), 'hourly-final')
     .to(out, 'to-hourly');
   flights
-    .groupBy('route_stats', (r) => `${r.value.origin}-${r.value.destination}`, { key: 'string', value: SCHEMAS.get('Flight')! })
+    .groupBy('route_stats', (r) => `${r.value.origin}-${r.value.destination}`, {
+      key: 'string',
+      value: SCHEMAS.get('Flight')!,
+    })
     .aggregate('route_stats', {
       value: o.p60 ? statsWithP60() : SCHEMAS.get('DelayStats')!,
       keyName: 'route',
