@@ -170,11 +170,15 @@ function parseTime(raw: string): number {
 /** `eddy replay <topology> --version N`. */
 async function cmdReplay(config: EddyConfig, name: string, o: ReplayFlags): Promise<void> {
   const fromMs = o.from === undefined ? undefined : parseTime(o.from);
+  const versions = await loadVersions(name, config.topologies);
   const t = await loadTopology(name, config.topologies, o.version);
   const guarantee = config.worker.processingGuarantee;
   await withBackend(config, async (b) => {
     // Before any write: the fingerprint (records a new version as replaying), the retention and the outputs checks.
-    const rec = await checkVersion(b.log, t, { processingGuarantee: guarantee });
+    const rec = await checkVersion(b.log, t, {
+      processingGuarantee: guarantee,
+      knownVersions: versions.map((v) => v.version),
+    });
     const from = fromMs === undefined ? undefined : await positionsAtTime(b.log, t, fromMs);
     const gone = await truncatedInputs(b.log, t, { from, fromStart: o.reset === true });
     if (gone.length > 0 && !o.allowTruncatedInput) throw new TruncatedInputError(t.name, t.version, gone);

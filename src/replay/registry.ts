@@ -150,17 +150,19 @@ export function subjectsOf(t: Topology): SubjectRef[] {
  * Checks a topology version against the registry before anything is written for it (the runner's setup calls this
  * first). A version seen for the first time is recorded as `replaying` with its fingerprint. A recorded version whose
  * fingerprint differs throws `FingerprintMismatchError` naming every change and the next free version number; a
- * retired version throws `VersionStateError`. Returns the version's record.
+ * retired version throws `VersionStateError`. Returns the version's record. `knownVersions`: the version numbers the
+ * code defines (so the suggested next version is free in the code too).
  */
 export async function checkVersion(
   log: Log,
   t: Topology,
-  opts: { processingGuarantee?: FingerprintGuarantee; nowMs?: number } = {},
+  opts: { processingGuarantee?: FingerprintGuarantee; knownVersions?: readonly number[]; nowMs?: number } = {},
 ): Promise<VersionRecord> {
   const fp = fingerprintOf(t, opts);
   const snap = await readVersions(log);
   const rec = snap.versions.get(versionId(t.name, t.version));
-  const nextVersion = Math.max(t.version, ...versionsOf(snap, t.name).map((v) => v.version)) + 1;
+  const nextVersion =
+    Math.max(t.version, ...(opts.knownVersions ?? []), ...versionsOf(snap, t.name).map((v) => v.version)) + 1;
   if (rec === undefined) {
     const now = opts.nowMs ?? Date.now();
     const created: VersionRecord = {
