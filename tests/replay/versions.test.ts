@@ -214,22 +214,34 @@ describe('versions: promote, diff, retire (embedded)', () => {
     expect((await getVersion(env.log, 'delays', 1)).state).toBe('live');
   });
 
-  it.runIf(HAS_DELETE_GROUPS)(
-    'retires v1 with --yes: every listed topic, the group and the directory are gone',
-    async () => {
-      const r = await retire(env.log, env.registry, {
-        topology: 'delays',
-        version: 1,
-        t: v1,
-        stateDir: env.stateDir,
-        yes: true,
-      });
-      for (const t of r.plan.topics) expect(await env.log.describeTopic(t.name)).toBeUndefined();
-      expect((await env.log.committedOffsets('delays.v1', 'flights')).size).toBe(0);
-      expect(existsSync(join(env.stateDir, 'delays.v1'))).toBe(false);
-      expect((await getVersion(env.log, 'delays', 1)).state).toBe('retired');
-      expect(await env.log.describeTopic('delays-hourly.v2')).toBeDefined();
-      expect((await env.log.committedOffsets('delays.v2', 'flights')).size).toBe(2);
-    },
-  );
+  it('retires v1 with --yes: every listed topic, the group and the directory are gone', async () => {
+    // Until this tree's embedded log implements deleteGroups (another change adds it), a test double records the
+    // call instead; with the real one, the group's committed offsets must be gone.
+    const deletedGroups: string[] = [];
+    const log = HAS_DELETE_GROUPS
+      ? env.log
+      : new Proxy(env.log, {
+          get: (target, prop, receiver) =>
+            prop === 'deleteGroups'
+              ? async (ids: readonly string[]) => void deletedGroups.push(...ids)
+              : (Reflect.get(target, prop, receiver)?.bind?.(target) ?? Reflect.get(target, prop, receiver)),
+        });
+    const r = await retire(log, env.registry, {
+      topology: 'delays',
+      version: 1,
+      t: v1,
+      stateDir: env.stateDir,
+      yes: true,
+    });
+    expect(r.plan.topics).toHaveLength(5);
+    for (const t of r.plan.topics) expect(await env.log.describeTopic(t.name)).toBeUndefined();
+    if (HAS_DELETE_GROUPS) expect((await env.log.committedOffsets('delays.v1', 'flights')).size).toBe(0);
+    else expect(deletedGroups).toEqual(['delays.v1']);
+    expect(existsSync(join(env.stateDir, 'delays.v1'))).toBe(false);
+    expect((await getVersion(env.log, 'delays', 1)).state).toBe('retired');
+    // v2 untouched.
+    expect(await env.log.describeTopic('delays.v2.route_stats.changelog')).toBeDefined();
+    expect((await env.log.committedOffsets('delays.v2', 'flights')).size).toBe(2);
+    expect(existsSync(join(env.stateDir, 'delays.v2'))).toBe(true);
+  });
 });
