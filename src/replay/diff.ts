@@ -103,6 +103,11 @@ class Decoder {
     return new Decoder(await AvroSerde.create(registry, subject, schema));
   }
 
+  /** The decoded value when its writer schema is prepared already, else undefined (then use `decode`). */
+  decodeNow(bytes: Buffer): unknown {
+    return this.prepared.has(AvroSerde.schemaIdOf(bytes)) ? this.serde.deserialize(bytes) : undefined;
+  }
+
   async decode(bytes: Buffer): Promise<unknown> {
     const id = AvroSerde.schemaIdOf(bytes);
     if (!this.prepared.has(id)) {
@@ -128,60 +133,57 @@ function pick(value: unknown, fields: readonly string[] | undefined): unknown {
 async function diffStores(o: DiffOptions): Promise<DiffResult> {
   const infoA = o.a.stores.get(o.what)!;
   const infoB = o.b.stores.get(o.what)!;
-  const window = infoA.kind === 'window';
+  const filesOf = (t: Topology) => {
+    const files = versionStoreFiles(o.stateDir, t, o.what);
+    if (files.length === 0)
+      throw new EddyError(
+        'NO_STATE',
+        `store "${o.what}" of ${t.name} v${t.version} has no state under ${o.stateDir}. Run or replay that version first.`,
+        { details: { store: o.what, version: t.version } },
+      );
+    return files;
+  };
+  const filesA = filesOf(o.a);
+  const filesB = filesOf(o.b);
+  // Rows of one store file: the key's Avro body (k), the window start (ws; 0 in key-value stores), key and value bytes.
+  const rowsOf = (kind: 'kv' | 'window') =>
+    kind === 'window'
+      ? 'SELECT substr(key, 6) AS k, window_start AS ws, key, value FROM src.win NOT INDEXED'
+      : 'SELECT substr(key, 6) AS k, 0 AS ws, key, value FROM src.kv';
   const db = new Database(':memory:');
   try {
-    for (const side of ['a', 'b'] as const) {
-      const t = side === 'a' ? o.a : o.b;
-      const files = versionStoreFiles(o.stateDir, t, o.what);
-      if (files.length === 0)
-        throw new EddyError(
-          'NO_STATE',
-          `store "${o.what}" of ${t.name} v${t.version} has no state under ${o.stateDir}. Run or replay that version first.`,
-          {
-            details: { store: o.what, version: t.version },
-          },
-        );
+    // Both versions are copied into in-memory tables keyed like a store (a scan of an attached file joined in place
+    // is planned through its window-start index, several times slower than the copy).
+    for (const [side, files, kind] of [
+      ['a', filesA, infoA.kind],
+      ['b', filesB, infoB.kind],
+    ] as const) {
       db.exec(
-        `CREATE TEMP TABLE ${side} (k BLOB NOT NULL, ws INTEGER NOT NULL, key BLOB NOT NULL, value BLOB NOT NULL, PRIMARY KEY (k, ws)) WITHOUT ROWID`,
+        `CREATE TABLE ${side} (k BLOB NOT NULL, ws INTEGER NOT NULL, key BLOB NOT NULL, value BLOB NOT NULL, PRIMARY KEY (k, ws)) WITHOUT ROWID`,
       );
-      const kind = (side === 'a' ? infoA : infoB).kind;
-      for (const f of files) {
-        db.prepare('ATTACH DATABASE ? AS src').run(f);
-        try {
-          const select =
-            kind === 'window'
-              ? 'SELECT substr(key, 6), window_start, key, value FROM src.win'
-              : 'SELECT substr(key, 6), 0, key, value FROM src.kv';
-          db.exec(`INSERT OR REPLACE INTO ${side} ${select}`);
-        } finally {
-          db.exec('DETACH DATABASE src');
-        }
-      }
+      for (const f of files) withAttached(db, f, () => db.exec(`INSERT OR REPLACE INTO ${side} ${rowsOf(kind)}`));
     }
-    const count = (sql: string) => (db.prepare(sql).get() as { n: number }).n;
-    const keysA = count('SELECT count(*) AS n FROM a');
-    const keysB = count('SELECT count(*) AS n FROM b');
-    const onlyA = count(
-      'SELECT count(*) AS n FROM a WHERE NOT EXISTS (SELECT 1 FROM b WHERE b.k = a.k AND b.ws = a.ws)',
-    );
-    const onlyB = count(
-      'SELECT count(*) AS n FROM b WHERE NOT EXISTS (SELECT 1 FROM a WHERE a.k = b.k AND a.ws = b.ws)',
-    );
-    let equal = count('SELECT count(*) AS n FROM a JOIN b ON a.k = b.k AND a.ws = b.ws WHERE a.value = b.value');
+    const c = db
+      .prepare(
+        'SELECT count(*) AS n, count(b.k) AS matched, coalesce(sum(a.value = b.value), 0) AS same FROM a LEFT JOIN b ON b.k = a.k AND b.ws = a.ws',
+      )
+      .get() as { n: number; matched: number; same: number };
+    const keysA = c.n;
+    const keysB = (db.prepare('SELECT count(*) AS n FROM b').get() as { n: number }).n;
+    let equal = c.same;
+    let different = 0;
     const keyDec = await Decoder.create(o.registry, `${infoA.changelog}-key`, infoA.keySchema);
     const valA = await Decoder.create(o.registry, `${infoA.changelog}-value`, infoA.valueSchema);
     const valB = await Decoder.create(o.registry, `${infoB.changelog}-value`, infoB.valueSchema);
-    let different = 0;
     const sample: DiffSample[] = [];
     const rows = db
       .prepare(
-        'SELECT a.key AS key, a.ws AS ws, a.value AS va, b.value AS vb FROM a JOIN b ON a.k = b.k AND a.ws = b.ws WHERE a.value <> b.value ORDER BY a.k, a.ws',
+        'SELECT a.key AS key, a.ws AS ws, a.value AS va, b.value AS vb FROM a JOIN b ON b.k = a.k AND b.ws = a.ws WHERE a.value <> b.value ORDER BY a.k, a.ws',
       )
       .iterate() as IterableIterator<{ key: Buffer; ws: number; va: Buffer; vb: Buffer }>;
     for (const r of rows) {
-      const va = await valA.decode(r.va);
-      const vb = await valB.decode(r.vb);
+      const va = valA.decodeNow(r.va) ?? (await valA.decode(r.va));
+      const vb = valB.decodeNow(r.vb) ?? (await valB.decode(r.vb));
       if (comparable(va, vb, o.fields) === comparable(vb, va, o.fields)) {
         equal++;
         continue;
@@ -190,7 +192,7 @@ async function diffStores(o: DiffOptions): Promise<DiffResult> {
       if (sample.length < (o.sample ?? 10))
         sample.push({
           key: await keyDec.decode(r.key),
-          ...(window ? { windowStart: new Date(r.ws).toISOString() } : {}),
+          ...(infoA.kind === 'window' ? { windowStart: new Date(r.ws).toISOString() } : {}),
           a: pick(va, o.fields),
           b: pick(vb, o.fields),
         });
@@ -202,8 +204,8 @@ async function diffStores(o: DiffOptions): Promise<DiffResult> {
       versionB: o.b.version,
       keysA,
       keysB,
-      onlyA,
-      onlyB,
+      onlyA: keysA - c.matched,
+      onlyB: keysB - c.matched,
       equal,
       different,
       fields: o.fields,
@@ -211,6 +213,15 @@ async function diffStores(o: DiffOptions): Promise<DiffResult> {
     };
   } finally {
     db.close();
+  }
+}
+
+function withAttached(db: Database.Database, file: string, fn: () => void): void {
+  db.prepare('ATTACH DATABASE ? AS src').run(file);
+  try {
+    fn();
+  } finally {
+    db.exec('DETACH DATABASE src');
   }
 }
 
