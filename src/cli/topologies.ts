@@ -3,48 +3,88 @@ import { pathToFileURL } from 'node:url';
 import { buildFlightDelays } from '../../examples/flight-delays/topology.js';
 import { loadConfig } from '../config/index.js';
 import { ConfigError } from '../errors.js';
+import type { Log } from '../log/contract.js';
+import { liveVersionOf, readVersions } from '../replay/registry.js';
 import type { Topology } from '../topology/graph.js';
 
-/** Topologies that ship with eddy, by name. */
-const BUILT_IN: Record<string, () => Topology> = { 'flight-delays': () => buildFlightDelays() };
+/** Topologies that ship with eddy, by name: each builds one version or several. */
+const BUILT_IN: Record<string, () => Topology | Topology[]> = { 'flight-delays': () => buildFlightDelays() };
 
 /**
- * The topologies eddy knows: the built-in examples plus those registered in the configuration's `topologies`
- * (`{ "topologies": { "<name>": "<path to a module whose default export builds a Topology>" } }` in
- * `eddy.config.json`; paths relative to that file). Without `registered`, reads `eddy.config.json` in the working
- * directory.
+ * Where a topology's versions come from in `eddy.config.json` `topologies`: one module path, or one module per
+ * version (`{ "flight-delays": ["./v1.js", "./v2.js"] }`); paths relative to that file.
  */
-export async function knownTopologies(
-  registered?: Readonly<Record<string, string>>,
-): Promise<Map<string, () => Promise<Topology>>> {
-  const out = new Map<string, () => Promise<Topology>>();
-  for (const [name, build] of Object.entries(BUILT_IN)) out.set(name, async () => build());
-  for (const [name, modulePath] of Object.entries(registered ?? loadConfig({ env: {} }).config.topologies)) {
+export type TopologyModules = Readonly<Record<string, string | readonly string[]>>;
+
+/**
+ * The topologies eddy knows: the built-in examples plus those registered in the configuration's `topologies`.
+ * Each entry loads every version of one topology. A module's default export may be:
+ * - a function returning a `Topology` (one version; the original form),
+ * - a function returning an array of them, or an array of `Topology` values and/or such functions (several versions,
+ *   e.g. `export default [buildV1, buildV2]`).
+ * Without `registered`, reads `eddy.config.json` in the working directory.
+ */
+export async function knownTopologies(registered?: TopologyModules): Promise<Map<string, () => Promise<Topology[]>>> {
+  const out = new Map<string, () => Promise<Topology[]>>();
+  for (const [name, build] of Object.entries(BUILT_IN))
+    out.set(name, async () => checkVersions(name, [build()].flat()));
+  for (const [name, paths] of Object.entries(registered ?? loadConfig({ env: {} }).config.topologies)) {
     out.set(name, async () => {
-      let mod: { default?: unknown };
-      try {
-        mod = (await import(pathToFileURL(resolve(modulePath)).href)) as { default?: unknown };
-      } catch (err) {
-        throw new ConfigError(
-          `topologies.${name}: cannot load ${modulePath}: ${(err as Error).message}. Check the path (relative to the config file) and build the module first.`,
-          {
-            path: modulePath,
-          },
-        );
-      }
-      if (typeof mod.default !== 'function')
-        throw new ConfigError(
-          `topologies.${name}: ${modulePath} must default-export a function that returns a Topology`,
-          { path: modulePath },
-        );
-      return (mod.default as () => Topology)();
+      const all: Topology[] = [];
+      for (const modulePath of typeof paths === 'string' ? [paths] : paths)
+        all.push(...(await importVersions(name, modulePath)));
+      return checkVersions(name, all);
     });
   }
   return out;
 }
 
-/** Loads a topology by name. Throws ConfigError listing the known names. */
-export async function loadTopology(name: string, registered?: Readonly<Record<string, string>>): Promise<Topology> {
+async function importVersions(name: string, modulePath: string): Promise<Topology[]> {
+  let mod: { default?: unknown };
+  try {
+    mod = (await import(pathToFileURL(resolve(modulePath)).href)) as { default?: unknown };
+  } catch (err) {
+    throw new ConfigError(
+      `topologies.${name}: cannot load ${modulePath}: ${(err as Error).message}. Check the path (relative to the config file) and build the module first.`,
+      { path: modulePath },
+    );
+  }
+  const bad = () =>
+    new ConfigError(
+      `topologies.${name}: ${modulePath} must default-export a function that returns a Topology, or an array of Topologies or such functions (one per version)`,
+      { path: modulePath },
+    );
+  const items = Array.isArray(mod.default) ? mod.default : [mod.default];
+  const out: Topology[] = [];
+  for (const item of items) {
+    const built = typeof item === 'function' ? (item as () => unknown)() : item;
+    for (const t of [built].flat()) {
+      if (t === null || typeof t !== 'object' || typeof (t as Topology).version !== 'number' || !(t as Topology).stores)
+        throw bad();
+      out.push(t as Topology);
+    }
+  }
+  if (out.length === 0) throw bad();
+  return out;
+}
+
+function checkVersions(name: string, versions: Topology[]): Topology[] {
+  const sorted = [...versions].sort((a, b) => a.version - b.version);
+  for (let i = 1; i < sorted.length; i++) {
+    if (sorted[i].version === sorted[i - 1].version)
+      throw new ConfigError(
+        `topologies.${name}: version ${sorted[i].version} is defined twice; give each version its own number`,
+      );
+    if (sorted[i].name !== sorted[0].name)
+      throw new ConfigError(
+        `topologies.${name}: its versions name different topologies ("${sorted[0].name}", "${sorted[i].name}"); every version keeps the topology's name`,
+      );
+  }
+  return sorted;
+}
+
+/** Every version of a topology, sorted by version. Throws ConfigError listing the known names. */
+export async function loadVersions(name: string, registered?: TopologyModules): Promise<Topology[]> {
   const known = await knownTopologies(registered);
   const build = known.get(name);
   if (build === undefined)
@@ -54,19 +94,72 @@ export async function loadTopology(name: string, registered?: Readonly<Record<st
   return build();
 }
 
-/** Finds the topology that declares `store` (optionally within one named topology). */
+/** One version of a topology (`version`), else its highest. Throws ConfigError naming the versions there are. */
+export async function loadTopology(name: string, registered?: TopologyModules, version?: number): Promise<Topology> {
+  return pickVersion(name, await loadVersions(name, registered), version);
+}
+
+function pickVersion(name: string, versions: Topology[], version: number | undefined): Topology {
+  if (version === undefined) return versions[versions.length - 1];
+  const t = versions.find((v) => v.version === version);
+  if (t === undefined)
+    throw new ConfigError(
+      `${name} has no version ${version} in its code (versions: ${versions.map((v) => `v${v.version}`).join(', ')}). Add it to the topology module.`,
+    );
+  return t;
+}
+
+/**
+ * The version of a topology to act on: `version` when given, else the live version in the versions registry, else
+ * the highest version in the code.
+ */
+export async function resolveVersion(
+  log: Log,
+  name: string,
+  version?: number,
+  registered?: TopologyModules,
+): Promise<Topology> {
+  const versions = await loadVersions(name, registered);
+  if (version !== undefined) return pickVersion(name, versions, version);
+  const live = liveVersionOf(await readVersions(log), versions[0].name);
+  return pickVersion(name, versions, live !== undefined && versions.some((v) => v.version === live) ? live : undefined);
+}
+
+/**
+ * Finds the topology version that declares `store`, among every known topology (or `topologyName`) and every version
+ * (or `opts.version`). When several match and `opts.liveVersion` names the live version of the one topology they
+ * belong to, that one; otherwise two or more candidates are an error that lists them with the flags that choose one.
+ */
 export async function findStore(
   store: string,
   topologyName?: string,
-  registered?: Readonly<Record<string, string>>,
+  registered?: TopologyModules,
+  opts: { version?: number; liveVersion?: (topology: string) => number | undefined } = {},
 ): Promise<{ topology: Topology }> {
   const known = await knownTopologies(registered);
   const names = topologyName ? [topologyName] : [...known.keys()];
   const all: string[] = [];
+  const candidates: { entry: string; topology: Topology }[] = [];
   for (const n of names) {
-    const t = await loadTopology(n, registered);
-    if (t.stores.has(store)) return { topology: t };
-    all.push(...[...t.stores.keys()].map((s) => `${s} (${t.name})`));
+    for (const t of await loadVersions(n, registered)) {
+      if (opts.version !== undefined && t.version !== opts.version) continue;
+      if (t.stores.has(store)) candidates.push({ entry: n, topology: t });
+      all.push(...[...t.stores.keys()].map((s) => `${s} (${t.name} v${t.version})`));
+    }
   }
-  throw new ConfigError(`Unknown state store "${store}". Known stores: ${all.join(', ') || '(none)'}.`);
+  if (candidates.length === 1) return { topology: candidates[0].topology };
+  if (candidates.length === 0)
+    throw new ConfigError(`Unknown state store "${store}". Known stores: ${all.join(', ') || '(none)'}.`);
+  const entries = new Set(candidates.map((c) => c.entry));
+  if (entries.size === 1 && opts.liveVersion !== undefined) {
+    const live = opts.liveVersion(candidates[0].topology.name);
+    const hit = candidates.find((c) => c.topology.version === live);
+    if (hit !== undefined) return { topology: hit.topology };
+  }
+  throw new ConfigError(
+    `State store "${store}" is in ${candidates.length} topology versions: ${candidates
+      .map((c) => `${c.entry} v${c.topology.version} (--topology ${c.entry} --version ${c.topology.version})`)
+      .join(', ')}. Name one with --topology and --version.`,
+    { store, candidates: candidates.map((c) => ({ topology: c.entry, version: c.topology.version })) },
+  );
 }

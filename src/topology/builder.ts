@@ -57,6 +57,11 @@ export interface TopologyOptions {
   readonly description?: string;
   /** What to do when user code throws for a record: dead-letter it (default) or fail the task. */
   readonly onError?: ErrorPolicy;
+  /**
+   * A label for the code inside your functions (e.g. a git sha or `"2"`): it joins the version's fingerprint, so a
+   * changed label under the same version is refused like any other change. eddy cannot hash function bodies.
+   */
+  readonly codeVersion?: string;
 }
 
 /**
@@ -72,6 +77,7 @@ export class TopologyBuilder {
   readonly version: number;
   readonly policy: ErrorPolicy;
   private readonly description?: string;
+  private readonly codeVersion?: string;
   /** @internal */ readonly nodes: GraphNode[] = [];
   /** @internal */ readonly topics = new Map<string, TopicInfo>();
   /** @internal */ readonly stores = new Map<string, StoreInfo>();
@@ -84,6 +90,7 @@ export class TopologyBuilder {
     if (!Number.isInteger(opts.version) || opts.version < 1) throw new RangeError(`topology version must be an integer >= 1, got ${opts.version}`);
     this.version = opts.version;
     this.description = opts.description;
+    this.codeVersion = opts.codeVersion;
     this.policy = opts.onError ?? 'dead-letter';
   }
 
@@ -154,6 +161,7 @@ export class TopologyBuilder {
       subtopologies,
       deadLetterTopic: dlq,
       groupId: groupId(this.name, this.version),
+      ...(this.codeVersion === undefined ? {} : { codeVersion: this.codeVersion }),
     };
   }
 

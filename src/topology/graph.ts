@@ -95,6 +95,11 @@ export interface Topology {
   readonly deadLetterTopic: string;
   /** The consumer group (and prefix of internal topics) of this version. */
   readonly groupId: string;
+  /**
+   * Optional label of the code inside user functions (a git sha, a release); part of the version's fingerprint,
+   * since code in functions cannot be hashed soundly (see `src/replay/fingerprint.ts`).
+   */
+  readonly codeVersion?: string;
 }
 
 /**

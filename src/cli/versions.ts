@@ -1,0 +1,402 @@
+/**
+ * The versions commands: `eddy versions`, `replay`, `promote`, `retire`, `diff` (src/replay does the work; this file
+ * parses, opens the backend, runs a version with the runtime's `TopologyRunner`, and prints).
+ */
+import cliProgress from 'cli-progress';
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import type { EddyConfig, LoadedConfig } from '../config/index.js';
+import { ConfigError } from '../errors.js';
+import { type DiffResult, diffVersions } from '../replay/diff.js';
+import { PositionsBackwardError } from '../replay/errors.js';
+import { DEFAULT_MAX_LAG_RECORDS, promote } from '../replay/promote.js';
+import { checkVersion, getVersion, readVersions, recordPositions, setVersionState } from '../replay/registry.js';
+import {
+  commitPositions,
+  planReplay,
+  positionsAtTime,
+  resetReplay,
+  TruncatedInputError,
+  truncatedInputs,
+} from '../replay/replay.js';
+import { describePlan, retire } from '../replay/retire.js';
+import { inputLag, versionStatuses } from '../replay/status.js';
+import { TopologyRunner } from '../runtime/runner.js';
+import type { Topology } from '../topology/graph.js';
+import { type Backend, openBackend } from './env.js';
+import { formatRows } from './format.js';
+import { knownTopologies, loadTopology, loadVersions } from './topologies.js';
+
+type ConfigOf = (cmd: Command) => LoadedConfig;
+
+function nonNegativeInt(what: string, min = 0) {
+  return (raw: string): number => {
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min)
+      throw new InvalidArgumentError(`${what} must be an integer >= ${min}, got "${raw}"`);
+    return n;
+  };
+}
+
+async function withBackend<T>(config: EddyConfig, fn: (b: Backend) => Promise<T>): Promise<T> {
+  const b = await openBackend(config);
+  try {
+    return await fn(b);
+  } finally {
+    await b.close();
+  }
+}
+
+const out = (line = '') => process.stdout.write(`${line}\n`);
+
+/** Adds `versions`, `replay`, `promote`, `retire` and `diff` to the program. `config` loads the configuration. */
+export function registerVersionCommands(program: Command, config: ConfigOf): void {
+  program
+    .command('versions')
+    .description(
+      'list the versions of a topology: state, fingerprint, records in/out, lag per input partition, which is live',
+    )
+    .argument('<topology>', 'topology name')
+    .addOption(new Option('--format <format>', 'output format').choices(['table', 'json']).default('table'))
+    .action(async (name: string, o: { format: 'table' | 'json' }, cmd: Command) =>
+      cmdVersions(config(cmd).config, name, o),
+    );
+
+  program
+    .command('replay')
+    .description(
+      "run a version of a topology from the start of its inputs (or --from a time) into its own outputs, until it reaches the inputs' end",
+    )
+    .argument('<topology>', 'topology name')
+    .requiredOption('--version <n>', 'the version to replay', nonNegativeInt('--version', 1))
+    .option('--from <time>', 'start at the first input records at or after this ISO-8601 time instead of the start')
+    .option(
+      '--reset',
+      'delete the outputs, changelogs, repartition and dead-letter topics, group offsets and state of the version first (prints them)',
+    )
+    .option(
+      '--allow-truncated-input',
+      'replay even if records of an input were deleted (retention) before this version read them',
+    )
+    .option('--no-progress', 'no progress bar')
+    .action(async (name: string, o: ReplayFlags, cmd: Command) => cmdReplay(config(cmd).config, name, o));
+
+  program
+    .command('promote')
+    .description('make a caught-up version the live one (the version readers follow)')
+    .argument('<topology>', 'topology name')
+    .argument('<version>', 'version to promote', nonNegativeInt('version', 1))
+    .option(
+      '--max-lag-records <n>',
+      `largest lag per input partition that counts as caught up (default ${DEFAULT_MAX_LAG_RECORDS})`,
+      nonNegativeInt('--max-lag-records'),
+    )
+    .action(async (name: string, version: number, o: { maxLagRecords?: number }, cmd: Command) =>
+      cmdPromote(config(cmd).config, name, version, o),
+    );
+
+  program
+    .command('retire')
+    .description(
+      'delete a version (topics, consumer group, state, internal subjects) and record it retired; without --yes, print what it would delete',
+    )
+    .argument('<topology>', 'topology name')
+    .argument('<version>', 'version to retire', nonNegativeInt('version', 1))
+    .option('--yes', 'delete (without it, only print what would be deleted)')
+    .action(async (name: string, version: number, o: { yes?: boolean }, cmd: Command) =>
+      cmdRetire(config(cmd).config, name, version, o),
+    );
+
+  program
+    .command('diff')
+    .description(
+      'compare a store or output of two versions: keys only in A, only in B, equal, different, and a sample of differing keys',
+    )
+    .argument('<topology>', 'topology name')
+    .argument('<what>', 'a store name, or an output name without .v<N>')
+    .argument('<a>', 'version A', nonNegativeInt('A', 1))
+    .argument('<b>', 'version B', nonNegativeInt('B', 1))
+    .addOption(new Option('--format <format>', 'output format').choices(['table', 'json']).default('table'))
+    .option('--sample <n>', 'differing keys to show', nonNegativeInt('--sample'), 10)
+    .option('--fields <list>', 'compare only these comma-separated fields of the values')
+    .action(async (name: string, what: string, a: number, b: number, o: DiffFlags, cmd: Command) =>
+      cmdDiff(config(cmd).config, name, what, a, b, o),
+    );
+}
+
+/** `eddy versions <topology>`. */
+async function cmdVersions(config: EddyConfig, name: string, o: { format: 'table' | 'json' }): Promise<void> {
+  const versions = await loadVersions(name, config.topologies);
+  await withBackend(config, async (b) => {
+    const snap = await readVersions(b.log);
+    const rows = await versionStatuses(b.log, snap, versions[0].name, versions, {
+      processingGuarantee: config.worker.processingGuarantee,
+    });
+    if (o.format === 'json') {
+      out(JSON.stringify(rows, null, 2));
+      return;
+    }
+    process.stdout.write(
+      formatRows(
+        rows.map((r) => ({
+          version: r.version,
+          state: r.state ?? '(never ran)',
+          live: r.live ? 'live' : '',
+          fingerprint: `${r.fingerprint}${r.matchesCode === false ? ' (code differs)' : ''}${r.inCode ? '' : ' (not in code)'}`,
+          records_in: r.recordsIn,
+          records_out: r.recordsOut,
+          lag: r.lag.map((l) => `${l.topic}:${l.partition}=${l.lagRecords}`).join(' '),
+        })),
+        'table',
+      ),
+    );
+  });
+}
+
+interface ReplayFlags {
+  version: number;
+  from?: string;
+  reset?: boolean;
+  allowTruncatedInput?: boolean;
+  progress: boolean;
+}
+
+function parseTime(raw: string): number {
+  const ms = Date.parse(raw);
+  if (!/^\d{4}-\d{2}-\d{2}/.test(raw) || Number.isNaN(ms))
+    throw new ConfigError(`--from ${raw} is not an ISO-8601 time; use e.g. 2008-01-01T00:00:00Z`);
+  return ms;
+}
+
+/** `eddy replay <topology> --version N`. */
+async function cmdReplay(config: EddyConfig, name: string, o: ReplayFlags): Promise<void> {
+  const fromMs = o.from === undefined ? undefined : parseTime(o.from);
+  const versions = await loadVersions(name, config.topologies);
+  const t = await loadTopology(name, config.topologies, o.version);
+  const guarantee = config.worker.processingGuarantee;
+  await withBackend(config, async (b) => {
+    // Before any write: the fingerprint (records a new version as replaying), the retention and the outputs checks.
+    const rec = await checkVersion(b.log, t, {
+      processingGuarantee: guarantee,
+      knownVersions: versions.map((v) => v.version),
+    });
+    const from = fromMs === undefined ? undefined : await positionsAtTime(b.log, t, fromMs);
+    const gone = await truncatedInputs(b.log, t, { from, fromStart: o.reset === true });
+    if (gone.length > 0 && !o.allowTruncatedInput) throw new TruncatedInputError(t.name, t.version, gone);
+    for (const g of gone)
+      out(
+        `warning: ${g.topic}:${g.partition}: ${g.goneRecords} record(s) deleted before this version read them (--allow-truncated-input)`,
+      );
+    const { plan, resuming } = await planReplay(b.log, t, rec, { stateDir: b.paths.stateDir, reset: o.reset === true });
+    if (o.reset) {
+      out(`${t.groupId}: --reset deletes:`);
+      for (const line of describePlan(plan, { subjects: false })) out(`  ${line}`);
+      await resetReplay(b.log, t, plan);
+      out(`${t.groupId}: deleted`);
+    } else if (resuming && from === undefined) out(`${t.groupId}: resuming from its committed positions`);
+    if (from !== undefined) {
+      await commitPositions(b.log, t, from);
+      out(
+        `${t.groupId}: positions set to the first records at or after ${new Date(fromMs!).toISOString()}: ${[...from].map(([tp, x]) => `${tp}=${x}`).join(' ')}`,
+      );
+    }
+    await runToEnd(b, t, { guarantee, maxBatchRecords: config.worker.maxBatchRecords, progress: o.progress });
+    const lag = await inputLag(b.log, t);
+    try {
+      await recordPositions(
+        b.log,
+        t.name,
+        t.version,
+        Object.fromEntries(lag.map((l) => [`${l.topic}:${l.partition}`, l.position])),
+      );
+    } catch (err) {
+      if (!(err instanceof PositionsBackwardError)) throw err;
+      process.stderr.write(`eddy: ${err.message}\n`);
+    }
+    const behind = lag.reduce((n, l) => n + l.lagRecords, 0);
+    const now = await getVersion(b.log, t.name, t.version);
+    if (behind === 0 && now.state === 'replaying') await setVersionState(b.log, t.name, t.version, 'caught-up');
+    out(
+      behind === 0
+        ? `${t.groupId}: caught up (at the end of every input); compare with \`eddy diff ${name} <store> <A> ${t.version}\`, then \`eddy promote ${name} ${t.version}\``
+        : `${t.groupId}: stopped ${behind} record(s) behind the inputs' end; run the replay again to continue`,
+    );
+  });
+}
+
+/** Runs `t` until idle with a progress bar on a terminal and a plain line per tenth of the way otherwise. */
+async function runToEnd(
+  b: Backend,
+  t: Topology,
+  o: { guarantee: EddyConfig['worker']['processingGuarantee']; maxBatchRecords: number; progress: boolean },
+): Promise<void> {
+  const sources = [...t.topics.values()].filter((x) => x.role === 'source').map((x) => x.name);
+  const total = (await inputLag(b.log, t)).reduce((n, l) => n + l.lagRecords, 0);
+  const tty = o.progress && process.stderr.isTTY === true;
+  const bar = tty
+    ? new cliProgress.SingleBar(
+        {
+          format: `${t.groupId} [{bar}] {percentage}% | {value}/{total} records | {rate} rec/s | ETA {eta_formatted}`,
+          stream: process.stderr,
+          etaBuffer: 50,
+        },
+        cliProgress.Presets.shades_classic,
+      )
+    : undefined;
+  const started = Date.now();
+  let tenth = 0;
+  const rate = (n: number) => Math.round(n / Math.max(0.001, (Date.now() - started) / 1000));
+  const runner = new TopologyRunner(t, {
+    log: b.log,
+    registry: b.registry,
+    stateDir: b.paths.stateDir,
+    untilIdle: true,
+    maxBatchRecords: o.maxBatchRecords,
+    processingGuarantee: o.guarantee,
+    onBatch: (stats) => {
+      const n = stats.totalIn(sources);
+      if (bar !== undefined) bar.update(Math.min(n, total), { rate: rate(n) });
+      else if (o.progress && total > 0 && Math.floor((10 * n) / total) > tenth) {
+        tenth = Math.floor((10 * n) / total);
+        out(
+          `${t.groupId}: ${n}/${total} records (${Math.min(100, Math.round((100 * n) / total))}%), ${rate(n)} records/s`,
+        );
+      }
+    },
+  });
+  await runner.setup();
+  bar?.start(total, 0, { rate: 0 });
+  const stop = () => void runner.stop();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  try {
+    await runner.run();
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+    bar?.stop();
+  }
+  const n = runner.stats.totalIn(sources);
+  out(
+    `${t.groupId}: replayed ${n} input records in ${((Date.now() - started) / 1000).toFixed(1)} s (${rate(n)} records/s)`,
+  );
+}
+
+/** `eddy promote <topology> N`. */
+async function cmdPromote(
+  config: EddyConfig,
+  name: string,
+  version: number,
+  o: { maxLagRecords?: number },
+): Promise<void> {
+  const t = await loadTopology(name, config.topologies, version);
+  const others: Topology[] = [];
+  for (const [n, load] of await knownTopologies(config.topologies)) if (n !== name) others.push(...(await load()));
+  await withBackend(config, async (b) => {
+    const r = await promote(b.log, t, {
+      processingGuarantee: config.worker.processingGuarantee,
+      maxLagRecords: o.maxLagRecords,
+      others,
+    });
+    out(
+      `${t.name} version ${version} is live${r.previousLive !== undefined ? ` (was version ${r.previousLive})` : ''}.`,
+    );
+    out(
+      `Readers follow it: eddy inspect, /stores on the worker and the read helpers resolve version ${version} unless a version is named.`,
+    );
+    if (r.previousLive !== undefined) {
+      out(
+        `Topologies reading version ${r.previousLive}'s outputs keep following version ${r.previousLive} until they are replayed on version ${version}'s outputs (a new downstream version): ${
+          r.followers.map((f) => `${f.topology} v${f.version} reads ${f.topic}`).join(', ') || 'none known'
+        }.`,
+      );
+      out(`When nothing reads it any more: eddy retire ${name} ${r.previousLive}`);
+    }
+    for (const w of r.warnings) process.stderr.write(`eddy: ${w}\n`);
+  });
+}
+
+/** `eddy retire <topology> N [--yes]`. */
+async function cmdRetire(config: EddyConfig, name: string, version: number, o: { yes?: boolean }): Promise<void> {
+  const versions = await loadVersions(name, config.topologies);
+  const t = versions.find((v) => v.version === version);
+  await withBackend(config, async (b) => {
+    const r = await retire(b.log, b.registry, {
+      topology: versions[0].name,
+      version,
+      t,
+      stateDir: b.paths.stateDir,
+      yes: o.yes === true,
+    });
+    out(
+      `${versions[0].name} version ${version}: ${o.yes ? 'deleted' : 'would delete (run again with --yes to delete)'}:`,
+    );
+    for (const line of describePlan(r.plan, { subjects: true })) out(`  ${line}`);
+    if (o.yes) {
+      if (!r.subjectsDeleted && r.plan.subjects.length > 0)
+        out('  (the schema registry offers no delete: the subjects stay; they are harmless)');
+      out(`${versions[0].name} version ${version} is retired.`);
+    }
+  });
+}
+
+interface DiffFlags {
+  format: 'table' | 'json';
+  sample: number;
+  fields?: string;
+}
+
+/** `eddy diff <topology> <store|output> A B`. */
+async function cmdDiff(
+  config: EddyConfig,
+  name: string,
+  what: string,
+  a: number,
+  b: number,
+  o: DiffFlags,
+): Promise<void> {
+  const ta = await loadTopology(name, config.topologies, a);
+  const tb = await loadTopology(name, config.topologies, b);
+  const fields =
+    o.fields === undefined
+      ? undefined
+      : o.fields
+          .split(',')
+          .map((f) => f.trim())
+          .filter((f) => f.length > 0);
+  await withBackend(config, async (be) => {
+    const r = await diffVersions({
+      log: be.log,
+      registry: be.registry,
+      stateDir: be.paths.stateDir,
+      a: ta,
+      b: tb,
+      what,
+      sample: o.sample,
+      fields,
+    });
+    if (o.format === 'json') out(JSON.stringify(r, null, 2));
+    else printDiff(r);
+  });
+}
+
+function printDiff(r: DiffResult): void {
+  out(
+    `${r.kind} ${r.name}: version ${r.versionA} (${r.keysA} keys) vs version ${r.versionB} (${r.keysB} keys)${r.fields ? `, fields ${r.fields.join(', ')}` : ''}`,
+  );
+  process.stdout.write(
+    formatRows([{ only_in_a: r.onlyA, only_in_b: r.onlyB, equal: r.equal, different: r.different }], 'table'),
+  );
+  if (r.sample.length === 0) return;
+  out(`differing keys (${r.sample.length} of ${r.different}):`);
+  process.stdout.write(
+    formatRows(
+      r.sample.map((s) => ({
+        key: s.key,
+        ...(s.windowStart ? { window_start: s.windowStart } : {}),
+        [`v${r.versionA}`]: s.a,
+        [`v${r.versionB}`]: s.b,
+      })),
+      'table',
+    ),
+  );
+}

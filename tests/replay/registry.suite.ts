@@ -1,0 +1,116 @@
+/**
+ * The versions registry on a real log: run by registry.test.ts (embedded) and registry.kafka.test.ts (a real broker).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Log } from '../../src/log/contract.js';
+import { FingerprintMismatchError, PositionsBackwardError, VersionStateError } from '../../src/replay/errors.js';
+import {
+  checkVersion,
+  getVersion,
+  liveVersionOf,
+  readVersions,
+  recordPositions,
+  setVersionState,
+  VERSIONS_TOPIC,
+  versionsOf,
+} from '../../src/replay/registry.js';
+import { delaysTopology } from './helpers.js';
+
+export function registrySuite(
+  backend: string,
+  open: () => Promise<{ log: Log; name: string; destroy(): Promise<void> }>,
+): void {
+  describe(`versions registry (${backend})`, () => {
+    let env: Awaited<ReturnType<typeof open>>;
+    beforeAll(async () => {
+      env = await open();
+    });
+    afterAll(async () => env?.destroy());
+
+    it('records a new version as replaying, then accepts the same code again', async () => {
+      const t = delaysTopology({ name: env.name });
+      const rec = await checkVersion(env.log, t, { processingGuarantee: 'exactly-once', nowMs: 1000 });
+      expect(rec).toMatchObject({
+        topology: env.name,
+        version: 1,
+        state: 'replaying',
+        stateSinceMs: { replaying: 1000 },
+        positions: {},
+      });
+      expect(rec.schemas.map((s) => s.subject)).toContain(`${env.name}.v1.route_stats.changelog-value`);
+      const again = await checkVersion(env.log, delaysTopology({ name: env.name }), {
+        processingGuarantee: 'exactly-once',
+      });
+      expect(again.fingerprint.hash).toBe(rec.fingerprint.hash);
+      const d = await env.log.describeTopic(VERSIONS_TOPIC);
+      expect(d).toMatchObject({ partitions: 1, compacted: true });
+    });
+
+    it.each([
+      [
+        'a window change',
+        'w',
+        { windowMs: 604_800_000 },
+        'window size of by_airport_hour changed 3600000 ms → 604800000 ms',
+      ],
+      ['a store schema change', 's', { p60: true }, 'value schema of store route_stats changed (field p60 added)'],
+      ['an operator added', 'o', { extraFilter: true }, 'operator added: filter "x"'],
+    ])(
+      'refuses %s under the same version, naming it and the fix; accepts it as version 2',
+      async (_what, suffix, change, words) => {
+        const name = `${env.name}-${suffix}`;
+        await checkVersion(env.log, delaysTopology({ name }), {});
+        const before = (await readVersions(env.log)).versions.size;
+        let err: unknown;
+        try {
+          await checkVersion(env.log, delaysTopology({ name, ...change }), {});
+        } catch (e) {
+          err = e;
+        }
+        expect(err).toBeInstanceOf(FingerprintMismatchError);
+        expect((err as Error).message).toContain(words);
+        expect((err as Error).message).toContain(`bump the version to 2 and run \`eddy replay ${name} --version 2\``);
+        expect((await readVersions(env.log)).versions.size).toBe(before);
+        const v2 = await checkVersion(env.log, delaysTopology({ name, version: 2, ...change }), {});
+        expect(v2.state).toBe('replaying');
+        expect((await getVersion(env.log, name, 1)).state).toBe('replaying');
+      },
+    );
+
+    it('moves states forward only and records when each began', async () => {
+      const name = env.name;
+      await setVersionState(env.log, name, 1, 'caught-up', 2000);
+      await setVersionState(env.log, name, 1, 'live', 3000);
+      expect(liveVersionOf(await readVersions(env.log), name)).toBe(1);
+      await expect(setVersionState(env.log, name, 1, 'replaying')).rejects.toBeInstanceOf(VersionStateError);
+      await expect(setVersionState(env.log, name, 1, 'caught-up')).rejects.toThrow(
+        /v?1 is live; it cannot become caught-up/,
+      );
+      const rec = await getVersion(env.log, name, 1);
+      expect(rec.state).toBe('live');
+      expect(rec.stateSinceMs).toEqual({ replaying: 1000, 'caught-up': 2000, live: 3000 });
+    });
+
+    it('never moves positions backwards: the attempt is refused and nothing is written', async () => {
+      const name = env.name;
+      await recordPositions(env.log, name, 1, { 'flights:0': 10, 'flights:1': 5 });
+      await recordPositions(env.log, name, 1, { 'flights:0': 12 });
+      await expect(recordPositions(env.log, name, 1, { 'flights:0': 11, 'flights:1': 6 })).rejects.toBeInstanceOf(
+        PositionsBackwardError,
+      );
+      await expect(recordPositions(env.log, name, 1, { 'flights:1': 4 })).rejects.toThrow('flights:1 5 → 4');
+      expect((await getVersion(env.log, name, 1)).positions).toEqual({ 'flights:0': 12, 'flights:1': 5 });
+    });
+
+    it('keeps the latest record per key after compaction', async () => {
+      await env.log.compact(VERSIONS_TOPIC);
+      const snap = await readVersions(env.log);
+      expect(versionsOf(snap, env.name).map((v) => [v.version, v.state])).toEqual([[1, 'live']]);
+      expect(versionsOf(snap, `${env.name}-w`).map((v) => [v.version, v.state])).toEqual([
+        [1, 'replaying'],
+        [2, 'replaying'],
+      ]);
+      expect(snap.versions.get(`${env.name}.v1`)!.positions).toEqual({ 'flights:0': 12, 'flights:1': 5 });
+    });
+  });
+}
