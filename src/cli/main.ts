@@ -11,6 +11,7 @@ import { ConfigValidationError, configLeaves, LOG_LEVELS, type LoadedConfig, loa
 import { EddyError } from '../errors.js';
 import { cmdConfig, cmdDemo, cmdDescribe, cmdInspect, cmdLoad, cmdRun, cmdTopics, cmdWorker } from './commands.js';
 import { FORMATS } from './format.js';
+import { registerSchemaCommands } from './schemas.js';
 
 function positiveInt(what: string) {
   return (raw: string): number => {
@@ -141,6 +142,8 @@ program
     if (o.fresh) rmSync(c.dataDir, { recursive: true, force: true });
     await cmdDemo(c, o);
   });
+
+registerSchemaCommands(program, config);
 
 // `eddy inspect ... | head`: the reader closed the pipe; stop quietly instead of crashing on EPIPE.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
