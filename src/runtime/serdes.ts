@@ -4,7 +4,7 @@ import type { Flowing } from '../processors/context.js';
 import { AvroSerde, HEADER_SIZE } from '../schema/avro-serde.js';
 import { StoreSchemaError, UnreadableInputSchemaError } from '../schema/errors.js';
 import { checkReader } from '../schema/reader-check.js';
-import type { SchemaRegistry } from '../schema/types.js';
+import type { AvroSchema, SchemaRegistry } from '../schema/types.js';
 import type { Serde } from '../state/stores.js';
 import type { TopicRole, Topology } from '../topology/graph.js';
 
@@ -82,32 +82,27 @@ export class TopologySerdes {
    *   reader schema cannot read a registered version), before anything is written.
    */
   static async create(t: Topology, registry: SchemaRegistry): Promise<TopologySerdes> {
-    const topics = new Map<string, SerdePair>();
-    for (const info of t.topics.values()) {
-      if (info.keySchema === undefined || info.valueSchema === undefined || info.role === 'changelog') continue;
-      if (WRITTEN.has(info.role)) {
-        topics.set(info.name, {
-          key: await AvroSerde.create(registry, `${info.name}-key`, info.keySchema),
-          value: await AvroSerde.create(registry, `${info.name}-value`, info.valueSchema),
-        });
-        continue;
-      }
+    const typed = [...t.topics.values()].filter(
+      (info) => info.keySchema !== undefined && info.valueSchema !== undefined && info.role !== 'changelog',
+    );
+    // Check every reader first, so that a refusal leaves nothing registered.
+    for (const info of typed) {
+      if (WRITTEN.has(info.role)) continue;
       for (const [part, schema] of [
         ['key', info.keySchema],
         ['value', info.valueSchema],
       ] as const) {
         const subject = `${info.name}-${part}`;
-        const problems = await checkReader(registry, subject, schema);
-        if (problems.length > 0)
-          throw new UnreadableInputSchemaError(
-            info.name,
-            subject,
-            problems.map((p) => p.reason),
-          );
+        const problems = await checkReader(registry, subject, schema as AvroSchema);
+        if (problems.length > 0) throw new UnreadableInputSchemaError(info.name, subject, problems.map((p) => p.reason));
       }
+    }
+    const topics = new Map<string, SerdePair>();
+    for (const info of typed) {
+      const make = WRITTEN.has(info.role) ? AvroSerde.create : AvroSerde.reader;
       topics.set(info.name, {
-        key: await AvroSerde.reader(registry, `${info.name}-key`, info.keySchema),
-        value: await AvroSerde.reader(registry, `${info.name}-value`, info.valueSchema),
+        key: await make(registry, `${info.name}-key`, info.keySchema as AvroSchema),
+        value: await make(registry, `${info.name}-value`, info.valueSchema as AvroSchema),
       });
     }
     const stores = new Map<string, StoreSerdePair>();
@@ -167,18 +162,13 @@ export class TopologySerdes {
     const ok: Flowing[] = [];
     const bad: { raw: LogRecord; reason: string }[] = [];
     for (const raw of records) {
-      const why =
-        raw.key === null
-          ? 'key: the record has no key'
+      const key = raw.key === null ? { error: 'key: the record has no key' } : decodePart(serdes.key, raw.key);
+      const value =
+        key.error !== undefined
+          ? undefined
           : raw.value === null
-            ? 'value: the record is a tombstone (null value) on a stream topic'
-            : undefined;
-      if (why !== undefined) {
-        bad.push({ raw, reason: `deserialization failed: ${why}` });
-        continue;
-      }
-      const key = decodePart(serdes.key, raw.key as Buffer);
-      const value = key.error === undefined ? decodePart(serdes.value, raw.value as Buffer) : undefined;
+            ? { error: 'value: the record is a tombstone (null value) on a stream topic' }
+            : decodePart(serdes.value, raw.value);
       if (key.error !== undefined || value?.error !== undefined) {
         bad.push({ raw, reason: `deserialization failed: ${key.error ?? value?.error}` });
         continue;
