@@ -94,7 +94,12 @@ export class TopologySerdes {
       ] as const) {
         const subject = `${info.name}-${part}`;
         const problems = await checkReader(registry, subject, schema as AvroSchema);
-        if (problems.length > 0) throw new UnreadableInputSchemaError(info.name, subject, problems.map((p) => p.reason));
+        if (problems.length > 0)
+          throw new UnreadableInputSchemaError(
+            info.name,
+            subject,
+            problems.map((p) => p.reason),
+          );
       }
     }
     const topics = new Map<string, SerdePair>();

@@ -63,7 +63,10 @@ describe('schemas codegen', () => {
 
   it('refuses a schema that uses a type it does not define', () => {
     expect(() =>
-      generateTypes([{ file: 'x.avsc', schema: { type: 'record', name: 'X', fields: [{ name: 'y', type: 'Nope' }] } }], ''),
+      generateTypes(
+        [{ file: 'x.avsc', schema: { type: 'record', name: 'X', fields: [{ name: 'y', type: 'Nope' }] } }],
+        '',
+      ),
     ).toThrow('x.avsc: type "Nope" is used before it is defined');
   });
 });

@@ -9,7 +9,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { EmbeddedLog } from '../../src/log/embedded/index.js';
+import type { EmbeddedLog } from '../../src/log/embedded/index.js';
 import { readStore } from '../../src/runtime/inspect.js';
 import { TopologyRunner } from '../../src/runtime/runner.js';
 import { HEADERS, TopologySerdes } from '../../src/runtime/serdes.js';
@@ -56,7 +56,11 @@ function counter(name: string, value: object) {
   const t = topology({ name, version: 1 });
   t.source<string, { celsius: number }>(`${name}-in`, { key: 'string', value: produced })
     .groupByKey({ key: 'string' })
-    .aggregate<{ n: number }>('counts', { value, initializer: () => ({ n: 0 }), aggregator: (a) => ({ ...a, n: a.n + 1 }) });
+    .aggregate<{ n: number }>('counts', {
+      value,
+      initializer: () => ({ n: 0 }),
+      aggregator: (a) => ({ ...a, n: a.n + 1 }),
+    });
   return t.build();
 }
 
@@ -117,7 +121,12 @@ for (const kind of registryKinds()) {
       const name = uniqueSubject('unreadable');
       await produce(b.log, b.registry, `${name}-in`, 2);
       const t = passThrough(name, readerNoDefault);
-      const err = await new TopologyRunner(t, { log: b.log, registry: b.registry, stateDir: b.stateDir, untilIdle: true })
+      const err = await new TopologyRunner(t, {
+        log: b.log,
+        registry: b.registry,
+        stateDir: b.stateDir,
+        untilIdle: true,
+      })
         .run()
         .then(
           () => undefined,
@@ -137,7 +146,8 @@ for (const kind of registryKinds()) {
       const name = uniqueSubject('dlq');
       const t = passThrough(name, readerWithDefault);
       await produce(b.log, b.registry, `${name}-in`, 1);
-      const runner = () => new TopologyRunner(t, { log: b.log, registry: b.registry, stateDir: b.stateDir, untilIdle: true }).run();
+      const runner = () =>
+        new TopologyRunner(t, { log: b.log, registry: b.registry, stateDir: b.stateDir, untilIdle: true }).run();
       await runner();
       // written after the topology started: a schema of another subject whose `celsius` is a string
       const other = await AvroSerde.create<{ celsius: string }>(b.registry, uniqueSubject('other-value'), {
@@ -148,7 +158,13 @@ for (const kind of registryKinds()) {
       const p = b.log.producer();
       await p.send([
         { topic: `${name}-in`, partition: 0, key: Buffer.from('plain text key'), value: null, timestamp: 5 },
-        { topic: `${name}-in`, partition: 0, key: key.serialize('k'), value: other.serialize({ celsius: 'warm' }), timestamp: 6 },
+        {
+          topic: `${name}-in`,
+          partition: 0,
+          key: key.serialize('k'),
+          value: other.serialize({ celsius: 'warm' }),
+          timestamp: 6,
+        },
       ]);
       await p.close();
       await runner();
@@ -156,9 +172,13 @@ for (const kind of registryKinds()) {
       for await (const batch of b.log.read({ topic: t.deadLetterTopic!, partition: 0 }))
         for (const r of batch) reasons.push(r.headers[HEADERS.dlqReason]!.toString());
       expect(reasons).toHaveLength(2);
-      expect(reasons[0]).toMatch(/^deserialization failed: key \(no writer schema id\): Not a Confluent wire-format value/);
+      expect(reasons[0]).toMatch(
+        /^deserialization failed: key \(no writer schema id\): Not a Confluent wire-format value/,
+      );
       expect(reasons[1]).toMatch(
-        new RegExp(`^deserialization failed: value \\(writer schema id ${other.schemaId}\\): .*field "celsius" is string`),
+        new RegExp(
+          `^deserialization failed: value \\(writer schema id ${other.schemaId}\\): .*field "celsius" is string`,
+        ),
       );
     });
 
@@ -170,21 +190,36 @@ for (const kind of registryKinds()) {
       const changelog = v1.stores.get('counts')!.changelog;
       // values written by the old code, then by the new code (a compatible change: a field with a default)
       const old = await TopologySerdes.create(v1, b.registry);
-      const oldBytes = ['a', 'b'].map((k, i) => ({ key: old.store('counts').key.serialize(k), value: old.store('counts').value.serialize({ n: i + 1 }) }));
+      const oldBytes = ['a', 'b'].map((k, i) => ({
+        key: old.store('counts').key.serialize(k),
+        value: old.store('counts').value.serialize({ n: i + 1 }),
+      }));
       const now = await TopologySerdes.create(v2, b.registry);
-      const nowBytes = [{ key: now.store('counts').key.serialize('c'), value: now.store('counts').value.serialize({ n: 7, tag: 'x' }) }];
+      const nowBytes = [
+        { key: now.store('counts').key.serialize('c'), value: now.store('counts').value.serialize({ n: 7, tag: 'x' }) },
+      ];
       expect((await b.registry.listVersions(`${changelog}-value`)).length).toBe(2);
 
       const path = storePath(b.stateDir, v2.groupId, '0_0', 'counts');
       mkdirSync(join(path, '..'), { recursive: true });
-      const store = new KeyValueStore(new SqliteKeyValueStore('counts', path), now.store('counts').key, now.store('counts').value, 10);
+      const store = new KeyValueStore(
+        new SqliteKeyValueStore('counts', path),
+        now.store('counts').key,
+        now.store('counts').value,
+        10,
+      );
       store.restore([...oldBytes, ...nowBytes], 3);
       expect(store.get('a')).toEqual({ n: 1, tag: null });
       expect(store.get('b')).toEqual({ n: 2, tag: null });
       expect(store.get('c')).toEqual({ n: 7, tag: 'x' });
       store.close();
       // the same through `eddy inspect`'s reader, which registers nothing
-      const rows = await readStore({ stateDir: b.stateDir, topology: v2, store: v2.stores.get('counts')!, registry: b.registry });
+      const rows = await readStore({
+        stateDir: b.stateDir,
+        topology: v2,
+        store: v2.stores.get('counts')!,
+        registry: b.registry,
+      });
       expect(rows).toEqual([
         { key: 'a', n: 1, tag: null },
         { key: 'b', n: 2, tag: null },
@@ -196,9 +231,17 @@ for (const kind of registryKinds()) {
       await b.registry.setCompatibility('NONE', `${changelog}-value`);
       const bad = counter(name, { ...counts(), fields: [{ name: 'n', type: 'string' }] });
       const badSerdes = await TopologySerdes.create(bad, b.registry);
-      const badBytes = { key: badSerdes.store('counts').key.serialize('d'), value: badSerdes.store('counts').value.serialize({ n: 'many' }) };
+      const badBytes = {
+        key: badSerdes.store('counts').key.serialize('d'),
+        value: badSerdes.store('counts').value.serialize({ n: 'many' }),
+      };
       const again = await TopologySerdes.create(v2, b.registry);
-      const store2 = new KeyValueStore(new SqliteKeyValueStore('counts', path), again.store('counts').key, again.store('counts').value, 10);
+      const store2 = new KeyValueStore(
+        new SqliteKeyValueStore('counts', path),
+        again.store('counts').key,
+        again.store('counts').value,
+        10,
+      );
       store2.restore([badBytes], 4);
       expect(store2.get('a')).toEqual({ n: 1, tag: null });
       let err: (Error & { code?: string }) | undefined;

@@ -31,7 +31,9 @@ interface Route {
 /** Per route, from the parquet rows and airports.csv directly (no eddy code). */
 async function independent(rows: number): Promise<Map<string, Route>> {
   const files = defaultFiles();
-  const airports = new Set((parse(readFileSync(files.airports), { columns: true }) as { iata: string }[]).map((a) => a.iata));
+  const airports = new Set(
+    (parse(readFileSync(files.airports), { columns: true }) as { iata: string }[]).map((a) => a.iata),
+  );
   let data: unknown[][] = [];
   await parquetRead({
     file: await asyncBufferFromFile(files.flights),
@@ -71,10 +73,16 @@ describe('flight-delays v2 beside v1, with old and new Flight records', () => {
     const beforeRuns = await env.registry.listVersions('flights-value');
     const [v1, v2] = flightDelaysVersions();
     for (const t of [v1, v2]) {
-      await new TopologyRunner(t, { log: env.log, registry: env.registry, stateDir: env.stateDir, untilIdle: true }).run();
+      await new TopologyRunner(t, {
+        log: env.log,
+        registry: env.registry,
+        stateDir: env.stateDir,
+        untilIdle: true,
+      }).run();
     }
     inputVersions = { beforeRuns, afterRuns: await env.registry.listVersions('flights-value') };
-    const read = (t: typeof v1) => readStore({ stateDir: env.stateDir, topology: t, store: t.stores.get('route_stats')!, registry: env.registry });
+    const read = (t: typeof v1) =>
+      readStore({ stateDir: env.stateDir, topology: t, store: t.stores.get('route_stats')!, registry: env.registry });
     v1Rows = await read(v1);
     v2Rows = await read(v2);
   }, 240_000);

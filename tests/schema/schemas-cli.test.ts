@@ -10,13 +10,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { LocalSchemaRegistry } from '../../src/schema/local-registry.js';
 import { loadSchemas } from '../../src/schema/load.js';
+import { LocalSchemaRegistry } from '../../src/schema/local-registry.js';
 import type { SchemaRegistry } from '../../src/schema/types.js';
 import { CLI, cleanEnv, ROOT } from '../helpers/proc.js';
 import { registryKinds, registryUrl, uniqueSubject } from './registries.js';
 
-function run(args: string[], env: Record<string, string>, cwd: string): Promise<{ code: number; out: string; err: string }> {
+function run(
+  args: string[],
+  env: Record<string, string>,
+  cwd: string,
+): Promise<{ code: number; out: string; err: string }> {
   return new Promise((resolve) => {
     execFile(process.execPath, [CLI, ...args], { env: cleanEnv(env), cwd }, (error, out, err) =>
       resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, out, err }),
@@ -27,7 +31,10 @@ function run(args: string[], env: Record<string, string>, cwd: string): Promise<
 const schemas = loadSchemas(join(ROOT, 'schemas'));
 const flight = schemas.get('Flight') as { fields: { name: string; type: unknown }[] };
 /** A producer's incompatible change: `delay` becomes a string. */
-const flightDelayString = { ...flight, fields: flight.fields.map((f) => (f.name === 'delay' ? { ...f, type: 'string' } : f)) };
+const flightDelayString = {
+  ...flight,
+  fields: flight.fields.map((f) => (f.name === 'delay' ? { ...f, type: 'string' } : f)),
+};
 
 for (const kind of registryKinds()) {
   describe.skipIf(!kind.available)(`eddy schemas on the ${kind.name} registry`, () => {
@@ -36,7 +43,12 @@ for (const kind of registryKinds()) {
     const env: Record<string, string> =
       kind.name === 'local'
         ? { EDDY_DATA_DIR: join(dir, 'data') }
-        : { EDDY_BACKEND: 'kafka', KAFKA_BROKERS: '127.0.0.1:1', SCHEMA_REGISTRY_URL: registryUrl(), EDDY_DATA_DIR: join(dir, 'data') };
+        : {
+            EDDY_BACKEND: 'kafka',
+            KAFKA_BROKERS: '127.0.0.1:1',
+            SCHEMA_REGISTRY_URL: registryUrl(),
+            EDDY_DATA_DIR: join(dir, 'data'),
+          };
     let registry: SchemaRegistry;
     afterAll(async () => {
       await registry?.close();
@@ -61,7 +73,10 @@ for (const kind of registryKinds()) {
 
       const ok = await eddy('schemas', 'check', '--topology', 'fd', '--format', 'jsonl');
       expect(ok.code, ok.err).toBe(0);
-      const rows = ok.out.trim().split('\n').map((l) => JSON.parse(l) as Record<string, string>);
+      const rows = ok.out
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, string>);
       // v1 reads with the registered schema itself, v2 with its Flight v2 (a new field with a default)
       const inputRows = rows.filter((r) => r.subject === input);
       expect(inputRows.map((r) => [r.eddy, r.verdict, r.versions])).toEqual([
@@ -91,7 +106,10 @@ for (const kind of registryKinds()) {
 
       const show = await eddy('schemas', 'show', input, '--format', 'jsonl');
       expect(show.code, show.err).toBe(0);
-      const versions = show.out.trim().split('\n').map((l) => JSON.parse(l) as { version: number; level: string; schema: string });
+      const versions = show.out
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { version: number; level: string; schema: string });
       expect(versions.map((v) => [v.version, v.level])).toEqual([
         [1, 'NONE'],
         [2, 'NONE'],
