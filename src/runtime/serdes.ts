@@ -75,11 +75,13 @@ export class TopologySerdes {
   ) {}
 
   /**
-   * Registers the schemas of the topics `t` writes and of its stores' changelogs, checks its reader schemas against
-   * the subjects of the topics it only reads, and prepares the resolvers of every version registered under each
-   * changelog subject (store values are decoded synchronously).
-   * @throws IncompatibleSchemaError (a written subject rejects the schema) or UnreadableInputSchemaError (an input's
-   *   reader schema cannot read a registered version), before anything is written.
+   * Checks its reader schemas against the subjects of the topics it only reads and its store schemas against every
+   * version registered under their changelogs' subjects, then registers the schemas of the topics `t` writes and of
+   * its stores' changelogs, and prepares the resolvers of every version registered under each changelog subject
+   * (store values are decoded synchronously).
+   * @throws UnreadableInputSchemaError (an input's reader schema cannot read a registered version) or
+   *   StoreSchemaError (a changelog subject has a version the store's schema cannot read: bump the version), before
+   *   anything is registered; IncompatibleSchemaError when a written subject rejects the schema.
    */
   static async create(t: Topology, registry: SchemaRegistry): Promise<TopologySerdes> {
     const typed = [...t.topics.values()].filter(
@@ -100,6 +102,19 @@ export class TopologySerdes {
             subject,
             problems.map((p) => p.reason),
           );
+      }
+    }
+    // A store whose changelog holds records under a schema its schema cannot read is refused, not read.
+    for (const s of t.stores.values()) {
+      for (const [part, schema] of [
+        ['key', s.keySchema],
+        ['value', s.valueSchema],
+      ] as const) {
+        const reader = await AvroSerde.reader(registry, `${s.changelog}-${part}`, schema);
+        const bad = (await reader.prepareSubject()).find((v) => v.problem !== undefined);
+        if (bad) {
+          throw new StoreSchemaError(s.name, reader.subject, bad.id, `version ${bad.version}: ${bad.problem}`);
+        }
       }
     }
     const topics = new Map<string, SerdePair>();

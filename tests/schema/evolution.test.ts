@@ -227,19 +227,18 @@ for (const kind of registryKinds()) {
       ]);
       expect((await b.registry.listVersions(`${changelog}-value`)).length).toBe(2);
 
-      // an incompatible value schema (registered under NONE): the store refuses to read it, naming itself
+      // an incompatible value schema (registered under NONE, as by code that changed the schema without a new version)
       await b.registry.setCompatibility('NONE', `${changelog}-value`);
-      const bad = counter(name, { ...counts(), fields: [{ name: 'n', type: 'string' }] });
-      const badSerdes = await TopologySerdes.create(bad, b.registry);
-      const badBytes = {
-        key: badSerdes.store('counts').key.serialize('d'),
-        value: badSerdes.store('counts').value.serialize({ n: 'many' }),
-      };
-      const again = await TopologySerdes.create(v2, b.registry);
+      const bad = await AvroSerde.create<{ n: string }>(b.registry, `${changelog}-value`, {
+        ...counts(),
+        fields: [{ name: 'n', type: 'string' }],
+      });
+      const badBytes = { key: now.store('counts').key.serialize('d'), value: bad.serialize({ n: 'many' }) };
+      // a running store meets the value: stops naming the store
       const store2 = new KeyValueStore(
         new SqliteKeyValueStore('counts', path),
-        again.store('counts').key,
-        again.store('counts').value,
+        now.store('counts').key,
+        now.store('counts').value,
         10,
       );
       store2.restore([badBytes], 4);
@@ -253,8 +252,20 @@ for (const kind of registryKinds()) {
       store2.close();
       expect(err?.code).toBe('STORE_SCHEMA');
       expect(err?.message).toContain('State store "counts"');
-      expect(err?.message).toContain('field "n"');
+      expect(err?.message).toContain(`writer schema id ${bad.schemaId}`);
       expect(err?.message).toContain('bump the topology version');
+      // a new start is refused before anything is registered, naming the store, the field and the fix
+      const before = await b.registry.listVersions(`${changelog}-value`);
+      const refused = await TopologySerdes.create(v2, b.registry).then(
+        () => undefined,
+        (e: Error & { code?: string }) => e,
+      );
+      expect(refused?.code).toBe('STORE_SCHEMA');
+      expect(refused?.message).toMatch(
+        /State store "counts".*version 3: .*field "n" is string.*bump the topology version/,
+      );
+      expect(await b.registry.listVersions(`${changelog}-value`)).toEqual(before);
+      // and so is `eddy inspect`
       await expect(
         readStore({ stateDir: b.stateDir, topology: v2, store: v2.stores.get('counts')!, registry: b.registry }),
       ).rejects.toThrow(/State store "counts".*bump the topology version/);
