@@ -17,7 +17,8 @@ import type { SchemaRegistry } from '../../src/schema/types.js';
 import { packageRoot } from '../../src/util/paths.js';
 import { topicConfigFor } from '../../src/topology/topic-config.js';
 import { ConfigError } from '../../src/errors.js';
-import type { Airport, Flight } from './types.js';
+import type { Airport } from '../../src/generated/schemas.js';
+import type { Flight } from '../../src/generated/schemas-v2.js';
 
 /** Where the vega-datasets package keeps its data files. */
 export function vegaDataDir(): string {
@@ -38,8 +39,16 @@ export interface LoadOptions {
   readonly registry: SchemaRegistry;
   readonly flightsFile?: string;
   readonly airportsFile?: string;
-  /** Load only the first N flights (default: all 3,000,000). */
+  /** Load only the first N flights (default: all 3,000,000), after `skip`. */
   readonly limit?: number;
+  /** Skip the first N rows of the flights file (default 0), e.g. to produce new records after a first load. */
+  readonly skip?: number;
+  /**
+   * Version of the Flight schema to produce with (default 1, `schemas/Flight.avsc`). Version 2
+   * (`schemas/v2/Flight.avsc`) adds `source_row` (the row in the parquet file); loading with it registers that schema
+   * under `<flights>-value` (as a producer does; it is BACKWARD-compatible: the new field has a default).
+   */
+  readonly flightSchemaVersion?: 1 | 2;
   /** Partitions of topic `flights` (default 4). */
   readonly partitions?: number;
   /** Topic names (default `flights` and `airports`; see `flightTopics(namespace)`). */
@@ -78,12 +87,16 @@ export async function loadFlightData(opts: LoadOptions): Promise<{ flights: numb
   const airportsFile = opts.airportsFile ?? files.airports;
   mustExist(flightsFile, 'flights');
   const airports = readAirports(airportsFile);
-  const schemas = loadSchemas(join(packageRoot(import.meta.url), 'schemas'));
+  const schemaDir = join(packageRoot(import.meta.url), 'schemas');
+  const schemas = loadSchemas(schemaDir);
+  const v2 = opts.flightSchemaVersion === 2;
+  const flightSchema = v2 ? loadSchemas(join(schemaDir, 'v2')).get('Flight')! : schemas.get('Flight')!;
+  const skip = opts.skip ?? 0;
   const partitions = opts.partitions ?? 4;
   const { log, registry } = opts;
   const { flights: FLIGHTS, airports: AIRPORTS } = opts.topics ?? { flights: 'flights', airports: 'airports' };
   const keySerde = await AvroSerde.create<string>(registry, `${FLIGHTS}-key`, 'string');
-  const flightSerde = await AvroSerde.create<Flight>(registry, `${FLIGHTS}-value`, schemas.get('Flight')!);
+  const flightSerde = await AvroSerde.create<Flight>(registry, `${FLIGHTS}-value`, flightSchema);
   const airportKey = await AvroSerde.create<string>(registry, `${AIRPORTS}-key`, 'string');
   const airportSerde = await AvroSerde.create<Airport>(registry, `${AIRPORTS}-value`, schemas.get('Airport')!);
   await log.createTopics([
@@ -100,7 +113,7 @@ export async function loadFlightData(opts: LoadOptions): Promise<{ flights: numb
 
     const file = await asyncBufferFromFile(flightsFile);
     const meta = await parquetMetadataAsync(file);
-    const total = Math.min(Number(meta.num_rows), opts.limit ?? Number.POSITIVE_INFINITY);
+    const total = Math.min(Math.max(0, Number(meta.num_rows) - skip), opts.limit ?? Number.POSITIVE_INFINITY);
     const batchRecords = opts.batchRecords ?? 10_000;
     const keyCache = new Map<string, { bytes: Buffer; partition: number }>();
     let loaded = 0;
@@ -108,13 +121,21 @@ export async function loadFlightData(opts: LoadOptions): Promise<{ flights: numb
     for (const rg of meta.row_groups) {
       const rowEnd = rowStart + Number(rg.num_rows);
       if (loaded >= total) break;
+      if (rowEnd <= skip) {
+        rowStart = rowEnd;
+        continue;
+      }
+      const first = Math.max(rowStart, skip);
       let rows: unknown[][] = [];
-      await parquetRead({ file, metadata: meta, compressors, rowStart, rowEnd: Math.min(rowEnd, rowStart + (total - loaded)), onComplete: (r) => { rows = r as unknown[][]; } });
+      await parquetRead({ file, metadata: meta, compressors, rowStart: first, rowEnd: Math.min(rowEnd, first + (total - loaded)), onComplete: (r) => { rows = r as unknown[][]; } });
       rowStart = rowEnd;
+      let rowNumber = first;
       let out: ProducerRecord[] = [];
       for (const row of rows) {
         const [date, delay, distance, origin, destination] = row as [Date, bigint, bigint, string, string];
-        const f: Flight = { date: date.getTime(), delay: Number(delay), distance: Number(distance), origin, destination };
+        const f = { date: date.getTime(), delay: Number(delay), distance: Number(distance), origin, destination } as Flight;
+        if (v2) f.source_row = rowNumber;
+        rowNumber++;
         let k = keyCache.get(origin);
         if (k === undefined) {
           const bytes = keySerde.serialize(origin);

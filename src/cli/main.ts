@@ -12,6 +12,7 @@ import { EddyError } from '../errors.js';
 import { cmdConfig, cmdDemo, cmdDescribe, cmdInspect, cmdLoad, cmdRun, cmdTopics, cmdWorker } from './commands.js';
 import { FORMATS } from './format.js';
 import { registerVersionCommands } from './versions.js';
+import { registerSchemaCommands } from './schemas.js';
 
 function positiveInt(what: string) {
   return (raw: string): number => {
@@ -144,6 +145,7 @@ program
   });
 
 registerVersionCommands(program, config);
+registerSchemaCommands(program, config);
 
 // `eddy inspect ... | head`: the reader closed the pipe; stop quietly instead of crashing on EPIPE.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {

@@ -1,7 +1,9 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { EddyError } from '../errors.js';
 import { AvroSerde } from '../schema/avro-serde.js';
+import { StoreSchemaError } from '../schema/errors.js';
 import type { SchemaRegistry } from '../schema/types.js';
 import { SqliteKeyValueStore } from '../state/kv-store.js';
 import { SqliteWindowStore } from '../state/window-store.js';
@@ -33,8 +35,10 @@ function flatten(info: StoreInfo, key: unknown, value: unknown, window?: { start
 
 /**
  * Reads a store's committed state across all its task files (the SQLite caches, not the changelog), decoded with
- * the store's schemas. With `key`, only that key. Rows sorted by key then window start.
- * Throws EddyError `NO_STATE` when no task of the topology has the store on disk.
+ * the store's schemas: each key and value with the writer schema named by its schema id, resolved to the schema the
+ * topology declares for the store. Registers nothing. With `key`, only that key. Rows sorted by key then window start.
+ * Throws EddyError `NO_STATE` when no task of the topology has the store on disk, and `StoreSchemaError` (naming the
+ * store, saying to bump the version) when a value was written with a schema the store's schema cannot read.
  */
 export async function readStore(opts: {
   stateDir: string;
@@ -49,24 +53,32 @@ export async function readStore(opts: {
     throw new EddyError(
       'NO_STATE',
       `store "${info.name}" has no state under ${join(opts.stateDir, t.groupId)}. Run the topology first: eddy run ${t.name}`,
-      {
-        details: { store: info.name },
-      },
+      { details: { store: info.name } },
     );
-  const keySerde = await AvroSerde.create<unknown>(opts.registry, `${info.changelog}-key`, info.keySchema);
-  const valueSerde = await AvroSerde.create<unknown>(opts.registry, `${info.changelog}-value`, info.valueSchema);
-  const keyBytes = opts.key === undefined ? undefined : keySerde.serialize(parseKey(opts.key, info));
+  const keySerde = await AvroSerde.reader<unknown>(opts.registry, `${info.changelog}-key`, info.keySchema);
+  const valueSerde = await AvroSerde.reader<unknown>(opts.registry, `${info.changelog}-value`, info.valueSchema);
+  await keySerde.prepareSubject();
+  await valueSerde.prepareSubject();
+  const decode = async (serde: AvroSerde<unknown>, buf: Buffer): Promise<unknown> => {
+    try {
+      // ids outside the subject's versions (another registry's?) are fetched once; failures are remembered
+      await serde.prepare([AvroSerde.schemaIdOf(buf)]);
+      return serde.deserialize(buf);
+    } catch (err) {
+      const id = buf.length >= 5 && buf[0] === 0 ? buf.readInt32BE(1) : undefined;
+      throw new StoreSchemaError(info.name, serde.subject, id, (err as Error).message, err);
+    }
+  };
+  const wanted = opts.key === undefined ? undefined : parseKey(opts.key, info);
   const rows: { start: number; row: StoreRow }[] = [];
-  // writer schema ids already prepared on these two serdes (they are new per call)
-  const preparedIds = new Set<string>();
   for (const f of files) {
     if (info.kind === 'kv') {
       const s = new SqliteKeyValueStore(info.name, f.path);
       try {
         for (const e of s.all()) {
-          if (keyBytes && !e.key.equals(keyBytes)) continue;
-          await prepare(preparedIds, keySerde, valueSerde, e.key, e.value);
-          rows.push({ start: 0, row: flatten(info, keySerde.deserialize(e.key), valueSerde.deserialize(e.value)) });
+          const key = await decode(keySerde, e.key);
+          if (wanted !== undefined && !isDeepStrictEqual(key, wanted)) continue;
+          rows.push({ start: 0, row: flatten(info, key, await decode(valueSerde, e.value)) });
         }
       } finally {
         s.close();
@@ -75,13 +87,11 @@ export async function readStore(opts: {
       const s = new SqliteWindowStore(info.name, f.path);
       const size = info.window?.sizeMs ?? 0;
       try {
-        for (const e of keyBytes ? s.byKey(keyBytes) : s.all()) {
-          await prepare(preparedIds, keySerde, valueSerde, e.key, e.value);
+        for (const e of s.all()) {
+          const key = await decode(keySerde, e.key);
+          if (wanted !== undefined && !isDeepStrictEqual(key, wanted)) continue;
           const w = { startMs: e.windowStartMs, endMs: e.windowStartMs + size };
-          rows.push({
-            start: e.windowStartMs,
-            row: flatten(info, keySerde.deserialize(e.key), valueSerde.deserialize(e.value), w),
-          });
+          rows.push({ start: e.windowStartMs, row: flatten(info, key, await decode(valueSerde, e.value), w) });
         }
       } finally {
         s.close();
@@ -90,25 +100,6 @@ export async function readStore(opts: {
   }
   rows.sort((a, b) => String(a.row[info.keyName]).localeCompare(String(b.row[info.keyName])) || a.start - b.start);
   return rows.map((r) => r.row);
-}
-
-async function prepare(
-  preparedIds: Set<string>,
-  k: AvroSerde<unknown>,
-  v: AvroSerde<unknown>,
-  key: Buffer,
-  value: Buffer,
-): Promise<void> {
-  for (const [serde, buf] of [
-    [k, key],
-    [v, value],
-  ] as const) {
-    const id = AvroSerde.schemaIdOf(buf);
-    const tag = `${serde.subject}/${id}`;
-    if (preparedIds.has(tag)) continue;
-    await serde.prepare([id]);
-    preparedIds.add(tag);
-  }
 }
 
 /** Parses a `--key` argument: a string key as is; other key types as JSON. */

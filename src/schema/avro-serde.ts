@@ -12,7 +12,7 @@
  */
 import type { Resolver, Type } from 'avsc';
 import { SerdeError } from '../errors.js';
-import { describeType, describeValue, fingerprintOf, parseSchema } from './avro.js';
+import { describeType, describeValue, fingerprintOf, identityOf, parseSchema } from './avro.js';
 import { describeProblem, findResolutionProblem } from './compatibility.js';
 import type { AvroSchema, SchemaRegistry } from './types.js';
 
@@ -23,6 +23,18 @@ export const HEADER_SIZE = 5;
 
 const INITIAL_SCRATCH = 16 * 1024;
 
+/** `schemaId` of a reader-only serde whose reader schema is not registered under its subject: it cannot serialize. */
+export const NOT_REGISTERED = -1;
+
+/** One registered version of the serde's subject after `prepareSubject`: readable, or why not. */
+export interface PreparedVersion {
+  version: number;
+  /** Registry-wide id of the version's schema (the writer schema id in the wire format). */
+  id: number;
+  /** Why records written with this version cannot be read with the reader schema; undefined when they can. */
+  problem?: string;
+}
+
 /**
  * Serializer/deserializer of one subject. Use one instance per (subject, reader schema); it is not safe to share
  * across worker threads (it reuses a scratch buffer), but fine across async tasks of one thread.
@@ -30,6 +42,8 @@ const INITIAL_SCRATCH = 16 * 1024;
 export class AvroSerde<T> {
   /** Resolvers by writer schema id; `null` = the writer is this serde's schema (canonically), no resolution needed. */
   private readonly resolvers = new Map<number, Resolver | null>();
+  /** Writer ids that cannot be read (unknown to the registry, or not resolvable), with the error: never refetched. */
+  private readonly failures = new Map<number, SerdeError>();
   private readonly fingerprint: string;
   private scratch = Buffer.allocUnsafe(INITIAL_SCRATCH);
 
@@ -43,7 +57,12 @@ export class AvroSerde<T> {
     readonly type: Type,
   ) {
     this.fingerprint = fingerprintOf(type);
-    this.resolvers.set(schemaId, null);
+    if (schemaId !== NOT_REGISTERED) this.resolvers.set(schemaId, null);
+  }
+
+  /** `key` or `value`: which part of a record this serde reads (from the subject's `-key` suffix). */
+  get part(): 'key' | 'value' {
+    return this.subject.endsWith('-key') ? 'key' : 'value';
   }
 
   /**
@@ -58,11 +77,35 @@ export class AvroSerde<T> {
   }
 
   /**
+   * A reader-only serde: `schema` is the reader schema; nothing is registered (eddy never registers under the
+   * subjects of the topics it only reads: they belong to their producers). Its `schemaId` is the id of an identical
+   * schema registered under `subject` if there is one (then it can also serialize), else `NOT_REGISTERED`.
+   * @throws ConfigError when the schema is not valid Avro.
+   */
+  static async reader<T>(registry: SchemaRegistry, subject: string, schema: AvroSchema): Promise<AvroSerde<T>> {
+    const type = parseSchema(schema, `for subject "${subject}"`);
+    const identity = identityOf(type);
+    let id = NOT_REGISTERED;
+    for (const v of await registry.listVersions(subject)) {
+      const r = await registry.getVersion(subject, v);
+      if (r && identityOf(parseSchema(r.schema, `(subject "${subject}" version ${v})`)) === identity) id = r.id;
+    }
+    return new AvroSerde<T>(registry, subject, id, type);
+  }
+
+  /**
    * Encodes `value` with this serde's schema in the wire format (new Buffer, exact size).
    * @throws SerdeError naming the subject and the field path(s) when the value does not match the schema
    *   (details: `{ subject, schemaId, errors: [{ path, expected, got }] }`).
    */
   serialize(value: T): Buffer {
+    if (this.schemaId === NOT_REGISTERED) {
+      throw new SerdeError(
+        `Cannot serialize for subject "${this.subject}": its reader schema is not registered there (eddy only reads ` +
+          'this subject). Register the schema with its producer first (eddy schemas register --subject ... --file ...).',
+        { subject: this.subject },
+      );
+    }
     let end: number;
     try {
       end = this.type.encode(value, this.scratch, HEADER_SIZE);
@@ -113,38 +156,75 @@ export class AvroSerde<T> {
   async prepare(ids: Iterable<number>): Promise<void> {
     for (const id of new Set(ids)) {
       if (this.resolvers.has(id)) continue;
-      let writerSchema: AvroSchema;
+      const failed = this.failures.get(id);
+      if (failed) throw failed;
+      const err = await this.prepareOne(id);
+      if (err) {
+        this.failures.set(id, err);
+        throw err;
+      }
+    }
+  }
+
+  /**
+   * Prepares every version registered under this serde's subject, so that every record written under the subject
+   * can be decoded synchronously (what state stores need: they decode store values on read, with no await). Does
+   * not throw for versions that cannot be read: they are returned with the problem, and `deserialize` of a record
+   * written with one throws that problem.
+   * @throws SchemaRegistryError when the registry cannot be reached.
+   */
+  async prepareSubject(): Promise<PreparedVersion[]> {
+    const out: PreparedVersion[] = [];
+    for (const version of await this.registry.listVersions(this.subject)) {
+      const r = await this.registry.getVersion(this.subject, version);
+      if (!r) continue;
       try {
-        writerSchema = await this.registry.getById(id);
+        await this.prepare([r.id]);
+        out.push({ version, id: r.id });
       } catch (err) {
-        throw new SerdeError(
-          `Cannot read records of subject "${this.subject}" written with schema id ${id}: ${(err as Error).message}`,
-          { subject: this.subject, schemaId: id },
-          err,
-        );
+        out.push({ version, id: r.id, problem: (err as Error).message });
       }
-      const writer = parseSchema(writerSchema, `(writer schema id ${id})`);
-      if (fingerprintOf(writer) === this.fingerprint) {
-        this.resolvers.set(id, null);
-        continue;
-      }
-      try {
-        this.resolvers.set(id, this.type.createResolver(writer));
-      } catch (err) {
-        const problem = findResolutionProblem(this.type, writer);
-        const why = problem
-          ? describeProblem(problem, {
-              reader: `the reader schema (id ${this.schemaId})`,
-              writer: `writer schema id ${id}`,
-              readerIsNew: true,
-            })
-          : (err as Error).message;
-        throw new SerdeError(
-          `Records of subject "${this.subject}" written with schema id ${id} cannot be read with the reader schema: ${why}`,
-          { subject: this.subject, schemaId: id, readerSchemaId: this.schemaId },
-          err,
-        );
-      }
+    }
+    return out;
+  }
+
+  /** Builds the resolver of writer id `id`, or returns the error (unknown id, not resolvable). */
+  private async prepareOne(id: number): Promise<SerdeError | undefined> {
+    let writerSchema: AvroSchema;
+    try {
+      writerSchema = await this.registry.getById(id);
+    } catch (err) {
+      return new SerdeError(
+        `Cannot read ${this.part}s of subject "${this.subject}" written with schema id ${id}: ${(err as Error).message}`,
+        { subject: this.subject, schemaId: id, part: this.part },
+        err,
+      );
+    }
+    let writer: Type;
+    try {
+      writer = parseSchema(writerSchema, `(writer schema id ${id})`);
+    } catch (err) {
+      return new SerdeError((err as Error).message, { subject: this.subject, schemaId: id, part: this.part }, err);
+    }
+    if (fingerprintOf(writer) === this.fingerprint) {
+      this.resolvers.set(id, null);
+      return undefined;
+    }
+    try {
+      this.resolvers.set(id, this.type.createResolver(writer));
+      return undefined;
+    } catch (err) {
+      const problem = findResolutionProblem(this.type, writer);
+      const reader = this.schemaId === NOT_REGISTERED ? 'the reader schema' : `the reader schema (id ${this.schemaId})`;
+      const why = problem
+        ? describeProblem(problem, { reader, writer: `writer schema id ${id}`, readerIsNew: true })
+        : (err as Error).message;
+      return new SerdeError(
+        `${capital(this.part)}s of subject "${this.subject}" written with schema id ${id} cannot be read with the ` +
+          `reader schema: ${why}`,
+        { subject: this.subject, schemaId: id, readerSchemaId: this.schemaId, part: this.part, path: problem?.path },
+        err,
+      );
     }
   }
 
@@ -158,6 +238,8 @@ export class AvroSerde<T> {
     const id = AvroSerde.schemaIdOf(buf);
     const resolver = this.resolvers.get(id);
     if (resolver === undefined) {
+      const failed = this.failures.get(id);
+      if (failed) throw failed;
       throw new SerdeError(
         `Schema id ${id} of a record of subject "${this.subject}" was not prepared: call \`await serde.prepare(ids)\` ` +
           'with the schema ids of the batch (AvroSerde.schemaIdOf) before deserialize.',
@@ -212,4 +294,5 @@ export class AvroSerde<T> {
   }
 }
 
+const capital = (w: string): string => w.charAt(0).toUpperCase() + w.slice(1);
 const hex = (n: number | undefined): string => (n ?? 0).toString(16).padStart(2, '0');
