@@ -1,9 +1,11 @@
 import cliProgress from 'cli-progress';
+import { ConfigError } from '../errors.js';
 import { loadFlightData } from '../../examples/flight-delays/load.js';
 import { type EddyConfig, type LoadedConfig, renderConfigTable } from '../config/index.js';
 import { CONFIG_SCHEMA, type SchemaNode } from '../config/schema.js';
 import type { Log } from '../log/contract.js';
 import { readStore } from '../runtime/inspect.js';
+import { liveVersionOf, readVersions } from '../replay/registry.js';
 import { createLogger, errorCode } from '../runtime/logger.js';
 import { TopologyRunner } from '../runtime/runner.js';
 import type { RunStats } from '../runtime/stats.js';
@@ -13,7 +15,7 @@ import { describeMermaid, describeText } from '../topology/describe.js';
 import type { Topology } from '../topology/graph.js';
 import { type Backend, dataPaths, openBackend } from './env.js';
 import { type Format, formatRows } from './format.js';
-import { findStore, loadTopology } from './topologies.js';
+import { findStore, loadTopology, versionsToRun } from './topologies.js';
 
 async function withBackend<T>(config: EddyConfig, fn: (b: Backend) => Promise<T>): Promise<T> {
   const b = await openBackend(config);
@@ -39,8 +41,10 @@ function bar(enabled: boolean, label: string): cliProgress.SingleBar | undefined
 /** `eddy load`. */
 export async function cmdLoad(
   config: EddyConfig,
-  o: { limit?: number; partitions: number; flights?: string; airports?: string; progress: boolean },
+  o: { limit?: number; skip?: number; flightSchema?: number; partitions: number; flights?: string; airports?: string; progress: boolean },
 ): Promise<void> {
+  if (o.flightSchema !== undefined && o.flightSchema !== 1 && o.flightSchema !== 2)
+    throw new ConfigError(`--flight-schema must be 1 or 2, got ${o.flightSchema}`);
   await withBackend(config, (b) => cmdLoadInto(b, o));
 }
 
@@ -56,38 +60,44 @@ async function remaining(log: Log, t: Topology): Promise<number> {
   return n;
 }
 
-/** Runs `t` with a progress bar; stops on SIGINT/SIGTERM after committing the batch in flight. */
+/**
+ * Runs the versions `ts` of a topology in one runner (one read of the inputs for all) with a progress bar; stops on
+ * SIGINT/SIGTERM after committing the batch in flight. Returns each version's counters.
+ */
 async function runTopology(
   b: Backend,
-  t: Topology,
+  ts: readonly Topology[],
   o: { untilIdle?: boolean; maxBatchRecords: number; processingGuarantee?: ProcessingGuarantee; progress: boolean },
-): Promise<RunStats> {
-  const sources = [...t.topics.values()].filter((x) => x.role === 'source').map((x) => x.name);
-  const pb = bar(o.progress, t.groupId);
+): Promise<Map<Topology, RunStats>> {
+  const first = ts[0];
+  const sources = [...first.topics.values()].filter((x) => x.role === 'source').map((x) => x.name);
+  const pb = bar(o.progress, ts.map((t) => t.groupId).join(' + '));
   const started = Date.now();
   let lastDraw = 0;
-  const runner = new TopologyRunner(t, {
+  const runner = new TopologyRunner(ts, {
     log: b.log,
     registry: b.registry,
     stateDir: b.paths.stateDir,
     untilIdle: o.untilIdle,
     maxBatchRecords: o.maxBatchRecords,
     processingGuarantee: o.processingGuarantee,
-    onBatch: (stats) => {
+    onWarning: (_event, message) => process.stderr.write(`eddy: warning: ${message}\n`),
+    onBatch: () => {
       const now = Date.now();
       if (pb === undefined || now - lastDraw < 200) return;
       lastDraw = now;
-      const n = stats.totalIn(sources);
+      const n = runner.stats.totalIn(sources);
       pb.update(n, { rate: Math.round(n / Math.max(0.001, (now - started) / 1000)) });
     },
   });
   await runner.setup();
-  pb?.start(await remaining(b.log, t), 0, { rate: 0 });
+  pb?.start(await remaining(b.log, first), 0, { rate: 0 });
   const stop = () => void runner.stop();
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   try {
-    return await runner.run();
+    await runner.run();
+    return new Map(runner.versions.map((v) => [v.topology, v.stats]));
   } finally {
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
@@ -97,21 +107,23 @@ async function runTopology(
   }
 }
 
-/** `eddy run <topology>`. */
+/**
+ * `eddy run <topology> [--version N]`: every version that is not retired (see `versionsToRun`), or version N.
+ */
 export async function cmdRun(
   config: EddyConfig,
   name: string,
-  o: { untilIdle?: boolean; progress: boolean },
+  o: { untilIdle?: boolean; progress: boolean; version?: number },
 ): Promise<void> {
-  const t = await loadTopology(name, config.topologies);
   await withBackend(config, async (b) => {
+    const ts = await versionsToRun(b.log, name, config.topologies, o.version);
     const started = Date.now();
-    const stats = await runTopology(b, t, {
+    const stats = await runTopology(b, ts, {
       ...o,
       maxBatchRecords: config.worker.maxBatchRecords,
       processingGuarantee: config.worker.processingGuarantee,
     });
-    printSummary(t, stats, Date.now() - started);
+    for (const [t, st] of stats) printSummary(t, st, Date.now() - started);
   });
 }
 
@@ -155,10 +167,15 @@ export async function cmdTopics(config: EddyConfig, o: { format: Format }): Prom
 export async function cmdInspect(
   config: EddyConfig,
   store: string,
-  o: { topology?: string; key?: string; limit?: number; format: Format },
+  o: { topology?: string; version?: number; key?: string; limit?: number; format: Format },
 ): Promise<void> {
-  const { topology } = await findStore(store, o.topology, config.topologies);
-  await withBackend(config, async ({ registry, paths }) => {
+  await withBackend(config, async ({ log, registry, paths }) => {
+    // the live version unless --version names one; two topologies or versions with the store: an error listing them
+    const snap = await readVersions(log);
+    const { topology } = await findStore(store, o.topology, config.topologies, {
+      version: o.version,
+      liveVersion: (n) => liveVersionOf(snap, n),
+    });
     const rows = await readStore({
       stateDir: paths.stateDir,
       topology,
@@ -166,6 +183,8 @@ export async function cmdInspect(
       registry,
       key: o.key,
     });
+    if (o.key !== undefined && rows.length === 0)
+      process.stderr.write(`eddy: no key ${JSON.stringify(o.key)} in store ${store} of ${topology.groupId}\n`);
     process.stdout.write(formatRows(o.limit ? rows.slice(0, o.limit) : rows, o.format));
   });
 }
@@ -187,20 +206,21 @@ export async function cmdDemo(
   config: EddyConfig,
   o: { limit?: number; minFlights: number; progress: boolean },
 ): Promise<void> {
-  const t = await loadTopology('flight-delays', config.topologies);
   await withBackend(config, async (b) => {
     const flights = await b.log.describeTopic('flights');
     const loaded = flights === undefined ? 0 : (await b.log.offsets('flights')).reduce((a, x) => a + x.high, 0);
     if (loaded === 0) await cmdLoadInto(b, o);
     else console.log(`topic flights already holds ${loaded} records; not loading again (use --fresh to start over)`);
+    const ts = await versionsToRun(b.log, 'flight-delays', config.topologies);
+    const t = ts[0];
     const started = Date.now();
-    const stats = await runTopology(b, t, {
+    const all = await runTopology(b, ts, {
       untilIdle: true,
       maxBatchRecords: config.worker.maxBatchRecords,
       processingGuarantee: config.worker.processingGuarantee,
       progress: o.progress,
     });
-    printSummary(t, stats, Date.now() - started);
+    for (const [v, st] of all) printSummary(v, st, Date.now() - started);
     const rows = await readStore({
       stateDir: b.paths.stateDir,
       topology: t,
@@ -222,7 +242,7 @@ export async function cmdDemo(
 
 async function cmdLoadInto(
   b: Backend,
-  o: { limit?: number; partitions?: number; flights?: string; airports?: string; progress: boolean },
+  o: { limit?: number; skip?: number; flightSchema?: number; partitions?: number; flights?: string; airports?: string; progress: boolean },
 ): Promise<void> {
   const started = Date.now();
   const pb = bar(o.progress, 'load');
@@ -231,6 +251,8 @@ async function cmdLoadInto(
     log: b.log,
     registry: b.registry,
     limit: o.limit,
+    skip: o.skip,
+    flightSchemaVersion: o.flightSchema as 1 | 2 | undefined,
     partitions: o.partitions,
     flightsFile: o.flights,
     airportsFile: o.airports,
@@ -254,10 +276,10 @@ async function cmdLoadInto(
  * `eddy worker <topology>`: runs the topology until SIGTERM/SIGINT with the HTTP server and JSON logs; resolves
  * with the exit code (see `runWorker`). Errors before the worker starts are logged as JSON too.
  */
-export async function cmdWorker(loaded: LoadedConfig, name: string): Promise<number> {
+export async function cmdWorker(loaded: LoadedConfig, name: string, o: { version?: number } = {}): Promise<number> {
   const { config } = loaded;
-  const topology = await loadTopology(name, config.topologies);
-  const logger = createLogger({ level: config.logLevel, base: { group: topology.groupId } });
+  const topology = await loadTopology(name, config.topologies, o.version);
+  const logger = createLogger({ level: config.logLevel, base: { topology: topology.name } });
   let backend: Backend;
   try {
     backend = await openBackend(config, {
@@ -271,8 +293,17 @@ export async function cmdWorker(loaded: LoadedConfig, name: string): Promise<num
     return 1;
   }
   const paths = dataPaths(config.dataDir);
+  let versions: Topology[];
+  try {
+    versions = await versionsToRun(backend.log, name, config.topologies, o.version);
+  } catch (err) {
+    logger.error({ event: 'error', code: errorCode(err), err }, (err as Error).message);
+    await backend.close();
+    return 1;
+  }
   return runWorker({
-    topology,
+    topology: versions[0],
+    versions,
     log: backend.log,
     registry: backend.registry,
     stateDir: paths.stateDir,

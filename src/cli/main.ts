@@ -23,6 +23,14 @@ function positiveInt(what: string) {
   };
 }
 
+function nonNegative(what: string) {
+  return (raw: string): number => {
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${what} must be an integer >= 0, got "${raw}"`);
+    return n;
+  };
+}
+
 const program = new Command()
   .name('eddy')
   .description('A Kappa-style, event-sourced stream processor for TypeScript')
@@ -55,6 +63,8 @@ program
   .option('--partitions <n>', 'partitions of topic flights', positiveInt('--partitions'), 4)
   .option('--flights <file>', 'flights parquet file (default: vega-datasets flights-3m.parquet)')
   .option('--airports <file>', 'airports CSV file (default: vega-datasets airports.csv)')
+  .option('--skip <n>', 'skip the first N flights of the file (load a later slice)', nonNegative('--skip'))
+  .option('--flight-schema <n>', 'write flights with Flight schema version 1 or 2 (2 adds source_row)', positiveInt('--flight-schema'))
   .option('--no-progress', 'no progress bar')
   .action(async (o, cmd: Command) => cmdLoad(config(cmd).config, o));
 
@@ -62,6 +72,11 @@ program
   .command('run')
   .description('run a topology: process its inputs exactly once into its versioned outputs and state stores')
   .argument('<topology>', 'topology name (see eddy describe)')
+  .option(
+    '--version <n>',
+    'run only this version (default: every version not retired: the live one and those replaying beside it, one read of the inputs for all; a topology that never ran: its lowest version)',
+    positiveInt('--version'),
+  )
   .option('--until-idle', 'stop when every input is consumed (batch mode) instead of running until SIGINT/SIGTERM')
   .option('--max-batch-records <n>', 'records per batch and transaction (default 5000; worker.maxBatchRecords)')
   .option(
@@ -82,15 +97,16 @@ program
     'HTTP port; 0 = any free port, logged in the start line (default 9464; env EDDY_HTTP_PORT)',
   )
   .option('--http-host <host>', 'HTTP address to listen on (default 127.0.0.1)')
+  .option('--version <n>', 'run only this version (default: every version not retired, one read of the inputs)', positiveInt('--version'))
   .option('--shutdown-timeout-ms <ms>', 'bound on a graceful shutdown; past it the exit code is 1 (default 30000)')
   .option('--max-batch-records <n>', 'records per batch and transaction (default 5000)')
   .option(
     '--processing-guarantee <guarantee>',
     'exactly-once or at-least-once (default exactly-once; env EDDY_PROCESSING_GUARANTEE)',
   )
-  .action(async (name, _o, cmd: Command) => {
+  .action(async (name, o, cmd: Command) => {
     const loaded = config(cmd);
-    process.exit(await cmdWorker(loaded, name));
+    process.exit(await cmdWorker(loaded, name, { version: o.version }));
   });
 
 program
@@ -112,6 +128,7 @@ program
   .description("dump a state store's committed contents")
   .argument('<store>', 'store name, e.g. delays_by_airport_hour')
   .option('--topology <name>', 'topology that owns the store (default: search all)')
+  .option('--version <n>', 'version of the topology (default: the live version)', positiveInt('--version'))
   .option('--key <key>', 'only this key')
   .option('--limit <n>', 'at most N rows', positiveInt('--limit'))
   .addOption(new Option('--format <format>', 'output format').choices(FORMATS).default('table'))

@@ -1,14 +1,14 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { buildFlightDelays } from '../../examples/flight-delays/topology.js';
+import { flightDelaysVersions } from '../../examples/flight-delays/topology.js';
 import { loadConfig } from '../config/index.js';
 import { ConfigError } from '../errors.js';
 import type { Log } from '../log/contract.js';
-import { liveVersionOf, readVersions } from '../replay/registry.js';
+import { liveVersionOf, readVersions, versionsOf } from '../replay/registry.js';
 import type { Topology } from '../topology/graph.js';
 
 /** Topologies that ship with eddy, by name: each builds one version or several. */
-const BUILT_IN: Record<string, () => Topology | Topology[]> = { 'flight-delays': () => buildFlightDelays() };
+const BUILT_IN: Record<string, () => Topology | Topology[]> = { 'flight-delays': () => flightDelaysVersions() };
 
 /**
  * Where a topology's versions come from in `eddy.config.json` `topologies`: one module path, or one module per
@@ -162,4 +162,18 @@ export async function findStore(
       .join(', ')}. Name one with --topology and --version.`,
     { store, candidates: candidates.map((c) => ({ topology: c.entry, version: c.topology.version })) },
   );
+}
+
+/**
+ * The versions `eddy run` and `eddy worker` run: `version` when given; else every version the versions registry knows
+ * for this topology that is not retired (the live one and those replaying beside it, read once for all); else, for a
+ * topology that never ran, its lowest version. A version reaches the registry by running once (`eddy replay`).
+ * Throws ConfigError for a version the code does not define.
+ */
+export async function versionsToRun(log: Log, name: string, registered?: TopologyModules, version?: number): Promise<Topology[]> {
+  const versions = await loadVersions(name, registered);
+  if (version !== undefined) return [pickVersion(name, versions, version)];
+  const recorded = versionsOf(await readVersions(log), versions[0].name).filter((r) => r.state !== 'retired');
+  const run = versions.filter((v) => recorded.some((r) => r.version === v.version));
+  return run.length > 0 ? run : [versions[0]];
 }

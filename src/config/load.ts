@@ -173,8 +173,9 @@ export function loadConfig(sources: ConfigSources = {}): LoadedConfig {
   // Relative paths: dataDir against the working directory; topology modules against the config file's directory.
   data.dataDir = resolve(cwd, data.dataDir as string);
   const base = fromFile !== undefined ? dirname(file) : cwd;
-  const topologies = data.topologies as Record<string, string>;
-  for (const [name, p] of Object.entries(topologies)) topologies[name] = isAbsolute(p) ? p : resolve(base, p);
+  const topologies = data.topologies as Record<string, string | string[]>;
+  const abs = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
+  for (const [name, p] of Object.entries(topologies)) topologies[name] = Array.isArray(p) ? p.map(abs) : abs(p);
   const tlsLines = checkTls(
     data.kafka as Json,
     origins,

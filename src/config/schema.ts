@@ -44,7 +44,7 @@ export interface EddyConfig {
   readonly schemaRegistry: { readonly url?: string; readonly username?: string; readonly password?: string };
   readonly http: { readonly port: number; readonly host: string };
   /** Topology name -> absolute path of a module whose default export returns a Topology. */
-  readonly topologies: Readonly<Record<string, string>>;
+  readonly topologies: Readonly<Record<string, string | readonly string[]>>;
   readonly worker: {
     readonly shutdownTimeoutMs: number;
     readonly maxBatchRecords: number;
@@ -70,6 +70,7 @@ export interface SchemaNode {
   required?: readonly string[];
   dependencies?: Record<string, readonly string[]>;
   allOf?: readonly Record<string, unknown>[];
+  oneOf?: readonly SchemaNode[];
   'x-env'?: string;
   'x-flag'?: string;
   'x-expected'?: string;
@@ -290,9 +291,15 @@ export const CONFIG_SCHEMA: SchemaNode = {
       type: 'object',
       default: {},
       description:
-        'Your topologies: name -> path of a module (relative to the config file) whose default export returns a `Topology`.',
+        'Your topologies: name -> path of a module (relative to the config file) whose default export returns a `Topology` or an array of versions, or a list of such paths (one module per version).',
       propertyNames: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$', 'x-expected': 'a topology name' },
-      additionalProperties: { type: 'string', minLength: 1, 'x-expected': 'a module path, e.g. "dist/my-topology.js"' },
+      additionalProperties: {
+        oneOf: [
+          { type: 'string', minLength: 1 },
+          { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
+        ],
+        'x-expected': 'a module path, e.g. "dist/my-topology.js", or a list of them (one per version)',
+      },
     },
     worker: {
       type: 'object',

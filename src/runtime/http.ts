@@ -5,7 +5,8 @@
  * - `GET /ready`: 200 when every assigned task is restored and processing; 503 otherwise, with the phase and the
  *   tasks still restoring and their progress (readiness).
  * - `GET /metrics`: Prometheus text format.
- * - `GET /stores/<store>?key=K&limit=N`: a store's committed rows as JSON (at most `limit`, default 100, max 10,000).
+ * - `GET /stores/<store>?key=K&limit=N&version=V`: a store's committed rows as JSON (at most `limit`, default 100, max
+ *   10,000), of version V or else of the topology's live version (else the first version the worker runs).
  *
  * Every response but `/metrics` is JSON. Errors are `{ "error": { "code", "message" } }`.
  */
@@ -26,7 +27,7 @@ export interface HttpHandlers {
   /** Rows of a store, or throws EddyError (`UNKNOWN_STORE`, `NO_STATE` -> 404; `BAD_KEY` -> 400). */
   store?(
     name: string,
-    opts: { key?: string; limit: number },
+    opts: { key?: string; limit: number; version?: number },
   ): Promise<{ rows: readonly Record<string, unknown>[]; truncated: boolean }>;
   /** Called with a request's failure (anything but the documented 4xx). */
   onError?(err: unknown, req: { method?: string; url?: string }): void;
@@ -61,7 +62,7 @@ function fail(res: ServerResponse, status: number, code: string, message: string
   send(res, status, { error: { code, message } });
 }
 
-const STATUS_OF_CODE: Record<string, number> = { UNKNOWN_STORE: 404, NO_STATE: 404, BAD_KEY: 400 };
+const STATUS_OF_CODE: Record<string, number> = { UNKNOWN_STORE: 404, NO_STATE: 404, UNKNOWN_VERSION: 404, BAD_KEY: 400 };
 
 async function handle(h: HttpHandlers, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://localhost');
@@ -90,8 +91,12 @@ async function handle(h: HttpHandlers, req: IncomingMessage, res: ServerResponse
       return fail(res, 400, 'BAD_LIMIT', `limit must be an integer from 1 to ${STORE_ROWS_MAX}, got "${rawLimit}"`);
     const store = decodeURIComponent(m[1]);
     const key = url.searchParams.get('key') ?? undefined;
+    const rawVersion = url.searchParams.get('version');
+    const version = rawVersion === null ? undefined : Number(rawVersion);
+    if (version !== undefined && (!Number.isInteger(version) || version < 1))
+      return fail(res, 400, 'BAD_VERSION', `version must be an integer >= 1, got "${rawVersion}"`);
     try {
-      const { rows, truncated } = await h.store(store, { key, limit });
+      const { rows, truncated } = await h.store(store, { key, limit, version });
       return send(res, 200, { store, key: key ?? null, count: rows.length, truncated, rows });
     } catch (err) {
       const status = err instanceof EddyError ? STATUS_OF_CODE[err.code] : undefined;

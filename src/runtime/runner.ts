@@ -5,6 +5,17 @@ import type { SchemaRegistry } from '../schema/types.js';
 import type { QuarantinedStore } from '../state/task-stores.js';
 import type { Topology } from '../topology/graph.js';
 import { readerGroupId } from '../topology/names.js';
+import { fingerprintOf } from '../replay/fingerprint.js';
+import { DEFAULT_MAX_LAG_RECORDS } from '../replay/promote.js';
+import {
+  checkVersion,
+  getVersion,
+  liveVersionOf,
+  readVersions,
+  recordPositions,
+  setVersionState,
+} from '../replay/registry.js';
+import { inputLag } from '../replay/status.js';
 import type { ProcessingGuarantee } from './commit.js';
 import { SharedRead } from './reader.js';
 import type { RunStats } from './stats.js';
@@ -28,6 +39,11 @@ export interface RunnerOptions {
    * a crash in between reprocesses the batch.
    */
   readonly processingGuarantee?: ProcessingGuarantee;
+  /**
+   * The version numbers the code defines (default: those given), so that a refused fingerprint suggests a version
+   * number that is free in the code too.
+   */
+  readonly knownVersions?: readonly number[];
   /** Counters to keep counting into, per version (a worker restarting its runner keeps its metrics). */
   readonly stats?: (version: number) => RunStats | undefined;
   /** Stop once every input partition is at its end (batch mode); default false (run until `stop()`). */
@@ -47,6 +63,9 @@ export interface RunnerOptions {
   /** Called after revoked partitions' tasks are closed (also on `stop()`, when every partition is revoked). */
   readonly onRevoked?: (tasks: readonly string[], partitions: readonly TopicPartition[]) => void;
 }
+
+/** How often a running runner records its versions' committed positions in the versions registry, ms. */
+export const REGISTRY_SYNC_MS = 30_000;
 
 /** One committed batch, as reported to `onBatch`. */
 export interface BatchInfo {
@@ -106,6 +125,9 @@ export class TopologyRunner {
   private phaseNow: RunnerPhase = 'created';
   /** A revocation was counted as a rebalance and no batch ran since: the assignment that follows is the same one. */
   private revokedSinceBatch = false;
+  /** `untilIdle` ended the run: every version consumed every input. */
+  private idleReached = false;
+  private registryTimer?: NodeJS.Timeout;
 
   constructor(
     topologies: Topology | readonly Topology[],
@@ -190,6 +212,14 @@ export class TopologyRunner {
   async setup(): Promise<void> {
     if (this.phaseNow === 'created') this.phaseNow = 'setting-up';
     try {
+      const known = this.opts.knownVersions ?? this.versions.map((v) => v.topology.version);
+      const processingGuarantee = this.opts.processingGuarantee ?? 'exactly-once';
+      // Before any write: a version whose code no longer matches what it recorded (graph, windows, schemas,
+      // guarantee) is refused, naming the change; a new version is recorded as `replaying`.
+      for (const v of this.versions) {
+        await checkVersion(this.opts.log, v.topology, { processingGuarantee, knownVersions: known });
+        v.fingerprint = fingerprintOf(v.topology, { processingGuarantee }).hash;
+      }
       for (const v of this.versions) await v.setup();
     } catch (err) {
       this.phaseNow = 'failed';
@@ -213,6 +243,8 @@ export class TopologyRunner {
     });
     this.consumer = consumer;
     this.phaseNow = 'joining';
+    this.registryTimer = setInterval(() => void this.syncRegistry(false), REGISTRY_SYNC_MS);
+    this.registryTimer.unref();
     let failed = false;
     try {
       await consumer.run({
@@ -223,6 +255,7 @@ export class TopologyRunner {
           this.markRunning();
           if (!this.opts.untilIdle || this.stopping || !this.updater.idle || this.shared.catchingUp) return;
           if (this.versions.some((v) => [...v.tasks.values()].some((t) => t.state !== 'running'))) return;
+          this.idleReached = true;
           this.stopping = true;
           void consumer.stop();
         },
@@ -232,10 +265,46 @@ export class TopologyRunner {
       failed = true;
       throw this.failure?.error ?? err;
     } finally {
+      clearInterval(this.registryTimer);
       await this.closeTasks();
       this.phaseNow = failed ? 'failed' : 'stopped';
     }
+    await this.syncRegistry(this.idleReached);
     return this.stats;
+  }
+
+  /**
+   * Records each version's committed input positions in the versions registry, and moves a `replaying` version that
+   * reached the end of its inputs (`atEnd`), or is within `DEFAULT_MAX_LAG_RECORDS` of it on every input partition,
+   * to `caught-up` (and to `live` when the topology has no live version yet). A position that would move backwards is refused by the
+   * registry and reported through `onWarning`; registry trouble never stops processing.
+   */
+  private async syncRegistry(atEnd: boolean): Promise<void> {
+    const { log } = this.opts;
+    for (const v of this.versions) {
+      const t = v.topology;
+      try {
+        const positions: Record<string, number> = {};
+        for (const info of t.topics.values()) {
+          if (info.role !== 'source') continue;
+          for (const [p, c] of await log.committedOffsets(t.groupId, info.name)) positions[tpKey(info.name, p)] = c.offset;
+        }
+        if (Object.keys(positions).length > 0) await recordPositions(log, t.name, t.version, positions);
+        let state = (await getVersion(log, t.name, t.version)).state;
+        if (state === 'replaying') {
+          const caughtUp = atEnd || (await inputLag(log, t)).every((l) => l.lagRecords <= DEFAULT_MAX_LAG_RECORDS);
+          if (caughtUp) {
+            await setVersionState(log, t.name, t.version, 'caught-up');
+            state = 'caught-up';
+          }
+        }
+        // The first version of a topology to catch up becomes live by itself: there is nothing to switch readers from.
+        if (state === 'caught-up' && liveVersionOf(await readVersions(log), t.name) === undefined)
+          await setVersionState(log, t.name, t.version, 'live');
+      } catch (err) {
+        this.opts.onWarning?.('versions-registry', `${t.groupId}: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
   }
 
   /** Stops fetching, lets the batch in flight commit, closes the tasks. Safe to call twice. */

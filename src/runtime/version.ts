@@ -48,6 +48,8 @@ export interface Decoded {
  */
 export class VersionRuntime {
   readonly stats: RunStats;
+  /** The version's fingerprint hash (set by the runner after the registry check), recorded in every store file. */
+  fingerprint?: string;
   readonly tasks = new Map<string, Task>();
   private serdesNow?: TopologySerdes;
   private globals = new Map<string, GlobalTableView<unknown, unknown>>();
@@ -165,7 +167,7 @@ export class VersionRuntime {
       maxCacheEntries: this.o.maxCacheEntries,
       processingGuarantee: this.o.processingGuarantee,
       onQuarantine: this.o.onQuarantine,
-      fingerprint: this.o.fingerprint,
+      fingerprint: this.fingerprint ?? this.o.fingerprint,
       onRestore: (store, done, total) => {
         this.stats.restored(store, done - (this.restoredSoFar.get(`${id}/${store}`) ?? 0));
         this.restoredSoFar.set(`${id}/${store}`, done);

@@ -20,6 +20,7 @@ import { type PartitionLag, WorkerMetrics } from './metrics.js';
 import { type Readiness, TopologyRunner } from './runner.js';
 import type { RunStats } from './stats.js';
 import { describeQuarantine } from '../state/task-stores.js';
+import { liveVersionOf, readVersions } from '../replay/registry.js';
 import type { ProcessingGuarantee } from './task.js';
 
 /** Options of a worker. */
@@ -293,8 +294,12 @@ export class Worker {
     return out.sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
   }
 
-  private async store(name: string, q: { key?: string; limit: number }) {
-    const t = this.o.topology;
+  private async store(name: string, q: { key?: string; limit: number; version?: number }) {
+    const versions = this.o.versions ?? [this.o.topology];
+    const wanted = q.version ?? liveVersionOf(await readVersions(this.o.log), this.o.topology.name);
+    const t = versions.find((v) => v.version === wanted) ?? (q.version === undefined ? versions[0] : undefined);
+    if (t === undefined)
+      throw new EddyError('UNKNOWN_VERSION', `this worker runs no version ${q.version} of ${this.o.topology.name} (it runs ${versions.map((v) => `v${v.version}`).join(', ')})`);
     const info = t.stores.get(name);
     if (info === undefined) throw new UnknownStoreError(name, [...t.stores.keys()]);
     const rows = await readStore({
