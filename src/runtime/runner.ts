@@ -422,6 +422,9 @@ export class TopologyRunner {
   }
 
   private async closeTask(v: VersionRuntime, task: Task): Promise<void> {
+    if (task.state === 'running')
+      for (const topic of task.sourceTopics)
+        if (v.isInternal(topic)) await v.purgeRepartition(topic, task.partition, task.position(topic), true);
     v.removeTask(task);
     this.updater.remove(task);
     this.shared.forget(task);

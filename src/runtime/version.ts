@@ -196,13 +196,13 @@ export class VersionRuntime {
 
   /**
    * Purges a repartition topic's records below `offset` (committed downstream) with `Log.deleteRecords`, as Kafka
-   * Streams does, at most every `REPARTITION_PURGE_INTERVAL_MS` per partition. Failures are reported, not thrown:
+   * Streams does, at most every `REPARTITION_PURGE_INTERVAL_MS` per partition (`force`: now, as when a task closes). Failures are reported, not thrown:
    * a purge is only housekeeping.
    */
-  async purgeRepartition(topic: string, partition: number, offset: number): Promise<void> {
+  async purgeRepartition(topic: string, partition: number, offset: number, force = false): Promise<void> {
     const k = `${topic}:${partition}`;
     const now = Date.now();
-    if (now - (this.purgedAt.get(k) ?? 0) < REPARTITION_PURGE_INTERVAL_MS) return;
+    if (!force && now - (this.purgedAt.get(k) ?? 0) < REPARTITION_PURGE_INTERVAL_MS) return;
     this.purgedAt.set(k, now);
     try {
       await this.o.log.deleteRecords({ topic, partition }, offset);

@@ -127,7 +127,7 @@ describe('one line per problem: key, bad value, source, fix', () => {
     {
       what: 'a misspelled key, with a suggestion',
       s: { file: { kafka: { broker: ['a:1'] } } },
-      line: `kafka.broker: unknown key (in ${FILE}); did you mean brokers? known keys of kafka: brokers, clientId, ssl, sslCaFile, sasl, replicationFactor, sessionTimeoutMs, heartbeatIntervalMs`,
+      line: `kafka.broker: unknown key (in ${FILE}); did you mean brokers? known keys of kafka: brokers, clientId, ssl, sslCaFile, sasl, replicationFactor, sessionTimeoutMs, heartbeatIntervalMs, maxReconnectMs`,
     },
     {
       what: 'an unknown top-level key',
