@@ -30,7 +30,7 @@ describe('defaults', () => {
       dataDir: join(dir, '.eddy'),
       backend: 'embedded',
       logLevel: 'info',
-      kafka: { clientId: 'eddy', ssl: false },
+      kafka: { clientId: 'eddy', ssl: false, maxReconnectMs: 180_000 },
       schemaRegistry: {},
       http: { port: 9464, host: '127.0.0.1' },
       topologies: {},
@@ -130,6 +130,7 @@ describe('environment variables', () => {
         KAFKA_SASL_MECHANISM: 'scram-sha-512',
         KAFKA_SASL_USERNAME: 'user',
         KAFKA_SASL_PASSWORD: 'pass',
+        KAFKA_MAX_RECONNECT_MS: '60000',
         SCHEMA_REGISTRY_URL: 'https://registry.example.com:8081',
         SCHEMA_REGISTRY_USERNAME: 'key',
         SCHEMA_REGISTRY_PASSWORD: 'secret',
@@ -147,6 +148,7 @@ describe('environment variables', () => {
         clientId: 'my-app',
         ssl: true,
         sasl: { mechanism: 'scram-sha-512', username: 'user', password: 'pass' },
+        maxReconnectMs: 60_000,
       },
       schemaRegistry: { url: 'https://registry.example.com:8081', username: 'key', password: 'secret' },
       http: { port: 0, host: '127.0.0.1' },
@@ -191,7 +193,7 @@ describe('config file', () => {
   it('nested keys merge with the defaults of their group', () => {
     writeConfig({ kafka: { clientId: 'x' }, http: { host: '0.0.0.0' } });
     const { config } = load();
-    expect(config.kafka).toEqual({ clientId: 'x', ssl: false });
+    expect(config.kafka).toEqual({ clientId: 'x', ssl: false, maxReconnectMs: 180_000 });
     expect(config.http).toEqual({ host: '0.0.0.0', port: 9464 });
   });
 });

@@ -137,7 +137,7 @@ describe('one line per problem: key, bad value, source, fix', () => {
     {
       what: 'a topology path that is not a string',
       s: { file: { topologies: { mine: 3 } } },
-      line: `topologies.mine: expected a module path, e.g. "dist/my-topology.js", got 3 (in ${FILE})`,
+      line: `topologies.mine: expected a module path, e.g. "dist/my-topology.js", or a list of them (one per version), got 3 (in ${FILE})`,
     },
     {
       what: 'an invalid topology name',
