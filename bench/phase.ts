@@ -4,10 +4,14 @@
  *   load [limit]          load flights (and airports) into the embedded log
  *   raw                   read every record of topic flights and append it to topic bench-copy (no processing)
  *   pipeline [batch]      run flight-delays v1 until idle
+ *   version <N>           run flight-delays version N alone until idle (a replay when another version ran before)
+ *   shared                run flight-delays v1 and v2 in one runner (one read of the input) until idle
+ *   diff                  eddy diff of v1 and v2's two stores (after `version 1` and `version 2`, or `shared`)
  */
 import { join } from 'node:path';
 import { loadFlightData } from '../examples/flight-delays/load.js';
-import { buildFlightDelays } from '../examples/flight-delays/topology.js';
+import { buildFlightDelays, flightDelaysVersions } from '../examples/flight-delays/topology.js';
+import { diffVersions } from '../src/replay/diff.js';
 import { EmbeddedLog } from '../src/log/embedded/index.js';
 import type { ProducerRecord } from '../src/log/contract.js';
 import { TopologyRunner } from '../src/runtime/runner.js';
@@ -46,6 +50,26 @@ if (phase === 'load') {
   result.changelogRecords = Object.fromEntries([...stats.recordsOut].filter(([k]) => k.endsWith('.changelog')));
   result.deadLetters = Object.fromEntries(stats.deadLetters);
   result.outputs = stats.recordsOut.get('airport-delays-hourly.v1') ?? 0;
+} else if (phase === 'version' || phase === 'shared') {
+  const versions = flightDelaysVersions().filter((t) => phase === 'shared' || t.version === Number(arg));
+  const runner = new TopologyRunner(versions, { log, registry, stateDir: join(dataDir, 'state'), untilIdle: true, maxBatchRecords: 5000 });
+  await runner.run();
+  result.records = runner.stats.totalIn(['flights']);
+  result.perVersion = Object.fromEntries(runner.versions.map((v) => [v.topology.version, v.stats.totalIn(['flights'])]));
+  result.fetched = runner.fetched;
+} else if (phase === 'diff') {
+  const [v1, v2] = flightDelaysVersions();
+  const times: Record<string, number> = {};
+  let records = 0;
+  for (const what of ['route_stats', 'delays_by_airport_hour']) {
+    const t0 = performance.now();
+    const d = await diffVersions({ log, registry, stateDir: join(dataDir, 'state'), a: v1, b: v2, what, fields: ['delayed'] });
+    times[what] = Math.round(performance.now() - t0);
+    records += d.keysA + d.keysB;
+    result[`${what}.different`] = d.different;
+  }
+  result.records = records;
+  result.diffMs = times;
 } else {
   throw new Error(`unknown phase ${phase}`);
 }

@@ -5,7 +5,9 @@
  *  - load: flights/s writing the 3M flights (parquet -> Avro -> log);
  *  - raw: embedded-log read + append of the same records, no processing (the baseline);
  *  - pipeline: flight-delays v1 end to end, records/s, and its ratio to the raw baseline from the same run;
- *  - write cache: changelog records with 5,000-record batches vs 1-record batches (no coalescing) on a subset.
+ *  - write cache: changelog records with 5,000-record batches vs 1-record batches (no coalescing) on a subset;
+ *  - versions: replaying flight-delays v2 beside v1 vs v1's first run; v1 and v2 in one runner (shared read) vs one
+ *    version alone; `eddy diff` of the two versions' stores. `-- --versions-only` runs just this part.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -42,6 +44,45 @@ function phase(name: string, dir: string, arg?: string): PhaseResult {
 const mb = (b: number) => `${Math.round(b / 2 ** 20)} MiB`;
 const rate = (r: { records: number; ms: number }) => Math.round(r.records / (r.ms / 1000));
 
+const versionsOnly = args.includes('--versions-only');
+
+/** Replay, shared read and diff, on data loaded into `dir` and a second copy. Returns the Markdown lines. */
+function versionsPart(dir: string, first: PhaseResult): string[] {
+  const replay = phase('version', dir, '2');
+  const diff = phase('diff', dir) as PhaseResult & { diffMs: Record<string, number> } & Record<string, number>;
+  const sdir = mkdtempSync(join(tmpdir(), 'eddy-bench-shared-'));
+  try {
+    phase('load', sdir, limit ? String(limit) : undefined);
+    const shared = phase('shared', sdir) as PhaseResult & { fetched: { sharedInputRecords: number; catchUpRecords: number } };
+    const perVersion = rate(shared);
+    return [
+      '',
+      '| versions | records | time | records/s | peak RSS | note |',
+      '|---|---:|---:|---:|---:|---|',
+      `| v1, first run | ${first.records} | ${(first.ms / 1000).toFixed(1)} s | ${rate(first)} | ${mb(first.maxRssBytes)} | the baseline |`,
+      `| v2 replay beside v1 | ${replay.records} | ${(replay.ms / 1000).toFixed(1)} s | ${rate(replay)} | ${mb(replay.maxRssBytes)} | **${(rate(replay) / rate(first)).toFixed(2)}×** the first run |`,
+      `| v1 + v2 in one runner (shared read) | ${shared.records} each | ${(shared.ms / 1000).toFixed(1)} s | ${perVersion} per version | ${mb(shared.maxRssBytes)} | **${(perVersion / rate(first)).toFixed(2)}×** a version alone; input fetched ${shared.fetched.sharedInputRecords} times for ${shared.records} records (${shared.fetched.catchUpRecords} by catch-up reads) |`,
+      '',
+      `eddy diff of v1 and v2 (--fields delayed): route_stats ${(diff.diffMs.route_stats / 1000).toFixed(1)} s (${diff['route_stats.different']} keys differ), delays_by_airport_hour ${(diff.diffMs.delays_by_airport_hour / 1000).toFixed(1)} s (${diff['delays_by_airport_hour.different']} windows differ); ${diff.records} keys compared in all.`,
+    ];
+  } finally {
+    rmSync(sdir, { recursive: true, force: true });
+  }
+}
+
+if (versionsOnly) {
+  const vdir = mkdtempSync(join(tmpdir(), 'eddy-bench-versions-'));
+  try {
+    phase('load', vdir, limit ? String(limit) : undefined);
+    const first = phase('version', vdir, '1');
+    const machine = `Machine: ${cpus().length} × ${cpus()[0]?.model.trim()}, ${mb(totalmem())} RAM, Node ${process.version}. Date: ${new Date().toISOString().slice(0, 10)}.`;
+    console.log([machine, ...versionsPart(vdir, first)].join('\n'));
+  } finally {
+    rmSync(vdir, { recursive: true, force: true });
+  }
+  process.exit(0);
+}
+
 const dir = mkdtempSync(join(tmpdir(), 'eddy-bench-'));
 const small = mkdtempSync(join(tmpdir(), 'eddy-bench-small-'));
 try {
@@ -68,6 +109,7 @@ try {
     '',
     `Write cache (${SUB} flights): 1-record batches wrote ${cl(uncached)} changelog records at ${rate(uncached)} records/s; 5,000-record batches wrote ${cl(cached)} at ${rate(cached)} records/s: ${(cl(uncached) / cl(cached)).toFixed(1)}× fewer changelog records, ${(rate(cached) / rate(uncached)).toFixed(1)}× the throughput.`,
   ];
+  lines.push(...versionsPart(dir, pipe));
   console.log(lines.join('\n'));
 } finally {
   rmSync(dir, { recursive: true, force: true });
