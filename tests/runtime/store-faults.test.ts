@@ -20,6 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadFlightData } from '../../examples/flight-delays/load.js';
 import { buildFlightDelays } from '../../examples/flight-delays/topology.js';
 import { storeFiles } from '../../src/runtime/inspect.js';
+import { fingerprintOf } from '../../src/replay/fingerprint.js';
 import { TaskStores } from '../../src/state/task-stores.js';
 import { openBackendAt, tempBackend } from '../helpers/backend.js';
 import { eddy } from '../helpers/proc.js';
@@ -190,6 +191,8 @@ describe('a damaged store file: the next run quarantines it, rebuilds the store,
       group: topology.groupId,
       task: fileA.task,
       partition: Number(fileA.task.split('_')[1]),
+      // a real stale copy was written by the same code: the same fingerprint as the runtime records
+      fingerprint: fingerprintOf(topology, { processingGuarantee: 'exactly-once' }).hash,
       stores: [
         { name: store, kind: info.kind, changelog: info.changelog, keySerde: passthrough, valueSerde: passthrough },
       ],
