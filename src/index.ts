@@ -25,3 +25,4 @@ export { ConfluentSchemaRegistry } from './schema/confluent-registry.js';
 export { loadSchemas } from './schema/load.js';
 export type { AvroSchema, SchemaRegistry, CompatibilityLevel } from './schema/types.js';
 export * from './errors.js';
+export * from './testing/index.js';

@@ -1,0 +1,464 @@
+/**
+ * `TopologyTestDriver` (Kafka Streams' name and idea): runs a built topology in memory, with no log and no schema
+ * registry server, deterministically. Records piped into an input are serialized with the topology's Avro schemas,
+ * partitioned like production (murmur2 over the serialized key, the partition counts given), and flow through the
+ * sub-topologies and their repartition topics with the runtime's own processors, record writer, serdes and
+ * SQLite-backed stores (on `:memory:`); outputs, dead letters and store contents equal those of a real run.
+ */
+import { ConfigError, EddyError, UnknownStoreError, UnknownTopicError } from '../errors.js';
+import type { LogRecord, ProducerRecord } from '../log/contract.js';
+import { partitionFor } from '../log/partitioner.js';
+import { NO_STREAM_TIME } from '../processors/window.js';
+import { GlobalTableView } from '../runtime/global-tables.js';
+import { HEADERS, originOf, TopologySerdes } from '../runtime/serdes.js';
+import { RunStats } from '../runtime/stats.js';
+import { AvroSerde } from '../schema/avro-serde.js';
+import { LocalSchemaRegistry } from '../schema/local-registry.js';
+import type { SchemaRegistry } from '../schema/types.js';
+import type { KeyValueStore, WindowStore } from '../state/stores.js';
+import type { Topology } from '../topology/graph.js';
+import { Mutex } from '../util/mutex.js';
+import { DriverTask } from './driver-task.js';
+import {
+  headersText,
+  type RawTestInputRecord,
+  type TestDeadLetter,
+  type TestDriverOptions,
+  type TestInputRecord,
+  type TestKeyValueStore,
+  type TestOutputRecord,
+  type TestWindowStore,
+  toHeaders,
+} from './types.js';
+
+/**
+ * Runs a topology in memory for tests. Create it with `await TopologyTestDriver.create(topology, options)`, pipe
+ * records in (`pipeInput`, `pipeInputs`; each call resolves once every record it piped, and every record those
+ * made in repartition topics, went through the whole topology), then read `readOutput(topic)`, `readDeadLetters()`,
+ * `kvStore(name)`, `windowStore(name)`. `close()` when done.
+ *
+ * Semantics, the same as the runtime's: each task (sub-topology x partition) processes its records in batches of
+ * up to `maxBatchRecords` in offset order; a batch's outputs, dead letters and changelog records are appended
+ * together; stream time is per windowed processor and task and only moves with event time (a window closes when
+ * a record with a later timestamp reaches its task: pipe one to close windows). Differences, on purpose: records
+ * piped into a global table's topic update the table at once (the runtime reads global tables when it starts);
+ * offsets are consecutive (Kafka's transaction markers take offsets too).
+ */
+export class TopologyTestDriver {
+  /** Counters of the run (records in and out per topic, dead letters per processor, late and dropped records). */
+  readonly stats = new RunStats();
+  private readonly topics = new Map<string, LogRecord[][]>();
+  /** Records of each topic in the order they were appended, and how many `readOutput` already returned. */
+  private readonly appended = new Map<string, LogRecord[]>();
+  private readonly readCursor = new Map<string, number>();
+  private readonly partitions = new Map<string, number>();
+  private readonly tasks: DriverTask[] = [];
+  private readonly globals = new Map<string, GlobalTableView<unknown, unknown>>();
+  private readonly lock = new Mutex();
+  private clockMs: number;
+  private closed = false;
+
+  private constructor(
+    readonly topology: Topology,
+    private readonly serdes: TopologySerdes,
+    private readonly registry: SchemaRegistry,
+    private readonly ownsRegistry: boolean,
+    private readonly o: TestDriverOptions,
+  ) {
+    this.clockMs = o.startTimeMs ?? 0;
+  }
+
+  /**
+   * Registers the topology's schemas and sets up its topics, tasks, stores and global tables.
+   * @throws ConfigError on a partition count for a topic that is not an input, a count below 1, or inputs of one
+   *   sub-topology that are not co-partitioned; IncompatibleSchemaError when a given registry refuses a schema.
+   */
+  static async create(topology: Topology, options: TestDriverOptions = {}): Promise<TopologyTestDriver> {
+    const given = options.partitions ?? {};
+    for (const [topic, n] of Object.entries(given)) {
+      const info = topology.topics.get(topic);
+      if (info === undefined || (info.role !== 'source' && info.role !== 'global'))
+        throw new ConfigError(
+          `partitions: "${topic}" is not an input topic of ${topology.name}; inputs: ${inputsOf(topology).join(', ')}. Set the partitions of outputs in the topology (output(name, { partitions })).`,
+          { topic },
+        );
+      if (!Number.isInteger(n) || n < 1)
+        throw new ConfigError(`partitions: "${topic}" must be an integer >= 1, got ${JSON.stringify(n)}`, { topic });
+    }
+    const max = options.maxBatchRecords ?? 5_000;
+    if (!Number.isInteger(max) || max < 1)
+      throw new ConfigError(`maxBatchRecords must be an integer >= 1, got ${JSON.stringify(max)}`);
+    const registry = options.registry ?? LocalSchemaRegistry.open(':memory:');
+    let serdes: TopologySerdes;
+    try {
+      serdes = await TopologySerdes.create(topology, registry);
+    } catch (err) {
+      if (options.registry === undefined) await registry.close();
+      throw err;
+    }
+    const d = new TopologyTestDriver(topology, serdes, registry, options.registry === undefined, options);
+    d.setup(given);
+    return d;
+  }
+
+  private setup(given: Readonly<Record<string, number>>): void {
+    const t = this.topology;
+    let inputPartitions = 1;
+    for (const info of t.topics.values()) {
+      if (info.role !== 'source' && info.role !== 'global') continue;
+      const n = given[info.name] ?? 1;
+      this.partitions.set(info.name, n);
+      if (info.role === 'source') inputPartitions = Math.max(inputPartitions, n);
+    }
+    for (const s of t.subtopologies) {
+      const counts = s.sourceTopics
+        .filter((x) => t.topics.get(x)!.role === 'source')
+        .map((x) => [x, this.partitions.get(x)!] as const);
+      if (new Set(counts.map((c) => c[1])).size > 1)
+        throw new ConfigError(
+          `sub-topology ${s.id} reads topics that are not co-partitioned: ${counts.map(([n, p]) => `${n} (${p})`).join(', ')}. Give them the same number of partitions.`,
+        );
+    }
+    for (const info of t.topics.values())
+      if (!this.partitions.has(info.name)) this.partitions.set(info.name, info.partitions ?? inputPartitions);
+    for (const [name, n] of this.partitions) {
+      this.topics.set(
+        name,
+        Array.from({ length: n }, () => []),
+      );
+      this.appended.set(name, []);
+    }
+    for (const g of t.globalTables.values())
+      this.globals.set(g.name, new GlobalTableView(g.name, g.topic, this.serdes.topic(g.topic).key));
+    for (const sub of t.subtopologies) {
+      const n = this.partitions.get(sub.sourceTopics[0])!;
+      for (let p = 0; p < n; p++)
+        this.tasks.push(
+          new DriverTask({
+            topology: t,
+            subtopology: sub,
+            partition: p,
+            serdes: this.serdes,
+            globalTables: this.globals,
+            stats: this.stats,
+            partitionsOf: (x) => this.partitionsOf(x),
+            maxRecordBytes: (x) => this.o.maxRecordBytes?.[x],
+            maxCacheEntries: this.o.maxCacheEntries ?? 50_000,
+            append: (records) => this.append(records),
+          }),
+        );
+    }
+  }
+
+  /** The partition count of a topic of the topology. */
+  partitionsOf(topic: string): number {
+    const n = this.partitions.get(topic);
+    if (n === undefined) throw new UnknownTopicError(topic, [...this.partitions.keys()]);
+    return n;
+  }
+
+  /** The driver's input clock: the timestamp a piped record without one gets, ms since epoch. */
+  get inputTimeMs(): number {
+    return this.clockMs;
+  }
+
+  /** Moves the input clock forward by `ms` (it never moves back). It does not move stream time: records do. */
+  advanceInputTime(ms: number): void {
+    if (!Number.isFinite(ms) || ms < 0) throw new RangeError(`advanceInputTime: ms must be >= 0, got ${ms}`);
+    this.clockMs += ms;
+  }
+
+  /**
+   * Pipes one record into an input topic (a source or a global table's topic) and processes it through the whole
+   * topology. The key and value are serialized with the topic's schemas: a value that does not fit throws
+   * `SerdeError` naming the field, and nothing is piped.
+   */
+  async pipeInput<K, V>(topic: string, key: K, value: V | null, timestampMs?: number): Promise<void> {
+    return this.pipeInputs([{ topic, key, value, timestampMs }]);
+  }
+
+  /**
+   * Pipes records (serialized all first: one that does not fit its schema stops the call before any is piped),
+   * then processes them, in batches of up to `maxBatchRecords` per task and partition.
+   */
+  async pipeInputs(records: readonly TestInputRecord[]): Promise<void> {
+    return this.pipeRawInputs(records.map((r) => this.serializeInput(r)));
+  }
+
+  /**
+   * The bytes a producer would write for `r` (the Confluent wire format with the topic's schema ids), to pipe with
+   * `pipeRawInputs` among raw records. Throws `SerdeError` when the key or value does not fit the topic's schema.
+   */
+  serializeInput(r: TestInputRecord): RawTestInputRecord {
+    const s = this.inputSerdes(r.topic);
+    const key = s.key.serialize(r.key);
+    const value = r.value === null ? null : s.value.serialize(r.value);
+    return { topic: r.topic, key, value, timestampMs: r.timestampMs, headers: r.headers };
+  }
+
+  /** Pipes records as bytes (malformed records, other writer schemas), then processes them. */
+  async pipeRawInputs(records: readonly RawTestInputRecord[]): Promise<void> {
+    this.checkOpen();
+    for (const r of records) this.inputSerdes(r.topic);
+    return this.lock.run(async () => {
+      const globalRecords: LogRecord[] = [];
+      for (const r of records) {
+        const timestamp = r.timestampMs ?? this.clockMs;
+        this.clockMs = Math.max(this.clockMs, timestamp) + (this.o.autoAdvanceMs ?? 0);
+        const n = this.partitionsOf(r.topic);
+        const partition = r.partition ?? partitionFor(r.key, n);
+        if (!Number.isInteger(partition) || partition < 0 || partition >= n)
+          throw new RangeError(`partition ${partition} of ${r.topic} is outside [0, ${n})`);
+        const [offset] = this.append([
+          { topic: r.topic, partition, key: r.key, value: r.value, headers: toHeaders(r.headers), timestamp },
+        ]);
+        if (this.topology.topics.get(r.topic)!.role === 'global')
+          globalRecords.push(this.topics.get(r.topic)![partition][offset]);
+      }
+      await this.applyGlobal(globalRecords);
+      await this.drain();
+    });
+  }
+
+  private inputSerdes(topic: string) {
+    const info = this.topology.topics.get(topic);
+    if (info === undefined || (info.role !== 'source' && info.role !== 'global'))
+      throw new EddyError(
+        'NOT_AN_INPUT',
+        `"${topic}" is not an input topic of ${this.topology.name}; inputs: ${inputsOf(this.topology).join(', ')}`,
+        {
+          details: { topic },
+        },
+      );
+    return this.serdes.topic(topic);
+  }
+
+  /** Applies records of global tables' topics to the tables (undecodable ones are skipped, as at bootstrap). */
+  private async applyGlobal(records: readonly LogRecord[]): Promise<void> {
+    for (const r of records) {
+      const s = this.serdes.topic(r.topic);
+      for (const view of this.globals.values()) {
+        if (view.topic !== r.topic) continue;
+        try {
+          if (r.key === null) throw new Error('no key');
+          await s.key.prepare([AvroSerde.schemaIdOf(r.key)]);
+          if (r.value !== null) await s.value.prepare([AvroSerde.schemaIdOf(r.value)]);
+          view.set(s.key.deserialize(r.key), r.value === null ? null : s.value.deserialize(r.value));
+        } catch {
+          view.skipped++;
+        }
+      }
+    }
+  }
+
+  /** Runs every task with unprocessed records, batch by batch, until no record is left anywhere. */
+  private async drain(): Promise<void> {
+    const max = this.o.maxBatchRecords ?? 5_000;
+    for (;;) {
+      let progressed = false;
+      for (const task of this.tasks)
+        for (const [topic, pos] of task.positions) {
+          const records = this.topics.get(topic)![task.partition];
+          if (pos >= records.length) continue;
+          await task.process(topic, records.slice(pos, pos + max));
+          progressed = true;
+        }
+      if (!progressed) return;
+    }
+  }
+
+  private append(records: readonly ProducerRecord[]): number[] {
+    return records.map((r) => {
+      const parts = this.topics.get(r.topic);
+      if (parts === undefined) throw new UnknownTopicError(r.topic, [...this.topics.keys()]);
+      const p = parts[r.partition];
+      const rec: LogRecord = {
+        topic: r.topic,
+        partition: r.partition,
+        offset: p.length,
+        key: r.key,
+        value: r.value,
+        headers: r.headers ?? {},
+        timestamp: r.timestamp,
+      };
+      p.push(rec);
+      this.appended.get(r.topic)!.push(rec);
+      return rec.offset;
+    });
+  }
+
+  /** Every record of a topic as appended so far, partition by partition in offset order (raw bytes). */
+  records(topic: string): LogRecord[] {
+    const parts = this.topics.get(topic);
+    if (parts === undefined) throw new UnknownTopicError(topic, [...this.topics.keys()]);
+    return parts.flat();
+  }
+
+  /**
+   * The records written to an output (or repartition) topic since the last `readOutput` of that topic, in the order
+   * they were written, decoded with the topic's schemas.
+   */
+  readOutput<K = unknown, V = unknown>(topic: string): TestOutputRecord<K, V>[] {
+    const info = this.topology.topics.get(topic);
+    if (info === undefined || (info.role !== 'output' && info.role !== 'repartition'))
+      throw new EddyError(
+        'NOT_AN_OUTPUT',
+        `"${topic}" is not an output topic of ${this.topology.name}${info?.role === 'dlq' ? ': read dead letters with readDeadLetters()' : ''}; outputs: ${[
+          ...this.topology.topics.values(),
+        ]
+          .filter((i) => i.role === 'output')
+          .map((i) => i.name)
+          .join(', ')}`,
+        { details: { topic } },
+      );
+    const s = this.serdes.topic(topic);
+    return this.unread(topic).map((r) => ({
+      topic,
+      partition: r.partition,
+      offset: r.offset,
+      key: s.key.deserialize(r.key!) as K,
+      value: r.value === null ? null : (s.value.deserialize(r.value) as V),
+      timestamp: r.timestamp,
+      headers: headersText(r.headers),
+      source: originOf(r),
+    }));
+  }
+
+  /** The dead letters written since the last call, in the order they were written. */
+  readDeadLetters(): TestDeadLetter[] {
+    return this.unread(this.topology.deadLetterTopic).map((r) => ({
+      partition: r.partition,
+      offset: r.offset,
+      reason: r.headers[HEADERS.dlqReason]?.toString() ?? '',
+      processor: r.headers[HEADERS.dlqProcessor]?.toString() ?? '',
+      source: originOf(r),
+      keyBytes: r.key,
+      valueBytes: r.value,
+      key: this.tryDecode(r.key),
+      value: this.tryDecode(r.value),
+      timestamp: r.timestamp,
+      headers: headersText(r.headers),
+    }));
+  }
+
+  private unread(topic: string): LogRecord[] {
+    const all = this.appended.get(topic)!;
+    const from = this.readCursor.get(topic) ?? 0;
+    this.readCursor.set(topic, all.length);
+    return all.slice(from);
+  }
+
+  /** Decodes bytes with the topology's serde whose schema id they carry; undefined when none fits. */
+  private tryDecode(bytes: Buffer | null): unknown {
+    if (bytes === null || bytes.length < 5 || bytes[0] !== 0) return undefined;
+    const id = bytes.readInt32BE(1);
+    for (const info of this.topology.topics.values()) {
+      if (info.keySchema === undefined || info.valueSchema === undefined || info.role === 'changelog') continue;
+      const s = this.serdes.topic(info.name);
+      for (const serde of [s.key, s.value])
+        if (serde.schemaId === id)
+          try {
+            return serde.deserialize(bytes);
+          } catch {
+            return undefined;
+          }
+    }
+    return undefined;
+  }
+
+  /** Read access to a key-value store over all partitions. Throws `UnknownStoreError`. */
+  kvStore<K = unknown, V = unknown>(name: string): TestKeyValueStore<K, V> {
+    const stores = this.storesNamed(name, 'kv') as KeyValueStore<K, V>[];
+    return {
+      get: (key) => {
+        for (const s of stores) {
+          const v = s.get(key);
+          if (v !== undefined) return v;
+        }
+        return undefined;
+      },
+      all: () =>
+        stores.flatMap((s, i) => [...s.entries()].map((e) => ({ ...e, partition: this.partitionOfStore(name, i) }))),
+      count: () => stores.reduce((n, s) => n + s.count(), 0),
+    };
+  }
+
+  /** Read access to a window store over all partitions. Throws `UnknownStoreError`. */
+  windowStore<K = unknown, V = unknown>(name: string): TestWindowStore<K, V> {
+    const stores = this.storesNamed(name, 'window') as WindowStore<K, V>[];
+    const sizeMs = this.topology.stores.get(name)!.window?.sizeMs ?? 0;
+    return {
+      get: (key, windowStartMs) => {
+        for (const s of stores) {
+          const v = s.get(key, windowStartMs);
+          if (v !== undefined) return v;
+        }
+        return undefined;
+      },
+      all: () =>
+        stores.flatMap((s, i) =>
+          [...s.entries()].map((e) => ({
+            ...e,
+            windowEndMs: e.windowStartMs + sizeMs,
+            partition: this.partitionOfStore(name, i),
+          })),
+        ),
+      count: () => stores.reduce((n, s) => n + s.count(), 0),
+    };
+  }
+
+  private storesNamed(
+    name: string,
+    kind: 'kv' | 'window',
+  ): (KeyValueStore<unknown, unknown> | WindowStore<unknown, unknown>)[] {
+    const info = this.topology.stores.get(name);
+    if (info === undefined || info.kind !== kind)
+      throw new UnknownStoreError(
+        name,
+        [...this.topology.stores.values()].filter((s) => s.kind === kind).map((s) => s.name),
+      );
+    this.checkOpen();
+    return this.tasks.filter((t) => t.stores.has(name)).map((t) => t.stores.get(name)!);
+  }
+
+  private partitionOfStore(name: string, i: number): number {
+    return this.tasks.filter((t) => t.stores.has(name))[i].partition;
+  }
+
+  /**
+   * Stream time of a windowed processor (the largest event time it has seen), ms since epoch: of one partition's
+   * task, or the largest over all; undefined before it saw a record.
+   */
+  streamTime(processor: string, partition?: number): number | undefined {
+    let out = NO_STREAM_TIME;
+    for (const t of this.tasks) {
+      if (partition !== undefined && t.partition !== partition) continue;
+      out = Math.max(out, t.streamTimesNow().get(processor) ?? NO_STREAM_TIME);
+    }
+    return out === NO_STREAM_TIME ? undefined : out;
+  }
+
+  /** A global table's current rows count and lookup. Throws `UnknownStoreError`. */
+  globalTable<K = unknown, V = unknown>(name: string): { get(key: K): V | undefined; readonly size: number } {
+    const g = this.globals.get(name);
+    if (g === undefined) throw new UnknownStoreError(name, [...this.globals.keys()]);
+    return g as unknown as GlobalTableView<K, V>;
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new EddyError('DRIVER_CLOSED', `the test driver of ${this.topology.name} was closed`);
+  }
+
+  /** Closes the stores (and the registry the driver created). Safe to call twice. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.lock.run(() => undefined);
+    for (const t of this.tasks) t.close();
+    if (this.ownsRegistry) await this.registry.close();
+  }
+}
+
+function inputsOf(t: Topology): string[] {
+  return [...t.topics.values()].filter((i) => i.role === 'source' || i.role === 'global').map((i) => i.name);
+}
