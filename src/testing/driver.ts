@@ -204,7 +204,7 @@ export class TopologyTestDriver {
       const globalRecords: LogRecord[] = [];
       for (const r of records) {
         const timestamp = r.timestampMs ?? this.clockMs;
-        this.clockMs = Math.max(this.clockMs, timestamp) + (this.o.autoAdvanceMs ?? 0);
+        if (r.timestampMs === undefined) this.clockMs += this.o.autoAdvanceMs ?? 0;
         const n = this.partitionsOf(r.topic);
         const partition = r.partition ?? partitionFor(r.key, n);
         if (!Number.isInteger(partition) || partition < 0 || partition >= n)

@@ -24,9 +24,9 @@ export interface TestDriverOptions {
    * schema evolution against schemas registered beforehand.
    */
   readonly registry?: import('../schema/types.js').SchemaRegistry;
-  /** Timestamp given to piped records that name none, ms since epoch; default 0. */
+  /** Timestamp given to piped records that name none (the input clock), ms since epoch; default 0. */
   readonly startTimeMs?: number;
-  /** How far that default timestamp moves after each piped record, ms; default 0. */
+  /** How far the input clock moves after each piped record that took its timestamp from it, ms; default 0. */
   readonly autoAdvanceMs?: number;
 }
 
