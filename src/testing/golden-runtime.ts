@@ -6,6 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ConfigError } from '../errors.js';
 import type { ProducerRecord } from '../log/contract.js';
 import { EmbeddedLog } from '../log/embedded/index.js';
 import { partitionFor } from '../log/partitioner.js';

@@ -13,6 +13,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { ConfigError, EddyError } from '../errors.js';
+import { LocalSchemaRegistry } from '../schema/local-registry.js';
 import type { Topology } from '../topology/graph.js';
 import { TopologyTestDriver } from './driver.js';
 import { deadLetterRow, outputRow, REGISTRY_PLACEHOLDER, sortStoreRows, storeRow } from './rows.js';
@@ -148,7 +149,25 @@ async function runWithDriver(
   replace: readonly (readonly [string, string])[],
 ): Promise<GoldenOutputs> {
   const partitions = Object.fromEntries(spec.inputs.map((i) => [i.topic, i.partitions ?? 1]));
-  const driver = await TopologyTestDriver.create(topology, { partitions, maxBatchRecords: spec.maxBatchRecords });
+  // The inputs' schemas are registered first, in the case's order, as producers writing the inputs would have done
+  // before the topology ran: schema ids (and so the bytes in dead letters) are those of the embedded-log engine.
+  const registry = LocalSchemaRegistry.open(':memory:');
+  let driver: TopologyTestDriver;
+  try {
+    for (const input of spec.inputs) {
+      const info = topology.topics.get(input.topic);
+      if (info?.keySchema === undefined || info.valueSchema === undefined)
+        throw new ConfigError(`golden case ${dir}: "${input.topic}" is not an input of ${topology.name}`, {
+          topic: input.topic,
+        });
+      await registry.register(`${input.topic}-key`, info.keySchema);
+      await registry.register(`${input.topic}-value`, info.valueSchema);
+    }
+    driver = await TopologyTestDriver.create(topology, { partitions, maxBatchRecords: spec.maxBatchRecords, registry });
+  } catch (err) {
+    await registry.close();
+    throw err;
+  }
   try {
     // Global tables first: the runtime bootstraps them before it processes any record.
     const isGlobal = (i: GoldenInput) => topology.topics.get(i.topic)?.role === 'global';
@@ -199,6 +218,7 @@ async function runWithDriver(
     return out;
   } finally {
     await driver.close();
+    await registry.close();
   }
 }
 
