@@ -39,7 +39,9 @@ export async function runOnEmbeddedLog(
       for (const input of spec.inputs) {
         const info = topology.topics.get(input.topic);
         if (info?.keySchema === undefined || info.valueSchema === undefined)
-          throw new Error(`golden case ${dir}: "${input.topic}" is not an input of ${topology.name}`);
+          throw new ConfigError(`golden case ${dir}: "${input.topic}" is not an input of ${topology.name}`, {
+            topic: input.topic,
+          });
         const key = await AvroSerde.create<unknown>(registry, `${input.topic}-key`, info.keySchema);
         const value = await AvroSerde.create<unknown>(registry, `${input.topic}-value`, info.valueSchema);
         const records: ProducerRecord[] = readGoldenInput(dir, input).map((line) => {
