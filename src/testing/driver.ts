@@ -19,6 +19,8 @@ import type { KeyValueStore, WindowStore } from '../state/stores.js';
 import type { Topology } from '../topology/graph.js';
 import { Mutex } from '../util/mutex.js';
 import { DriverTask } from './driver-task.js';
+import { inputsOf, partitionCounts } from './partitions.js';
+import { kvStoreView, type PartitionStore, windowStoreView } from './store-views.js';
 import {
   headersText,
   type RawTestInputRecord,
@@ -74,17 +76,7 @@ export class TopologyTestDriver {
    *   sub-topology that are not co-partitioned; IncompatibleSchemaError when a given registry refuses a schema.
    */
   static async create(topology: Topology, options: TestDriverOptions = {}): Promise<TopologyTestDriver> {
-    const given = options.partitions ?? {};
-    for (const [topic, n] of Object.entries(given)) {
-      const info = topology.topics.get(topic);
-      if (info === undefined || (info.role !== 'source' && info.role !== 'global'))
-        throw new ConfigError(
-          `partitions: "${topic}" is not an input topic of ${topology.name}; inputs: ${inputsOf(topology).join(', ')}. Set the partitions of outputs in the topology (output(name, { partitions })).`,
-          { topic },
-        );
-      if (!Number.isInteger(n) || n < 1)
-        throw new ConfigError(`partitions: "${topic}" must be an integer >= 1, got ${JSON.stringify(n)}`, { topic });
-    }
+    const partitions = partitionCounts(topology, options.partitions ?? {});
     const max = options.maxBatchRecords ?? 5_000;
     if (!Number.isInteger(max) || max < 1)
       throw new ConfigError(`maxBatchRecords must be an integer >= 1, got ${JSON.stringify(max)}`);
@@ -97,30 +89,13 @@ export class TopologyTestDriver {
       throw err;
     }
     const d = new TopologyTestDriver(topology, serdes, registry, options.registry === undefined, options);
-    d.setup(given);
+    d.setup(partitions);
     return d;
   }
 
-  private setup(given: Readonly<Record<string, number>>): void {
+  private setup(partitions: ReadonlyMap<string, number>): void {
     const t = this.topology;
-    let inputPartitions = 1;
-    for (const info of t.topics.values()) {
-      if (info.role !== 'source' && info.role !== 'global') continue;
-      const n = given[info.name] ?? 1;
-      this.partitions.set(info.name, n);
-      if (info.role === 'source') inputPartitions = Math.max(inputPartitions, n);
-    }
-    for (const s of t.subtopologies) {
-      const counts = s.sourceTopics
-        .filter((x) => t.topics.get(x)!.role === 'source')
-        .map((x) => [x, this.partitions.get(x)!] as const);
-      if (new Set(counts.map((c) => c[1])).size > 1)
-        throw new ConfigError(
-          `sub-topology ${s.id} reads topics that are not co-partitioned: ${counts.map(([n, p]) => `${n} (${p})`).join(', ')}. Give them the same number of partitions.`,
-        );
-    }
-    for (const info of t.topics.values())
-      if (!this.partitions.has(info.name)) this.partitions.set(info.name, info.partitions ?? inputPartitions);
+    for (const [name, n] of partitions) this.partitions.set(name, n);
     for (const [name, n] of this.partitions) {
       this.topics.set(
         name,
@@ -368,61 +343,25 @@ export class TopologyTestDriver {
 
   /** Read access to a key-value store over all partitions. Throws `UnknownStoreError`. */
   kvStore<K = unknown, V = unknown>(name: string): TestKeyValueStore<K, V> {
-    const stores = this.storesNamed(name, 'kv') as KeyValueStore<K, V>[];
-    return {
-      get: (key) => {
-        for (const s of stores) {
-          const v = s.get(key);
-          if (v !== undefined) return v;
-        }
-        return undefined;
-      },
-      all: () =>
-        stores.flatMap((s, i) => [...s.entries()].map((e) => ({ ...e, partition: this.partitionOfStore(name, i) }))),
-      count: () => stores.reduce((n, s) => n + s.count(), 0),
-    };
+    return kvStoreView(this.storesNamed(name, 'kv') as PartitionStore<KeyValueStore<K, V>>[]);
   }
 
   /** Read access to a window store over all partitions. Throws `UnknownStoreError`. */
   windowStore<K = unknown, V = unknown>(name: string): TestWindowStore<K, V> {
-    const stores = this.storesNamed(name, 'window') as WindowStore<K, V>[];
-    const sizeMs = this.topology.stores.get(name)!.window?.sizeMs ?? 0;
-    return {
-      get: (key, windowStartMs) => {
-        for (const s of stores) {
-          const v = s.get(key, windowStartMs);
-          if (v !== undefined) return v;
-        }
-        return undefined;
-      },
-      all: () =>
-        stores.flatMap((s, i) =>
-          [...s.entries()].map((e) => ({
-            ...e,
-            windowEndMs: e.windowStartMs + sizeMs,
-            partition: this.partitionOfStore(name, i),
-          })),
-        ),
-      count: () => stores.reduce((n, s) => n + s.count(), 0),
-    };
+    const stores = this.storesNamed(name, 'window') as PartitionStore<WindowStore<K, V>>[];
+    return windowStoreView(stores, this.topology.stores.get(name)!.window?.sizeMs ?? 0);
   }
 
-  private storesNamed(
-    name: string,
-    kind: 'kv' | 'window',
-  ): (KeyValueStore<unknown, unknown> | WindowStore<unknown, unknown>)[] {
+  private storesNamed(name: string, kind: 'kv' | 'window'): PartitionStore<unknown>[] {
     const info = this.topology.stores.get(name);
-    if (info === undefined || info.kind !== kind)
-      throw new UnknownStoreError(
-        name,
-        [...this.topology.stores.values()].filter((s) => s.kind === kind).map((s) => s.name),
-      );
+    if (info === undefined || info.kind !== kind) {
+      const known = [...this.topology.stores.values()].filter((s) => s.kind === kind).map((s) => s.name);
+      throw new UnknownStoreError(name, known);
+    }
     this.checkOpen();
-    return this.tasks.filter((t) => t.stores.has(name)).map((t) => t.stores.get(name)!);
-  }
-
-  private partitionOfStore(name: string, i: number): number {
-    return this.tasks.filter((t) => t.stores.has(name))[i].partition;
+    return this.tasks
+      .filter((t) => t.stores.has(name))
+      .map((t) => ({ partition: t.partition, store: t.stores.get(name) }));
   }
 
   /**
@@ -457,8 +396,4 @@ export class TopologyTestDriver {
     for (const t of this.tasks) t.close();
     if (this.ownsRegistry) await this.registry.close();
   }
-}
-
-function inputsOf(t: Topology): string[] {
-  return [...t.topics.values()].filter((i) => i.role === 'source' || i.role === 'global').map((i) => i.name);
 }
