@@ -174,16 +174,21 @@ export class TopologyTestDriver {
   /** Pipes records as bytes (malformed records, other writer schemas), then processes them. */
   async pipeRawInputs(records: readonly RawTestInputRecord[]): Promise<void> {
     this.checkOpen();
-    for (const r of records) this.inputSerdes(r.topic);
+    // Checked before any record is appended: a bad topic or partition pipes nothing.
+    const partitions = records.map((r) => {
+      this.inputSerdes(r.topic);
+      const n = this.partitionsOf(r.topic);
+      const partition = r.partition ?? partitionFor(r.key, n);
+      if (!Number.isInteger(partition) || partition < 0 || partition >= n)
+        throw new RangeError(`partition ${partition} of ${r.topic} is outside [0, ${n})`);
+      return partition;
+    });
     return this.lock.run(async () => {
       const globalRecords: LogRecord[] = [];
-      for (const r of records) {
+      for (const [i, r] of records.entries()) {
         const timestamp = r.timestampMs ?? this.clockMs;
         if (r.timestampMs === undefined) this.clockMs += this.o.autoAdvanceMs ?? 0;
-        const n = this.partitionsOf(r.topic);
-        const partition = r.partition ?? partitionFor(r.key, n);
-        if (!Number.isInteger(partition) || partition < 0 || partition >= n)
-          throw new RangeError(`partition ${partition} of ${r.topic} is outside [0, ${n})`);
+        const partition = partitions[i];
         const [offset] = this.append([
           { topic: r.topic, partition, key: r.key, value: r.value, headers: toHeaders(r.headers), timestamp },
         ]);

@@ -74,6 +74,11 @@ describe('TopologyTestDriver', () => {
     ).rejects.toThrow(SerdeError);
     expect(d.records('orders')).toEqual([]);
     await expect(d.pipeInput('nope', 'k', 1)).rejects.toThrow(/not an input topic of shop; inputs: orders, customers/);
+    const ok = d.serializeInput({ topic: 'orders', key: 'c1', value: order('o1', 'c1', 5) });
+    await expect(d.pipeRawInputs([ok, { ...ok, partition: 1 }])).rejects.toThrow(
+      /partition 1 of orders is outside \[0, 1\)/,
+    );
+    expect(d.records('orders')).toEqual([]);
   });
 
   it('fails the batch when a processor writes a value that does not fit the output schema, writing nothing', async () => {
