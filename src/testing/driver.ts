@@ -44,7 +44,12 @@ import {
  * together; stream time is per windowed processor and task and only moves with event time (a window closes when
  * a record with a later timestamp reaches its task: pipe one to close windows). Differences, on purpose: records
  * piped into a global table's topic update the table at once (the runtime reads global tables when it starts);
- * offsets are consecutive (Kafka's transaction markers take offsets too).
+ * offsets are consecutive (Kafka's transaction markers take offsets too); tasks take turns in a fixed order
+ * (sub-topology, then partition, one batch each), where the runtime's order across partitions depends on timing, so
+ * a result that depends on it (records of several upstream partitions meeting in one repartition partition) is one
+ * of the results a real run can give. A batch that throws (a processor under the `fail` policy, a value that does
+ * not fit an output's schema) rejects the pipe call with nothing appended; its records stay unprocessed, and the next
+ * pipe call retries them first, as a restarted runtime would.
  */
 export class TopologyTestDriver {
   /** Counters of the run (records in and out per topic, dead letters per processor, late and dropped records). */
