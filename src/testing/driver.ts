@@ -48,8 +48,8 @@ import {
  * (sub-topology, then partition, one batch each), where the runtime's order across partitions depends on timing, so
  * a result that depends on it (records of several upstream partitions meeting in one repartition partition) is one
  * of the results a real run can give. A batch that throws (a processor under the `fail` policy, a value that does
- * not fit an output's schema) rejects the pipe call with nothing appended; its records stay unprocessed, and the next
- * pipe call retries them first, as a restarted runtime would.
+ * not fit an output's schema) rejects the pipe call with nothing appended; its records stay unprocessed, and every later
+ * pipe call processes them again, as a restarted runtime would.
  */
 export class TopologyTestDriver {
   /** Counters of the run (records in and out per topic, dead letters per processor, late and dropped records). */
