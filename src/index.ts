@@ -25,3 +25,10 @@ export { ConfluentSchemaRegistry } from './schema/confluent-registry.js';
 export { loadSchemas } from './schema/load.js';
 export type { AvroSchema, SchemaRegistry, CompatibilityLevel } from './schema/types.js';
 export * from './errors.js';
+export * from './testing/index.js';
+// The backend the CLI opens, from the same configuration it reads (eddy.config.json, EDDY_* variables): embedded log
+// and local registry, or Kafka and a Confluent-API registry. `openLog(loadConfig().config)`.
+export { openBackend as openLog, dataPaths } from './cli/env.js';
+export type { Backend, DataPaths } from './cli/env.js';
+export { loadConfig, ConfigValidationError } from './config/index.js';
+export type { EddyConfig, LoadedConfig, ConfigSources } from './config/index.js';
