@@ -13,11 +13,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadFlightData } from '../../examples/flight-delays/load.js';
 import { buildFlightDelays, flightTopics } from '../../examples/flight-delays/topology.js';
 import { ConfigError, RecordsDeletedError } from '../../src/errors.js';
+import { EmbeddedLog } from '../../src/log/embedded/index.js';
 import type { KafkaLog } from '../../src/log/kafka/index.js';
 import { readStore } from '../../src/runtime/inspect.js';
 import { checkRetention } from '../../src/runtime/retention.js';
 import { TopologyRunner } from '../../src/runtime/runner.js';
 import type { ConfluentSchemaRegistry } from '../../src/schema/confluent-registry.js';
+import { topicConfigFor } from '../../src/topology/topic-config.js';
 import { type Expected, expectedResults } from '../helpers/flights.js';
 import { rec, uniqueName } from '../log/helpers.js';
 import { kafkaLog, registry } from './helpers.js';
@@ -163,5 +165,36 @@ describe('retention: records deleted below a position fail loudly', () => {
     });
     expect((err as Error).message).toContain(`records 10..24 of ${t}:0 were deleted before they were read`);
     expect(delivered).toEqual([]);
+  });
+});
+
+describe('retention: topic configs and the embedded log', () => {
+  it('topicConfigFor gives every role no time retention, compaction to changelogs and table topics, overrides on top', () => {
+    expect(topicConfigFor('changelog')).toEqual({ 'cleanup.policy': 'compact', 'retention.ms': '-1' });
+    expect(topicConfigFor('global')).toEqual({ 'cleanup.policy': 'compact', 'retention.ms': '-1' });
+    for (const role of ['output', 'dlq', 'repartition', 'source'] as const)
+      expect(topicConfigFor(role)).toEqual({ 'retention.ms': '-1' });
+    expect(topicConfigFor('output', { 'retention.ms': '86400000', 'max.message.bytes': '2097152' })).toEqual({
+      'retention.ms': '86400000',
+      'max.message.bytes': '2097152',
+    });
+  });
+
+  it('checkRetention has nothing to say on the embedded log (no time retention there)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'eddy-retention-embedded-'));
+    const log = EmbeddedLog.open(join(dir, 'log.db'));
+    try {
+      await log.createTopics([{ name: 'out', partitions: 1, config: { 'retention.ms': '1000' } }]);
+      expect((await log.describeTopic('out'))?.retentionMs).toBeUndefined();
+      expect(
+        await checkRetention(log, [
+          { name: 'out', role: 'output' },
+          { name: 'missing', role: 'source' },
+        ]),
+      ).toEqual([]);
+    } finally {
+      await log.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
