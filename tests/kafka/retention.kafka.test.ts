@@ -168,6 +168,55 @@ describe('retention: records deleted below a position fail loudly', () => {
   });
 });
 
+describe('retention: records deleted under a delivering consumer', () => {
+  let log: KafkaLog;
+  beforeAll(() => {
+    log = kafkaLog(uniqueName('ret-live'));
+  });
+  afterAll(() => log?.close());
+
+  it('records deleted past the position of a running member (kafkajs resets the fetch itself) fail it with RecordsDeletedError', async () => {
+    const t = uniqueName('t-ret-live');
+    await log.createTopics([{ name: t, partitions: 1, config: { 'retention.ms': '-1' } }]);
+    await log.producer().send(Array.from({ length: 10 }, (_, i) => rec(t, 0, `k${i}`, `v${i}`)));
+    const delivered: number[] = [];
+    let release!: () => void;
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    let firstBatch!: () => void;
+    const first = new Promise<void>((r) => {
+      firstBatch = r;
+    });
+    const consumer = log.consumer({ groupId: uniqueName('g-ret-live'), topics: [t] });
+    const done = consumer.run({
+      async eachBatch(b) {
+        for (const r of b.records) delivered.push(r.offset);
+        firstBatch();
+        await held; // records 10..19 arrive and 10..14 are deleted while this batch is handled
+      },
+    });
+    done.catch(() => undefined);
+    await first;
+    await log.producer().send(Array.from({ length: 10 }, (_, i) => rec(t, 0, `k${10 + i}`, `v${10 + i}`)));
+    await log.deleteRecords({ topic: t, partition: 0 }, 15);
+    release();
+    const err = await done.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(RecordsDeletedError);
+    expect((err as RecordsDeletedError).details).toEqual({
+      topic: t,
+      partition: 0,
+      position: 10,
+      logStart: 15,
+      lost: 5,
+    });
+    expect(delivered).toEqual(Array.from({ length: 10 }, (_, i) => i));
+  });
+});
+
 describe('retention: topic configs and the embedded log', () => {
   it('topicConfigFor gives every role no time retention, compaction to changelogs and table topics, overrides on top', () => {
     expect(topicConfigFor('changelog')).toEqual({ 'cleanup.policy': 'compact', 'retention.ms': '-1' });
