@@ -13,11 +13,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadFlightData } from '../../examples/flight-delays/load.js';
 import { buildFlightDelays, flightTopics } from '../../examples/flight-delays/topology.js';
 import { ConfigError, RecordsDeletedError } from '../../src/errors.js';
+import { EmbeddedLog } from '../../src/log/embedded/index.js';
 import type { KafkaLog } from '../../src/log/kafka/index.js';
 import { readStore } from '../../src/runtime/inspect.js';
 import { checkRetention } from '../../src/runtime/retention.js';
 import { TopologyRunner } from '../../src/runtime/runner.js';
 import type { ConfluentSchemaRegistry } from '../../src/schema/confluent-registry.js';
+import { topicConfigFor } from '../../src/topology/topic-config.js';
 import { type Expected, expectedResults } from '../helpers/flights.js';
 import { rec, uniqueName } from '../log/helpers.js';
 import { kafkaLog, registry } from './helpers.js';
@@ -163,5 +165,85 @@ describe('retention: records deleted below a position fail loudly', () => {
     });
     expect((err as Error).message).toContain(`records 10..24 of ${t}:0 were deleted before they were read`);
     expect(delivered).toEqual([]);
+  });
+});
+
+describe('retention: records deleted under a delivering consumer', () => {
+  let log: KafkaLog;
+  beforeAll(() => {
+    log = kafkaLog(uniqueName('ret-live'));
+  });
+  afterAll(() => log?.close());
+
+  it('records deleted past the position of a running member (kafkajs resets the fetch itself) fail it with RecordsDeletedError', async () => {
+    const t = uniqueName('t-ret-live');
+    await log.createTopics([{ name: t, partitions: 1, config: { 'retention.ms': '-1' } }]);
+    await log.producer().send(Array.from({ length: 10 }, (_, i) => rec(t, 0, `k${i}`, `v${i}`)));
+    const delivered: number[] = [];
+    let release!: () => void;
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    let firstBatch!: () => void;
+    const first = new Promise<void>((r) => {
+      firstBatch = r;
+    });
+    const consumer = log.consumer({ groupId: uniqueName('g-ret-live'), topics: [t] });
+    const done = consumer.run({
+      async eachBatch(b) {
+        for (const r of b.records) delivered.push(r.offset);
+        firstBatch();
+        await held; // records 10..19 arrive and 10..14 are deleted while this batch is handled
+      },
+    });
+    done.catch(() => undefined);
+    await first;
+    await log.producer().send(Array.from({ length: 10 }, (_, i) => rec(t, 0, `k${10 + i}`, `v${10 + i}`)));
+    await log.deleteRecords({ topic: t, partition: 0 }, 15);
+    release();
+    const err = await done.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(RecordsDeletedError);
+    expect((err as RecordsDeletedError).details).toEqual({
+      topic: t,
+      partition: 0,
+      position: 10,
+      logStart: 15,
+      lost: 5,
+    });
+    expect(delivered).toEqual(Array.from({ length: 10 }, (_, i) => i));
+  });
+});
+
+describe('retention: topic configs and the embedded log', () => {
+  it('topicConfigFor gives every role no time retention, compaction to changelogs and table topics, overrides on top', () => {
+    expect(topicConfigFor('changelog')).toEqual({ 'cleanup.policy': 'compact', 'retention.ms': '-1' });
+    expect(topicConfigFor('global')).toEqual({ 'cleanup.policy': 'compact', 'retention.ms': '-1' });
+    for (const role of ['output', 'dlq', 'repartition', 'source'] as const)
+      expect(topicConfigFor(role)).toEqual({ 'retention.ms': '-1' });
+    expect(topicConfigFor('output', { 'retention.ms': '86400000', 'max.message.bytes': '2097152' })).toEqual({
+      'retention.ms': '86400000',
+      'max.message.bytes': '2097152',
+    });
+  });
+
+  it('checkRetention has nothing to say on the embedded log (no time retention there)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'eddy-retention-embedded-'));
+    const log = EmbeddedLog.open(join(dir, 'log.db'));
+    try {
+      await log.createTopics([{ name: 'out', partitions: 1, config: { 'retention.ms': '1000' } }]);
+      expect((await log.describeTopic('out'))?.retentionMs).toBeUndefined();
+      expect(
+        await checkRetention(log, [
+          { name: 'out', role: 'output' },
+          { name: 'missing', role: 'source' },
+        ]),
+      ).toEqual([]);
+    } finally {
+      await log.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -210,3 +210,38 @@ describe('EmbeddedLog errors and state', () => {
     await log.close();
   });
 });
+
+describe('EmbeddedLog paused partitions', () => {
+  it('keeps its partitions while they wait for resume longer than the session timeout (the loop heartbeats)', async () => {
+    const log = EmbeddedLog.open(join(tempDir(), 'log.db'), { sessionTimeoutMs: 300, heartbeatIntervalMs: 50 });
+    await log.createTopics([{ name: 't', partitions: 2 }]);
+    await log.producer().send([rec('t', 0, 'a', '1'), rec('t', 1, 'b', '2')]);
+    const events: string[] = [];
+    const c = log.consumer({ groupId: 'g', topics: ['t'], startPaused: true });
+    const done = c.run({
+      onAssigned: async (tps) => {
+        events.push(`assigned ${tps.length}`);
+      },
+      onRevoked: async (tps) => {
+        events.push(`revoked ${tps.length}`);
+      },
+      eachBatch: async (batch) => {
+        events.push(`batch ${batch.records[0].value}`);
+      },
+      onIdle: async () => {
+        if (!events.includes('idle')) events.push('idle');
+      },
+    });
+    await waitFor(() => events.includes('assigned 2'), 'assigned');
+    await new Promise((r) => setTimeout(r, 1_000)); // 3 session timeouts with both partitions paused
+    c.resume([
+      { topic: 't', partition: 0, offset: 0 },
+      { topic: 't', partition: 1, offset: 0 },
+    ]);
+    await waitFor(() => events.includes('idle'), 'both batches, then idle');
+    await c.stop();
+    await done;
+    await log.close();
+    expect(events).toEqual(['assigned 2', 'batch 1', 'batch 2', 'idle', 'revoked 2']);
+  });
+});

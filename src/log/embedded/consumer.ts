@@ -1,6 +1,9 @@
 /**
  * The embedded log's consumer-group member: a loop that heartbeats, follows the group generation, claims
  * and releases partitions (see `group.ts`) and delivers batches round-robin over its assigned partitions.
+ * Paused partitions (`startPaused` until `resume`, or `pause`) are skipped by the loop, which keeps heartbeating.
+ * Before each batch the position is checked against the partition's low offset (non-compacted topics: there low
+ * moves only by `deleteRecords`) and high watermark: `RecordsDeletedError` / `ConfigError`, never a skip.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';

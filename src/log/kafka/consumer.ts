@@ -11,6 +11,13 @@
  * there has already fenced the previous owner and that owner's last transaction is decided. kafkajs' own
  * OffsetFetch does not set KIP-447's `require_stable` and may see an older offset.
  *
+ * With `startPaused`, gained partitions stay paused after `onAssigned` (the group's offsets are never read) until
+ * `resume` names their offsets; `resume` checks each offset against the log start and high watermark, then seeks
+ * and resumes under the handler lock. Paused partitions stay assigned: kafkajs keeps heartbeating and fetching the
+ * others. A batch whose first record lies past the position (kafkajs reset the fetch position itself after an
+ * OFFSET_OUT_OF_RANGE, or a gap of markers or compacted records) is checked against the log start: deleted records
+ * fail the member with `RecordsDeletedError`, never skip.
+ *
  * All handler calls (batches, onAssigned, onRevoked, onIdle) are serialized: never two at once. While a
  * handler runs inside kafkajs' batch callback, this member keeps heartbeating.
  */

@@ -74,7 +74,9 @@ export interface RawBroker extends Broker {
   offsetFetch(request: { groupId: string; topics: { topic: string; partitions: { partition: number }[] }[] }): Promise<{
     responses: { topic: string; partitions: { partition: number; offset: string; metadata: string | null }[] }[];
   }>;
-  deleteRecords(request: { topics: { topic: string; partitions: { partition: number; offset: number }[] }[] }): Promise<unknown>;
+  deleteRecords(request: {
+    topics: { topic: string; partitions: { partition: number; offset: number }[] }[];
+  }): Promise<unknown>;
 }
 
 /**
