@@ -216,11 +216,18 @@ export class TopologyRunner {
       const processingGuarantee = this.opts.processingGuarantee ?? 'exactly-once';
       // Before any write: a version whose code no longer matches what it recorded (graph, windows, schemas,
       // guarantee) is refused, naming the change; a new version is recorded as `replaying`.
+      // Read-only first: a recorded version whose code changed is refused before anything is registered or written.
+      const recorded = await readVersions(this.opts.log);
+      for (const v of this.versions)
+        if (recorded.versions.has(v.topology.groupId))
+          await checkVersion(this.opts.log, v.topology, { processingGuarantee, knownVersions: known });
+      // Every check of every version (inputs, co-partitioning, retention, schemas) before any write to the log.
+      for (const v of this.versions) await v.prepare();
       for (const v of this.versions) {
         await checkVersion(this.opts.log, v.topology, { processingGuarantee, knownVersions: known });
         v.fingerprint = fingerprintOf(v.topology, { processingGuarantee }).hash;
       }
-      for (const v of this.versions) await v.setup();
+      for (const v of this.versions) await v.create();
     } catch (err) {
       this.phaseNow = 'failed';
       throw err;

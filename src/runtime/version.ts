@@ -102,6 +102,17 @@ export class VersionRuntime {
    * `ConfigError` (also for time retention on one of its own topics, see `checkRetention`) before any write.
    */
   async setup(): Promise<void> {
+    await this.prepare();
+    await this.create();
+  }
+
+  private specs: TopicSpec[] = [];
+
+  /**
+   * The checks of `setup`, and the schema registration of the subjects the version writes; nothing on the log.
+   * Throws as `setup` does.
+   */
+  async prepare(): Promise<void> {
     const { log } = this.o;
     const t = this.topology;
     if (!PROCESSING_GUARANTEES.includes(this.o.processingGuarantee))
@@ -137,13 +148,21 @@ export class VersionRuntime {
       specs.push({ name: info.name, partitions, compacted: info.compacted, config: topicConfigFor(info.role) });
     }
     this.serdesNow = await TopologySerdes.create(t, this.o.registry);
+    this.specs = specs;
+  }
+
+  /** The writes of `setup`, after `prepare`: creates the version's topics and bootstraps its global tables. */
+  async create(): Promise<void> {
+    const { log } = this.o;
+    const t = this.topology;
+    const { specs } = this;
     await log.createTopics(specs);
     for (const spec of specs) {
       const d = await log.describeTopic(spec.name);
       if (d !== undefined && d.partitions !== spec.partitions) this.partitions.set(spec.name, d.partitions);
       if (d?.maxMessageBytes !== undefined) this.maxBytes.set(spec.name, d.maxMessageBytes);
     }
-    this.globals = await bootstrapGlobalTables(log, t, this.serdesNow);
+    this.globals = await bootstrapGlobalTables(log, t, this.serdes);
   }
 
   /** The task of `topic`'s sub-topology for `partition`, created (not opened) if new; undefined if not a source. */
