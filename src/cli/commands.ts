@@ -127,6 +127,9 @@ export async function cmdRun(
   });
 }
 
+/** Above this share of late input records, a run's summary warns. */
+const LATE_WARNING_RATIO = 0.01;
+
 function printSummary(t: Topology, stats: RunStats, elapsedMs: number): void {
   const sources = [...t.topics.values()].filter((x) => x.role === 'source').map((x) => x.name);
   const n = stats.totalIn(sources);
@@ -138,6 +141,11 @@ function printSummary(t: Topology, stats: RunStats, elapsedMs: number): void {
   console.log(`  dead letters -> ${t.deadLetterTopic}: ${dl || 'none'}`);
   const late = [...stats.lateBy].map(([p, c]) => `${p}: ${c}`).join(', ');
   if (late) console.log(`  late records: ${late}`);
+  const lateTotal = [...stats.lateBy.values()].reduce((a, b) => a + b, 0);
+  if (n > 0 && lateTotal / n > LATE_WARNING_RATIO)
+    console.log(
+      `  warning: ${((100 * lateTotal) / n).toFixed(1)} % of the input records were late (after their window's end + grace). Stream time is the largest event time seen per partition: an input not in event-time order (e.g. sorted by key) makes most records late. Check the source's order and event time, or widen the grace.`,
+    );
   const out = [...stats.recordsOut]
     .filter(([topic]) => !topic.endsWith('.repartition'))
     .map(([topic, c]) => `${topic}: ${c}`)

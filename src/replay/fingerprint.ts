@@ -91,6 +91,7 @@ export function fingerprintOf(t: Topology, opts: { processingGuarantee?: Fingerp
       partitions: info.partitions,
       key: withSchemas ? canonicalSchema(info.keySchema) : undefined,
       value: withSchemas ? canonicalSchema(info.valueSchema) : undefined,
+      eventTime: info.eventTime?.description,
     });
   }
   c.guarantee = JSON.stringify(opts.processingGuarantee ?? 'exactly-once');

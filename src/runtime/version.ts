@@ -7,6 +7,7 @@ import type { Topology } from '../topology/graph.js';
 import { taskId } from '../topology/names.js';
 import { topicConfigFor } from '../topology/topic-config.js';
 import { checkRetention } from './retention.js';
+import { withEventTime } from './event-time.js';
 import { PROCESSING_GUARANTEES, type ProcessingGuarantee } from './commit.js';
 import { bootstrapGlobalTables, type GlobalTableView } from './global-tables.js';
 import { TopologySerdes } from './serdes.js';
@@ -65,8 +66,13 @@ export class VersionRuntime {
   ) {
     this.stats = o.stats ?? new RunStats();
     for (const s of topology.subtopologies) for (const t of s.sourceTopics) this.subOfTopic.set(t, s.id);
+    const t = topology;
     for (const info of topology.topics.values())
-      this.readerSchemas.set(info.name, JSON.stringify([info.keySchema ?? null, info.valueSchema ?? null]));
+      this.readerSchemas.set(
+        info.name,
+        JSON.stringify([info.keySchema ?? null, info.valueSchema ?? null, info.eventTime?.description ?? null]) +
+          (info.eventTime?.description === 'function' ? `#${t.version}` : ''),
+      );
   }
 
   get serdes(): TopologySerdes {
@@ -234,8 +240,8 @@ export class VersionRuntime {
   }
 
   /** Decodes records of one of this version's source topics with its reader schemas. */
-  decode(topic: string, records: readonly LogRecord[]): Promise<Decoded> {
-    return this.serdes.decode(topic, records);
+  async decode(topic: string, records: readonly LogRecord[]): Promise<Decoded> {
+    return withEventTime(this.topology.topics.get(topic), await this.serdes.decode(topic, records));
   }
 
   /** Partition count of a topic of this version. */

@@ -4,6 +4,7 @@
  * and dead letters with provenance, capture store changes into changelog records, keep stream times per processor)
  * and then "commits" by appending everything to the driver's in-memory topics, so results equal a real run.
  */
+import { withEventTime } from '../runtime/event-time.js';
 import { EddyError, UnknownStoreError } from '../errors.js';
 import type { LogRecord, ProducerRecord } from '../log/contract.js';
 import type { Flowing, ProcessorContext, ReadonlyGlobalTable } from '../processors/context.js';
@@ -91,7 +92,7 @@ export class DriverTask implements ProcessorContext {
     const last = records[records.length - 1];
     const savedTimes = new Map(this.streamTimes);
     try {
-      const { ok, bad } = await this.d.serdes.decode(topic, records);
+      const { ok, bad } = withEventTime(this.d.topology.topics.get(topic), await this.d.serdes.decode(topic, records));
       this.d.stats.in(topic, records.length);
       for (const b of bad) this.writer.deadLetter(b.raw, 'deserialize', b.reason);
       const inputs = new Map<number, Flowing[]>([[route.source, ok]]);

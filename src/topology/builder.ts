@@ -33,6 +33,22 @@ export interface Schemas {
   readonly value: AvroSchema;
 }
 
+/**
+ * Where a source's event time comes from: a field of the value (a number of ms since epoch, or an ISO-8601 string), or
+ * a function of the record returning ms since epoch.
+ */
+export type TimestampExtractor<K, V> = string | ((r: { key: K; value: V; timestamp: number }) => number);
+
+/** Reads event time from field `name` of a record's value: ms since epoch, or an ISO-8601 string. */
+function fieldTime(name: string): (r: { value: unknown }) => number {
+  return (r) => {
+    const v = (r.value as Record<string, unknown> | null)?.[name];
+    const ms = typeof v === 'number' ? v : typeof v === 'string' ? Date.parse(v) : Number.NaN;
+    if (!Number.isFinite(ms)) throw new Error(`event time: field "${name}" is ${JSON.stringify(v)}, not ms since epoch or an ISO-8601 time`);
+    return ms;
+  };
+}
+
 /** A versioned output topic handle: writes go to `<name>.v<version>`. */
 export interface OutputTopic<K, V> {
   /** The full, versioned topic name. */
@@ -94,9 +110,22 @@ export class TopologyBuilder {
     this.policy = opts.onError ?? 'dead-letter';
   }
 
-  /** Reads an external (unversioned) input topic as a stream. */
-  source<K, V>(topic: string, schemas: Schemas): Stream<K, V> {
-    this.addTopic({ name: checkName('topic', topic), role: 'source', keySchema: schemas.key, valueSchema: schemas.value, compacted: false });
+  /**
+   * Reads an external (unversioned) input topic as a stream. Event time is the record's timestamp unless `timestamp`
+   * names a field of the value (ms since epoch, or an ISO-8601 string) or is a function of the record (Kafka Streams'
+   * `TimestampExtractor`). A record whose event time cannot be read goes to the dead-letter topic.
+   * Stream time, which closes windows, is the largest event time seen *per partition*: an input sorted by key rather
+   * than by time makes most records of a partition late once a later key's records advanced its stream time.
+   */
+  source<K, V>(topic: string, schemas: Schemas & { timestamp?: TimestampExtractor<K, V> }): Stream<K, V> {
+    const ts = schemas.timestamp;
+    const eventTime =
+      ts === undefined
+        ? undefined
+        : typeof ts === 'string'
+          ? { description: `field:${ts}`, of: fieldTime(ts) }
+          : { description: 'function', of: ts as (r: { key: unknown; value: unknown; timestamp: number }) => number };
+    this.addTopic({ name: checkName('topic', topic), role: 'source', keySchema: schemas.key, valueSchema: schemas.value, compacted: false, eventTime });
     const id = this.addNode(`source:${topic}`, 'source', [], undefined, [], topic);
     return new Stream<K, V>(this, id);
   }

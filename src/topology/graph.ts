@@ -45,6 +45,11 @@ export interface TopicInfo {
   readonly compacted: boolean;
   /** Fixed partition count; undefined = the partition count of the sub-topology's inputs. */
   readonly partitions?: number;
+  /**
+   * Sources only: where event time comes from when not the record's timestamp: `field:<name>` or `function` (the
+   * fingerprint covers this description), with the extractor itself.
+   */
+  readonly eventTime?: { readonly description: string; readonly of: (r: { key: unknown; value: unknown; timestamp: number }) => number };
 }
 
 /** A state store: a key-value or window store with its changelog topic. */
