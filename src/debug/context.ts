@@ -50,7 +50,12 @@ export async function openDebugContext(o: {
     if (record.fingerprint.hash !== fp.hash) {
       const changes = fingerprintChanges(record.fingerprint, fp);
       const next = Math.max(t.version, ...versionsOf(snap, t.name).map((v) => v.version)) + 1;
-      throw new FingerprintMismatchError(t.name, t.version, changes.length > 0 ? changes : ['fingerprint hash differs'], next);
+      throw new FingerprintMismatchError(
+        t.name,
+        t.version,
+        changes.length > 0 ? changes : ['fingerprint hash differs'],
+        next,
+      );
     }
     if (record.state === 'retired')
       throw new EddyError(

@@ -101,7 +101,10 @@ export async function dryRun(o: DryRunOptions): Promise<DryRunReport> {
   for (const sub of t.subtopologies)
     for (const topic of sub.sourceTopics) positions.set(topic, await committedPositions(ctx, topic));
   const plain = t.subtopologies.flatMap((sub) =>
-    Array.from({ length: ctx.partitions.get(sub.sourceTopics[0])! }, (_, partition) => ({ subtopology: sub, partition })),
+    Array.from({ length: ctx.partitions.get(sub.sourceTopics[0])! }, (_, partition) => ({
+      subtopology: sub,
+      partition,
+    })),
   );
   const scratch = await openScratchState(ctx, o.stateDir, plain);
   const captured = new Capture(ctx, sampleSize, (store, task, key) => scratch.before(store, task, key));
@@ -192,7 +195,13 @@ async function feedSlice(
 class Capture {
   private readonly outputs = new Map<string, { records: number; sample: WouldWrite[] }>();
   private readonly dlq = { records: 0, byReason: new Map<string, number>(), sample: [] as WouldDeadLetter[] };
-  private readonly stores = new Map<string, { records: number; keys: Map<string, { key: Buffer; task: string; before: Buffer | undefined; after: Buffer | null }> }>();
+  private readonly stores = new Map<
+    string,
+    {
+      records: number;
+      keys: Map<string, { key: Buffer; task: string; before: Buffer | undefined; after: Buffer | null }>;
+    }
+  >();
   private readonly changelogs = new Map<string, string>();
 
   constructor(
@@ -273,7 +282,8 @@ class Capture {
       const serde = this.ctx.serdes.store(store);
       const changed = [...s.keys.values()].filter((k) => !sameBytes(k.before ?? null, k.after));
       const sample = changed.slice(0, this.sampleSize).map((k): StoreChange => {
-        const split = info.kind === 'window' ? splitWindowChangelogKey(k.key) : { key: k.key, windowStartMs: undefined };
+        const split =
+          info.kind === 'window' ? splitWindowChangelogKey(k.key) : { key: k.key, windowStartMs: undefined };
         return {
           key: serde.key.deserialize(split.key),
           windowStartMs: split.windowStartMs,

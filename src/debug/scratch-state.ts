@@ -7,8 +7,8 @@ import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LogRecord } from '../log/contract.js';
-import type { Serde } from '../state/stores.js';
 import { SqliteKeyValueStore } from '../state/kv-store.js';
+import type { Serde } from '../state/stores.js';
 import { type AnyStore, storeFilePath, TaskStores } from '../state/task-stores.js';
 import { SqliteWindowStore, splitWindowChangelogKey } from '../state/window-store.js';
 import type { Subtopology } from '../topology/graph.js';
@@ -86,7 +86,10 @@ export async function openScratchState(
       if (r === undefined) {
         const path = storeFilePath(dir, t.groupId, task, store);
         if (!existsSync(path)) return undefined;
-        r = t.stores.get(store)!.kind === 'kv' ? new SqliteKeyValueStore(store, path) : new SqliteWindowStore(store, path);
+        r =
+          t.stores.get(store)!.kind === 'kv'
+            ? new SqliteKeyValueStore(store, path)
+            : new SqliteWindowStore(store, path);
         readers.set(id, r);
       }
       if (r instanceof SqliteKeyValueStore) return r.get(changelogKey);

@@ -145,20 +145,32 @@ export interface TraceOutputOptions extends Omit<TraceStoreOptions, 'store' | 'k
  * input record named by its provenance headers.
  * @throws EddyError `NO_RECORD` when there is no record at that offset, `NOT_TRACEABLE` when no aggregation feeds it.
  */
-export async function traceOutput(o: TraceOutputOptions): Promise<TraceResult & { output: { key: unknown; value: unknown } }> {
+export async function traceOutput(
+  o: TraceOutputOptions,
+): Promise<TraceResult & { output: { key: unknown; value: unknown } }> {
   const t = o.topology;
   const info = t.topics.get(o.output);
   if (info === undefined || info.role !== 'output')
     throw new ConfigError(
-      `"${o.output}" is not an output topic of ${t.name} v${t.version}; outputs: ${[...t.topics.values()].filter((x) => x.role === 'output').map((x) => x.name).join(', ')}`,
+      `"${o.output}" is not an output topic of ${t.name} v${t.version}; outputs: ${[...t.topics.values()]
+        .filter((x) => x.role === 'output')
+        .map((x) => x.name)
+        .join(', ')}`,
     );
   let rec: LogRecord | undefined;
-  for await (const b of o.log.read({ topic: o.output, partition: o.partition }, { fromOffset: o.offset, toOffset: o.offset + 1 }))
+  for await (const b of o.log.read(
+    { topic: o.output, partition: o.partition },
+    { fromOffset: o.offset, toOffset: o.offset + 1 },
+  ))
     rec = b.find((r) => r.offset === o.offset) ?? rec;
   if (rec === undefined)
-    throw new EddyError('NO_RECORD', `no record at ${o.output} partition ${o.partition} offset ${o.offset}; see eddy topics`, {
-      details: { topic: o.output, partition: o.partition, offset: o.offset },
-    });
+    throw new EddyError(
+      'NO_RECORD',
+      `no record at ${o.output} partition ${o.partition} offset ${o.offset}; see eddy topics`,
+      {
+        details: { topic: o.output, partition: o.partition, offset: o.offset },
+      },
+    );
   const seen = new Set<number>();
   const stack = t.nodes.filter((n) => n.kind === 'sink' && n.topic === o.output).map((n) => n.id);
   let agg: GraphNode | undefined;
@@ -245,7 +257,14 @@ async function replay(
   return { topic, partition, fromOffset: range.low, toOffset: to, records };
 }
 
-function readValue(engine: Engine, input: string, partition: number, info: StoreInfo, key: unknown, w?: number): unknown {
+function readValue(
+  engine: Engine,
+  input: string,
+  partition: number,
+  info: StoreInfo,
+  key: unknown,
+  w?: number,
+): unknown {
   const s = engine.task(input, partition)!.stores.get(info.name);
   const v = s instanceof KeyValueStore ? s.get(key) : s instanceof WindowStore ? s.get(key, w!) : undefined;
   return v === undefined ? undefined : structuredClone(v);

@@ -54,7 +54,13 @@ describe('dry run', () => {
   it('writes nothing to the log, the registry or the store files', async () => {
     const before = await written(env);
     expect(Object.keys(before).some((k) => k.startsWith('file ') && k.endsWith('route_stats.sqlite'))).toBe(true);
-    const report = await dryRun({ log: env.log, registry: env.registry, stateDir: env.stateDir, topology: v1, limit: 1_000 });
+    const report = await dryRun({
+      log: env.log,
+      registry: env.registry,
+      stateDir: env.stateDir,
+      topology: v1,
+      limit: 1_000,
+    });
     expect(report.inputs.reduce((n, s) => n + s.records, 0)).toBe(1_000);
     expect(report.stores.find((s) => s.store === 'route_stats')!.keysChanged).toBeGreaterThan(0);
     // version 2 never ran: a real run would register its subjects; the dry run registers none
@@ -76,18 +82,31 @@ describe('dry run', () => {
     });
     expect(report.inputs.reduce((n, s) => n + s.records, 0)).toBe(3_000);
     const routesBefore = new Map(
-      (await readStore({ stateDir: env.stateDir, topology: v1, store: v1.stores.get('route_stats')!, registry: env.registry })).map(
-        (r) => [r.route, r],
-      ),
+      (
+        await readStore({
+          stateDir: env.stateDir,
+          topology: v1,
+          store: v1.stores.get('route_stats')!,
+          registry: env.registry,
+        })
+      ).map((r) => [r.route, r]),
     );
     const ends = new Map<string, number>();
     for (const topic of ['airport-delays-hourly.v1', v1.deadLetterTopic])
-      ends.set(topic, (await env.log.offsets(topic)).reduce((n, o) => n + o.high, 0));
+      ends.set(
+        topic,
+        (await env.log.offsets(topic)).reduce((n, o) => n + o.high, 0),
+      );
     await run(env, v1);
     const routesAfter = new Map(
-      (await readStore({ stateDir: env.stateDir, topology: v1, store: v1.stores.get('route_stats')!, registry: env.registry })).map(
-        (r) => [r.route, r],
-      ),
+      (
+        await readStore({
+          stateDir: env.stateDir,
+          topology: v1,
+          store: v1.stores.get('route_stats')!,
+          registry: env.registry,
+        })
+      ).map((r) => [r.route, r]),
     );
     const routes = report.stores.find((s) => s.store === 'route_stats')!;
     const changed = [...routesAfter].filter(([k, v]) => JSON.stringify(routesBefore.get(k)) !== JSON.stringify(v));
@@ -100,7 +119,8 @@ describe('dry run', () => {
       if (had === undefined) expect(c.before).toBeNull();
       else expect({ route: c.key, ...(c.before as object) }).toEqual(had);
     }
-    const grew = async (topic: string) => (await env.log.offsets(topic)).reduce((n, o) => n + o.high, 0) - ends.get(topic)!;
+    const grew = async (topic: string) =>
+      (await env.log.offsets(topic)).reduce((n, o) => n + o.high, 0) - ends.get(topic)!;
     const hourly = report.outputs.find((o) => o.topic === 'airport-delays-hourly.v1');
     expect(hourly?.records ?? 0).toBe(await grew('airport-delays-hourly.v1'));
     expect(report.deadLetters.records).toBe(await grew(v1.deadLetterTopic));

@@ -11,8 +11,8 @@ import { buildFlightDelays } from '../../examples/flight-delays/topology.js';
 import { traceOutput, traceStore } from '../../src/debug/trace.js';
 import { TopologyRunner } from '../../src/runtime/runner.js';
 import { TopologySerdes } from '../../src/runtime/serdes.js';
-import { type Expected, expectedResults, type Stats } from '../helpers/flights.js';
 import { tempBackend } from '../helpers/backend.js';
+import { type Expected, expectedResults, type Stats } from '../helpers/flights.js';
 
 const LIMIT = 30_000;
 
@@ -22,7 +22,12 @@ describe('trace', () => {
   let expected: Expected;
   beforeAll(async () => {
     await loadFlightData({ log: env.log, registry: env.registry, limit: LIMIT });
-    await new TopologyRunner(t, { log: env.log, registry: env.registry, stateDir: env.stateDir, untilIdle: true }).run();
+    await new TopologyRunner(t, {
+      log: env.log,
+      registry: env.registry,
+      stateDir: env.stateDir,
+      untilIdle: true,
+    }).run();
     expected = await expectedResults(LIMIT);
   }, 300_000);
   afterAll(async () => env.destroy());
@@ -32,8 +37,19 @@ describe('trace', () => {
     const serdes = await TopologySerdes.create(t, env.registry);
     const out = [];
     for (const s of steps)
-      for await (const b of env.log.read({ topic: s.topic, partition: s.partition }, { fromOffset: s.offset, toOffset: s.offset + 1 }))
-        for (const r of b) out.push(serdes.topic('flights').value.deserialize(r.value!) as { origin: string; destination: string; delay: number; date: number });
+      for await (const b of env.log.read(
+        { topic: s.topic, partition: s.partition },
+        { fromOffset: s.offset, toOffset: s.offset + 1 },
+      ))
+        for (const r of b)
+          out.push(
+            serdes.topic('flights').value.deserialize(r.value!) as {
+              origin: string;
+              destination: string;
+              delay: number;
+              date: number;
+            },
+          );
     return out;
   }
 
@@ -53,8 +69,16 @@ describe('trace', () => {
 
   it('traces a route through the repartition to the flights that made it', async () => {
     // the busiest route, so that its flights are many and interleave with others
-    const [route, stats] = [...expected.routes].sort((a, b) => b[1].flights - a[1].flights || a[0].localeCompare(b[0]))[0];
-    const res = await traceStore({ log: env.log, registry: env.registry, topology: t, store: 'route_stats', key: route });
+    const [route, stats] = [...expected.routes].sort(
+      (a, b) => b[1].flights - a[1].flights || a[0].localeCompare(b[0]),
+    )[0];
+    const res = await traceStore({
+      log: env.log,
+      registry: env.registry,
+      topology: t,
+      store: 'route_stats',
+      key: route,
+    });
     expect(res.steps.length).toBe(stats.flights);
     expect(res.steps.every((s) => s.status === 'applied' && s.topic === 'flights')).toBe(true);
     const flights = await flightsAt(res.steps);
@@ -69,7 +93,9 @@ describe('trace', () => {
   }, 120_000);
 
   it('traces an airport-hour of a window store to its flights', async () => {
-    const [key, stats] = [...expected.hourly].sort((a, b) => b[1].flights - a[1].flights || a[0].localeCompare(b[0]))[0];
+    const [key, stats] = [...expected.hourly].sort(
+      (a, b) => b[1].flights - a[1].flights || a[0].localeCompare(b[0]),
+    )[0];
     const [airport, start] = key.split('|');
     const res = await traceStore({
       log: env.log,
@@ -83,7 +109,9 @@ describe('trace', () => {
     expect(res.steps.length).toBe(stats.flights);
     expect(res.replayed.map((r) => r.partition)).toEqual([res.partition]);
     const flights = await flightsAt(res.steps);
-    expect(flights.every((f) => f.origin === airport && f.date >= Number(start) && f.date < Number(start) + 3_600_000)).toBe(true);
+    expect(
+      flights.every((f) => f.origin === airport && f.date >= Number(start) && f.date < Number(start) + 3_600_000),
+    ).toBe(true);
     checkCumulative(
       res.steps.map((s) => s.value),
       flights.map((f) => f.delay),
@@ -95,7 +123,14 @@ describe('trace', () => {
     const out = 'airport-delays-hourly.v1';
     const parts = await env.log.offsets(out);
     const p = parts.find((x) => x.high > 10)!;
-    const res = await traceOutput({ log: env.log, registry: env.registry, topology: t, output: out, partition: p.partition, offset: 10 });
+    const res = await traceOutput({
+      log: env.log,
+      registry: env.registry,
+      topology: t,
+      output: out,
+      partition: p.partition,
+      offset: 10,
+    });
     const v = res.output.value as { airport: string; window_start: number; flights: number; total_delay: number };
     expect(res.windowStartMs).toBe(v.window_start);
     expect(res.key).toBe(v.airport);
