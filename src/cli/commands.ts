@@ -13,6 +13,7 @@ import type { ProcessingGuarantee } from '../runtime/task.js';
 import { runWorker } from '../runtime/worker.js';
 import { describeMermaid, describeText } from '../topology/describe.js';
 import type { Topology } from '../topology/graph.js';
+import { cmdDryRun } from './debug.js';
 import { type Backend, dataPaths, openBackend } from './env.js';
 import { type Format, formatRows } from './format.js';
 import { findStore, loadTopology, versionsToRun } from './topologies.js';
@@ -113,8 +114,10 @@ async function runTopology(
 export async function cmdRun(
   config: EddyConfig,
   name: string,
-  o: { untilIdle?: boolean; progress: boolean; version?: number },
+  o: { untilIdle?: boolean; progress: boolean; version?: number; dryRun?: boolean; limit?: number; from?: number },
 ): Promise<void> {
+  if (o.dryRun) return cmdDryRun(config, name, o);
+  if (o.limit !== undefined || o.from !== undefined) throw new ConfigError('--limit and --from go with --dry-run');
   await withBackend(config, async (b) => {
     const ts = await versionsToRun(b.log, name, config.topologies, o.version);
     const started = Date.now();

@@ -13,6 +13,7 @@ import { cmdConfig, cmdDemo, cmdDescribe, cmdInspect, cmdLoad, cmdRun, cmdTopics
 import { FORMATS } from './format.js';
 import { registerVersionCommands } from './versions.js';
 import { registerSchemaCommands } from './schemas.js';
+import { isoTime, registerDebugCommands } from './debug.js';
 
 function positiveInt(what: string) {
   return (raw: string): number => {
@@ -84,6 +85,9 @@ program
     'exactly-once or at-least-once (default exactly-once; env EDDY_PROCESSING_GUARANTEE)',
   )
   .option('--no-progress', 'no progress bar')
+  .option('--dry-run', 'process a slice of the input against a scratch copy of the state; write nothing, print what would be written')
+  .option('--limit <n>', 'with --dry-run: at most N input records, spread over the input partitions (default 1000)', positiveInt('--limit'))
+  .option('--from <time>', 'with --dry-run: start at this ISO time instead of the committed positions', isoTime('--from'))
   .action(async (name, o, cmd: Command) => cmdRun(config(cmd).config, name, o));
 
 program
@@ -163,6 +167,7 @@ program
 
 registerVersionCommands(program, config);
 registerSchemaCommands(program, config);
+registerDebugCommands(program, config);
 
 // `eddy inspect ... | head`: the reader closed the pipe; stop quietly instead of crashing on EPIPE.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {

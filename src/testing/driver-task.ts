@@ -34,6 +34,11 @@ export interface DriverTaskDeps {
   readonly maxRecordBytes: (topic: string) => number | undefined;
   readonly maxCacheEntries: number;
   readonly append: Append;
+  /**
+   * Stores to use instead of new empty ones on `:memory:`, by store name (a dry run passes scratch copies of a
+   * version's store files, restored from their changelogs). Optional; the task closes them with its own.
+   */
+  readonly stores?: ReadonlyMap<string, AnyStore>;
 }
 
 type AnyStore = KeyValueStore<unknown, unknown> | WindowStore<unknown, unknown>;
@@ -68,9 +73,10 @@ export class DriverTask implements ProcessorContext {
       const info = t.stores.get(name)!;
       const serde = d.serdes.store(name) as { key: Serde<unknown>; value: Serde<unknown> };
       const store =
-        info.kind === 'kv'
+        d.stores?.get(name) ??
+        (info.kind === 'kv'
           ? new KeyValueStore(new SqliteKeyValueStore(name, ':memory:'), serde.key, serde.value, d.maxCacheEntries)
-          : new WindowStore(new SqliteWindowStore(name, ':memory:'), serde.key, serde.value, d.maxCacheEntries);
+          : new WindowStore(new SqliteWindowStore(name, ':memory:'), serde.key, serde.value, d.maxCacheEntries));
       this.stores.set(name, store);
     }
   }
