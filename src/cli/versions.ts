@@ -77,6 +77,7 @@ export function registerVersionCommands(program: Command, config: ConfigOf): voi
       '--allow-truncated-input',
       'replay even if records of an input were deleted (retention) before this version read them',
     )
+    .option('--max-batch-records <n>', 'records per batch and transaction (default 5000; worker.maxBatchRecords)')
     .option('--no-progress', 'no progress bar')
     .action(async (name: string, o: ReplayFlags, cmd: Command) => cmdReplay(config(cmd).config, name, o));
 

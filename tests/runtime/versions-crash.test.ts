@@ -79,7 +79,8 @@ describe('SIGKILL a worker running v1 live and v2 replaying, 3 times: both end a
     const start = eddy(crashed.dataDir, ['replay', 'flight-delays', '--version', '2']);
     for (;;) {
       if ((await committed(crashed.dataDir)).v2 > 0) break;
-      await new Promise((r) => setTimeout(r, 20));
+      const done = await Promise.race([start.exit.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 20))]);
+      if (done) throw new Error(`replay ended before it could be killed: ${start.stderr()}`);
     }
     start.child.kill('SIGKILL');
     await start.exit;

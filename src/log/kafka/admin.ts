@@ -75,7 +75,10 @@ export class KafkaTopics {
         })),
       });
     } catch (err) {
-      if (!hasErrorType(err, 'TOPIC_ALREADY_EXISTS'))
+      // kafkajs' wait for leaders can see a just-created topic before its metadata has spread (a busy broker):
+      // the metadata wait and the shape check below settle whether the topics exist.
+      const settling = ['TOPIC_ALREADY_EXISTS', 'UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE'];
+      if (!settling.some((t) => hasErrorType(err, t)))
         throw toEddyError(err, 'create topics', { topics: missing.map((s) => s.name) });
     }
     // Created concurrently by someone else, or created now: check shapes against the broker's view.
