@@ -63,9 +63,12 @@ export function normaliseReason(reason: string): string {
   return reason.replace(/-?\d+(\.\d+)?/g, 'N');
 }
 
-/** True when `reason` (the `--reason` filter) selects `dl`: the reason contains it, or both normalise alike. */
+/**
+ * True when `reason` (the `--reason` filter) selects `dl`: the dead letter's reason contains it, or its normalised
+ * reason is it (a reason as `dlq summary` prints it, numbers as `N`, selects its whole group).
+ */
 export function reasonMatches(dl: DeadLetter, reason: string | undefined): boolean {
-  return reason === undefined || dl.reason.includes(reason) || normaliseReason(dl.reason) === normaliseReason(reason);
+  return reason === undefined || dl.reason.includes(reason) || normaliseReason(dl.reason) === reason;
 }
 
 /** Every dead letter of a topic (read_committed), optionally only those `reasonMatches` selects. Absent topic: none. */
