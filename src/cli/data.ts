@@ -12,12 +12,20 @@ import type { LogRecord } from '../log/contract.js';
 import { schemaFromText } from '../schema/avro.js';
 import { loadSchemas } from '../schema/load.js';
 import type { AvroSchema } from '../schema/types.js';
-import type { Topology } from '../topology/graph.js';
 import { headerText, showRecord, WriterDecoder } from '../tools/decode.js';
-import { deadLetterOf, planRedrive, readDeadLetters, redrive, redriveRecord, showDeadLetter, summarize } from '../tools/dlq.js';
+import {
+  deadLetterOf,
+  planRedrive,
+  readDeadLetters,
+  redrive,
+  redriveRecord,
+  showDeadLetter,
+  summarize,
+} from '../tools/dlq.js';
 import { produce } from '../tools/produce.js';
 import { formatOf, INPUT_FORMATS, type InputFormat, parseRows } from '../tools/rows.js';
 import { DEFAULT_LAST_RECORDS, parsePartitionOffset, parseTime, type TailStart, tail } from '../tools/tail.js';
+import type { Topology } from '../topology/graph.js';
 import { packageRoot } from '../util/paths.js';
 import { type Backend, openBackend } from './env.js';
 import { formatRows } from './format.js';
@@ -28,7 +36,8 @@ type ConfigOf = (cmd: Command) => LoadedConfig;
 function positiveInt(what: string) {
   return (raw: string): number => {
     const n = Number(raw);
-    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${what} must be a positive integer, got "${raw}"`);
+    if (!Number.isInteger(n) || n < 1)
+      throw new InvalidArgumentError(`${what} must be a positive integer, got "${raw}"`);
     return n;
   };
 }
@@ -51,12 +60,14 @@ export function registerDataCommands(program: Command, config: ConfigOf): void {
     )
     .argument('<topic>', 'topic to append to (created with --partitions and no time retention if missing)')
     .option('--file <file>', 'input file (default: stdin)')
-    .addOption(new Option('--format <format>', 'input format (default: by file extension, else jsonl)').choices(INPUT_FORMATS))
+    .addOption(
+      new Option('--format <format>', 'input format (default: by file extension, else jsonl)').choices(INPUT_FORMATS),
+    )
     .option('--key-field <field>', 'the field holding the key (without it: null keys, all in partition 0)')
     .option('--timestamp-field <field>', 'the field holding the event time: ms since epoch or ISO-8601 (default: now)')
     .option(
       '--value-schema <schema>',
-      'a schema name in ./schemas (or eddy\'s schemas/), or a path to an .avsc file; registered under <topic>-value (default: the latest version registered there)',
+      "a schema name in ./schemas (or eddy's schemas/), or a path to an .avsc file; registered under <topic>-value (default: the latest version registered there)",
     )
     .option('--partitions <n>', 'partitions of the topic if it is created', positiveInt('--partitions'), 4)
     .option('--no-progress', 'no progress bar')
@@ -89,7 +100,11 @@ export function registerDataCommands(program: Command, config: ConfigOf): void {
     .option('--reason <text>', 'only dead letters whose reason contains this text, or matches it with numbers as N')
     .option('--yes', 'redrive: send (without it, print what would be sent)')
     .option('--limit <n>', 'show: at most N dead letters', positiveInt('--limit'))
-    .option('--batch-records <n>', 'redrive: dead letters per transaction (default 500)', positiveInt('--batch-records'))
+    .option(
+      '--batch-records <n>',
+      'redrive: dead letters per transaction (default 500)',
+      positiveInt('--batch-records'),
+    )
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'jsonl']).default('table'))
     .action(async (name: string, action: 'summary' | 'show' | 'redrive', o, cmd: Command) =>
       cmdDlq(config(cmd).config, name, action, o),
@@ -107,7 +122,9 @@ export function resolveValueSchema(spec: string): AvroSchema {
       throw new ConfigError(`--value-schema ${spec}: not an Avro schema: ${(err as Error).message}`);
     }
   }
-  const dirs = [resolve('schemas'), join(packageRoot(import.meta.url), 'schemas')].filter((d, i, all) => existsSync(d) && all.indexOf(d) === i);
+  const dirs = [resolve('schemas'), join(packageRoot(import.meta.url), 'schemas')].filter(
+    (d, i, all) => existsSync(d) && all.indexOf(d) === i,
+  );
   const names: string[] = [];
   for (const dir of dirs) {
     const schemas = loadSchemas(dir);
@@ -125,7 +142,10 @@ async function readInput(file: string | undefined): Promise<{ text: string; sour
     if (!existsSync(file)) throw new ConfigError(`--file ${file}: file not found`);
     return { text: readFileSync(file, 'utf8'), source: file };
   }
-  if (process.stdin.isTTY) throw new ConfigError('eddy produce reads its rows from --file <file> or from stdin: give --file or pipe the rows in');
+  if (process.stdin.isTTY)
+    throw new ConfigError(
+      'eddy produce reads its rows from --file <file> or from stdin: give --file or pipe the rows in',
+    );
   const chunks: Buffer[] = [];
   for await (const c of process.stdin) chunks.push(c as Buffer);
   return { text: Buffer.concat(chunks).toString('utf8'), source: 'stdin' };
@@ -135,7 +155,15 @@ async function readInput(file: string | undefined): Promise<{ text: string; sour
 async function cmdProduce(
   config: EddyConfig,
   topic: string,
-  o: { file?: string; format?: InputFormat; keyField?: string; timestampField?: string; valueSchema?: string; partitions: number; progress: boolean },
+  o: {
+    file?: string;
+    format?: InputFormat;
+    keyField?: string;
+    timestampField?: string;
+    valueSchema?: string;
+    partitions: number;
+    progress: boolean;
+  },
 ): Promise<void> {
   const valueSchema = o.valueSchema === undefined ? undefined : resolveValueSchema(o.valueSchema);
   const input = await readInput(o.file);
@@ -165,7 +193,9 @@ async function cmdProduce(
       });
       pb?.stop();
       const s = (Date.now() - started) / 1000;
-      const subjects = r.subjects.map((x) => `${x.subject} id ${x.id}${x.registered ? ' (registered)' : ''}`).join(', ');
+      const subjects = r.subjects
+        .map((x) => `${x.subject} id ${x.id}${x.registered ? ' (registered)' : ''}`)
+        .join(', ');
       console.log(
         `produced ${r.records} records to ${r.topic} (${r.created ? 'created, ' : ''}${r.partitions} partitions: ${r.perPartition.join(' ')}) in ${s.toFixed(1)} s; schemas: ${subjects}`,
       );
@@ -184,9 +214,19 @@ async function versionOf(b: Backend, config: EddyConfig, name: string, version?:
 async function cmdTail(
   config: EddyConfig,
   topicArg: string | undefined,
-  o: { fromBeginning?: boolean; offset?: string; from?: string; limit?: number; follow?: boolean; format: 'table' | 'jsonl'; dlq?: string; version?: number },
+  o: {
+    fromBeginning?: boolean;
+    offset?: string;
+    from?: string;
+    limit?: number;
+    follow?: boolean;
+    format: 'table' | 'jsonl';
+    dlq?: string;
+    version?: number;
+  },
 ): Promise<void> {
-  if (topicArg !== undefined && o.dlq !== undefined) throw new ConfigError('give a topic or --dlq <topology>, not both');
+  if (topicArg !== undefined && o.dlq !== undefined)
+    throw new ConfigError('give a topic or --dlq <topology>, not both');
   if (topicArg === undefined && o.dlq === undefined) throw new ConfigError('give a topic to read, or --dlq <topology>');
   if (o.version !== undefined && o.dlq === undefined) throw new ConfigError('--version goes with --dlq <topology>');
   const start: TailStart = o.fromBeginning
@@ -214,7 +254,8 @@ async function cmdTail(
         signal: abort.signal,
         onRecords: async (records) => {
           const rows = [];
-          for (const r of records) rows.push(o.dlq !== undefined ? await dlqRow(decoder, r) : await tailRow(decoder, r));
+          for (const r of records)
+            rows.push(o.dlq !== undefined ? await dlqRow(decoder, r) : await tailRow(decoder, r));
           // one table for the whole read; while following, one per batch as it arrives
           if (o.format === 'table' && !o.follow) held.push(...rows);
           else process.stdout.write(formatRows(rows, o.format));
@@ -230,7 +271,14 @@ async function cmdTail(
 
 async function tailRow(d: WriterDecoder, r: LogRecord): Promise<Record<string, unknown>> {
   const s = await showRecord(d, r);
-  return { partition: s.partition, offset: s.offset, timestamp: s.timestamp, key: s.key, value: s.value, headers: s.headers };
+  return {
+    partition: s.partition,
+    offset: s.offset,
+    timestamp: s.timestamp,
+    key: s.key,
+    value: s.value,
+    headers: s.headers,
+  };
 }
 
 async function dlqRow(d: WriterDecoder, r: LogRecord): Promise<Record<string, unknown>> {
@@ -243,7 +291,14 @@ async function cmdDlq(
   config: EddyConfig,
   name: string,
   action: 'summary' | 'show' | 'redrive',
-  o: { version?: number; reason?: string; yes?: boolean; limit?: number; batchRecords?: number; format: 'table' | 'jsonl' },
+  o: {
+    version?: number;
+    reason?: string;
+    yes?: boolean;
+    limit?: number;
+    batchRecords?: number;
+    format: 'table' | 'jsonl';
+  },
 ): Promise<void> {
   await withBackend(config, async (b) => {
     const t = await versionOf(b, config, name, o.version);
@@ -270,7 +325,12 @@ async function cmdDlq(
       const rows = [];
       for (const dl of plan.send) {
         const rec = redriveRecord(dl);
-        rows.push({ dead_letter: dl.coordinates, to: `${rec.topic}:${rec.partition}`, reason: dl.reason, key: (await d.decode(rec.key)).value });
+        rows.push({
+          dead_letter: dl.coordinates,
+          to: `${rec.topic}:${rec.partition}`,
+          reason: dl.reason,
+          key: (await d.decode(rec.key)).value,
+        });
       }
       if (rows.length > 0) process.stdout.write(formatRows(rows, o.format));
       for (const r of plan.refused) console.log(`refused: ${r.deadLetter.coordinates}: ${r.why}`);

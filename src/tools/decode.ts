@@ -37,7 +37,10 @@ export class WriterDecoder {
         try {
           const { value, offset } = type.decode(buf, HEADER_SIZE);
           if (offset === buf.length) return { value, as: 'avro', schemaId: id };
-          return { ...raw(buf), error: `not an Avro value of writer schema id ${id} (ends at byte ${offset} of ${buf.length})` };
+          return {
+            ...raw(buf),
+            error: `not an Avro value of writer schema id ${id} (ends at byte ${offset} of ${buf.length})`,
+          };
         } catch (err) {
           return { ...raw(buf), error: `writer schema id ${id}: ${(err as Error).message}` };
         }
@@ -65,7 +68,8 @@ function raw(buf: Buffer): DecodedPart {
   const text = buf.toString('utf8');
   // printable UTF-8 (round-trips, no control characters but tab/newline): show as text
   // biome-ignore lint/suspicious/noControlCharactersInRegex: detecting control characters is the point
-  if (Buffer.from(text, 'utf8').equals(buf) && !/[\u0000-\u0008\u000e-\u001f]/.test(text)) return { value: text, as: 'text' };
+  if (Buffer.from(text, 'utf8').equals(buf) && !/[\u0000-\u0008\u000e-\u001f]/.test(text))
+    return { value: text, as: 'text' };
   return { value: `base64:${buf.toString('base64')}`, as: 'bytes' };
 }
 

@@ -120,7 +120,11 @@ export async function showDeadLetter(d: WriterDecoder, dl: DeadLetter): Promise<
     source: dl.source ? `${dl.source.topic}:${dl.source.partition}:${dl.source.offset}` : '',
     key: dl.originalBytes !== undefined ? `(not kept: ${dl.originalBytes} bytes)` : key.value,
     value: dl.originalBytes !== undefined ? `(not kept: ${dl.originalBytes} bytes)` : value.value,
-    ...(value.error !== undefined ? { decode_error: value.error } : key.error !== undefined ? { decode_error: key.error } : {}),
+    ...(value.error !== undefined
+      ? { decode_error: value.error }
+      : key.error !== undefined
+        ? { decode_error: key.error }
+        : {}),
   };
 }
 
@@ -185,7 +189,10 @@ async function refusal(
   if (!(s.partition >= 0 && s.partition < partitions)) return `${s.topic} has no partition ${s.partition}`;
   const offsets = (await log.offsets(s.topic)).find((o) => o.partition === s.partition);
   if (offsets !== undefined && s.offset >= offsets.low && s.offset < offsets.high) {
-    for await (const batch of log.read({ topic: s.topic, partition: s.partition }, { fromOffset: s.offset, toOffset: s.offset + 1 })) {
+    for await (const batch of log.read(
+      { topic: s.topic, partition: s.partition },
+      { fromOffset: s.offset, toOffset: s.offset + 1 },
+    )) {
       const src = batch.find((r) => r.offset === s.offset);
       if (src !== undefined && !(same(src.key, dl.record.key) && same(src.value, dl.record.value)))
         return `its key and value are not those of ${s.topic}:${s.partition}:${s.offset} (it was dead-lettered after a repartition); fix the source record and produce it again`;
@@ -236,7 +243,9 @@ export interface RedriveOptions {
  *   re-drives it); ProducerFencedError when another re-drive of the same topic started meanwhile.
  */
 export async function redrive(o: RedriveOptions): Promise<RedrivePlan> {
-  await o.log.createTopics([{ name: REDRIVE_TOPIC, partitions: 1, compacted: true, config: topicConfigFor('changelog') }]);
+  await o.log.createTopics([
+    { name: REDRIVE_TOPIC, partitions: 1, compacted: true, config: topicConfigFor('changelog') },
+  ]);
   const producer = o.log.producer({ transactionalId: `eddy.redrive.${o.topic}` });
   try {
     await producer.init?.();

@@ -147,10 +147,12 @@ function checkRow(o: ProduceOptions, r: InputRow, keyType: Type, valueType: Type
   let key: unknown = null;
   if (o.keyField !== undefined) {
     const raw = r.fields[o.keyField];
-    if (raw === undefined || raw === null || raw === '') problems.push({ field: o.keyField, problem: 'is missing (it is the --key-field)' });
+    if (raw === undefined || raw === null || raw === '')
+      problems.push({ field: o.keyField, problem: 'is missing (it is the --key-field)' });
     else {
       key = coerce(keyType, raw, r.fromText);
-      for (const p of problemsOf(keyType, key, o.keyField)) problems.push({ field: o.keyField, problem: `(the key) ${p.problem}` });
+      for (const p of problemsOf(keyType, key, o.keyField))
+        problems.push({ field: o.keyField, problem: `(the key) ${p.problem}` });
     }
   }
   let timestampMs = nowMs;

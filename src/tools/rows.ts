@@ -113,9 +113,10 @@ export function coerce(type: Type, v: unknown, fromText: boolean): unknown {
       const out: Record<string, unknown> = {};
       for (const f of t.fields ?? []) {
         const raw = src[f.name];
-        out[f.name] = raw === undefined || (fromText && raw === '' && f.defaultValue() !== undefined && !acceptsEmpty(f.type))
-          ? f.defaultValue()
-          : coerce(f.type, raw, fromText);
+        out[f.name] =
+          raw === undefined || (fromText && raw === '' && f.defaultValue() !== undefined && !acceptsEmpty(f.type))
+            ? f.defaultValue()
+            : coerce(f.type, raw, fromText);
       }
       return out;
     }
@@ -134,7 +135,8 @@ export function coerce(type: Type, v: unknown, fromText: boolean): unknown {
       if (fromText && typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v))) return Number(v);
       return v;
     case 'boolean':
-      if (fromText && typeof v === 'string' && /^(true|false)$/i.test(v.trim())) return v.trim().toLowerCase() === 'true';
+      if (fromText && typeof v === 'string' && /^(true|false)$/i.test(v.trim()))
+        return v.trim().toLowerCase() === 'true';
       return v;
     case 'null':
       return fromText && v === '' ? null : v;

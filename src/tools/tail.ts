@@ -44,7 +44,8 @@ export function parsePartitionOffset(raw: string): { partition: number; offset: 
 /** Parses an ISO-8601 time (`--from`), ms since epoch. Throws ConfigError. */
 export function parseTime(raw: string, flag = '--from'): number {
   const ms = Date.parse(raw);
-  if (Number.isNaN(ms)) throw new ConfigError(`${flag} must be an ISO-8601 time, e.g. 2001-01-01T00:00:00Z, got "${raw}"`);
+  if (Number.isNaN(ms))
+    throw new ConfigError(`${flag} must be an ISO-8601 time, e.g. 2001-01-01T00:00:00Z, got "${raw}"`);
   return ms;
 }
 
@@ -55,7 +56,10 @@ export function parseTime(raw: string, flag = '--from'): number {
  */
 export async function tail(o: TailOptions): Promise<number> {
   if ((await o.log.describeTopic(o.topic)) === undefined)
-    throw new UnknownTopicError(o.topic, (await o.log.listTopics()).map((t) => t.name));
+    throw new UnknownTopicError(
+      o.topic,
+      (await o.log.listTopics()).map((t) => t.name),
+    );
   const offsets = await o.log.offsets(o.topic);
   const positions = new Map<number, number>();
   const s = o.start;
@@ -70,7 +74,8 @@ export async function tail(o: TailOptions): Promise<number> {
   } else if (s.kind === 'time') {
     for (const [p, off] of await o.log.offsetsForTime(o.topic, s.timestampMs)) positions.set(p, off);
   } else {
-    for (const p of offsets) positions.set(p.partition, s.kind === 'beginning' ? p.low : Math.max(p.low, p.high - s.records));
+    for (const p of offsets)
+      positions.set(p.partition, s.kind === 'beginning' ? p.low : Math.max(p.low, p.high - s.records));
   }
   let shown = 0;
   const left = () => (o.limit === undefined ? Number.POSITIVE_INFINITY : o.limit - shown);

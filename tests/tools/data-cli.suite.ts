@@ -38,7 +38,14 @@ export default () => {
 };
 `;
 
-type Row = { partition: number; offset: number; timestamp: string; key: unknown; value: Record<string, unknown>; headers: Record<string, string> };
+type Row = {
+  partition: number;
+  offset: number;
+  timestamp: string;
+  key: unknown;
+  value: Record<string, unknown>;
+  headers: Record<string, string>;
+};
 
 const jsonl = <T>(text: string): T[] =>
   text
@@ -51,7 +58,9 @@ function flightsCsv(): string {
   const airports = ['SFO', 'LAX', 'JFK', 'ORD', 'SEA'];
   const lines = ['date,delay,distance,origin,destination'];
   for (let i = 0; i < 20; i++)
-    lines.push(`2001-01-0${1 + (i % 5)}T0${i % 10}:00:00Z,${i * 10},${100 + i},${airports[i % 5]},${airports[(i + 1) % 5]}`);
+    lines.push(
+      `2001-01-0${1 + (i % 5)}T0${i % 10}:00:00Z,${i * 10},${100 + i},${airports[i % 5]},${airports[(i + 1) % 5]}`,
+    );
   return `${lines.join('\n')}\n`;
 }
 
@@ -90,7 +99,20 @@ export function dataCliSuite(backend: DataBackend): void {
     afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
     it('produces CSV partitioned like eddy and tails it back decoded, from the beginning, an offset and a time', () => {
-      const out = ok(['produce', flights, '--file', 'flights.csv', '--key-field', 'origin', '--timestamp-field', 'date', '--value-schema', 'Flight', '--partitions', '3']);
+      const out = ok([
+        'produce',
+        flights,
+        '--file',
+        'flights.csv',
+        '--key-field',
+        'origin',
+        '--timestamp-field',
+        'date',
+        '--value-schema',
+        'Flight',
+        '--partitions',
+        '3',
+      ]);
       expect(out).toMatch(new RegExp(`^produced 20 records to ${flights} \\(created, 3 partitions: \\d+ \\d+ \\d+\\)`));
       expect(out).toContain(`${flights}-value id`);
       const rows = all(flights);
@@ -101,7 +123,13 @@ export function dataCliSuite(backend: DataBackend): void {
       }
       const sorted = [...rows].sort((a, b) => (a.value.delay as number) - (b.value.delay as number));
       expect(sorted.map((r) => r.value.delay)).toEqual(Array.from({ length: 20 }, (_, i) => i * 10));
-      expect(sorted[3].value).toEqual({ date: Date.parse('2001-01-04T03:00:00Z'), delay: 30, distance: 103, origin: 'ORD', destination: 'SEA' });
+      expect(sorted[3].value).toEqual({
+        date: Date.parse('2001-01-04T03:00:00Z'),
+        delay: 30,
+        distance: 103,
+        origin: 'ORD',
+        destination: 'SEA',
+      });
       // every key is in one partition, and the default start shows the last 10 of each partition
       const partitionOf = new Map<unknown, number>();
       for (const r of rows) {
@@ -112,7 +140,9 @@ export function dataCliSuite(backend: DataBackend): void {
       const perPartition = [0, 1, 2].map((p) => rows.filter((r) => r.partition === p).length);
       expect(last).toHaveLength(perPartition.reduce((n, c) => n + Math.min(10, c), 0));
       const first = rows[0];
-      const at = jsonl<Row>(ok(['tail', flights, '--offset', `${first.partition}:1`, '--limit', '2', '--format', 'jsonl']));
+      const at = jsonl<Row>(
+        ok(['tail', flights, '--offset', `${first.partition}:1`, '--limit', '2', '--format', 'jsonl']),
+      );
       expect(at.map((r) => [r.partition, r.offset])).toEqual([
         [first.partition, 1],
         [first.partition, 2],
@@ -123,7 +153,9 @@ export function dataCliSuite(backend: DataBackend): void {
       for (const p of [0, 1, 2]) {
         const inP = rows.filter((r) => r.partition === p);
         const firstAt = inP.findIndex((r) => Date.parse(r.timestamp) >= t);
-        expect(late.filter((r) => r.partition === p).map((r) => r.offset)).toEqual(firstAt < 0 ? [] : inP.slice(firstAt).map((r) => r.offset));
+        expect(late.filter((r) => r.partition === p).map((r) => r.offset)).toEqual(
+          firstAt < 0 ? [] : inP.slice(firstAt).map((r) => r.offset),
+        );
       }
       expect(late.length).toBeGreaterThanOrEqual(4);
       const table = ok(['tail', flights, '--limit', '3']);
@@ -148,15 +180,27 @@ export function dataCliSuite(backend: DataBackend): void {
     it('a bad row stops produce with nothing written, naming the row and the field', () => {
       const before = all(flights).length;
       const bad = `${flightsCsv().trimEnd()}\n2001-01-09T00:00:00Z,late,100,SFO,LAX\n`;
-      const r = eddy(['produce', flights, '--format', 'csv', '--key-field', 'origin', '--timestamp-field', 'date'], {}, bad);
+      const r = eddy(
+        ['produce', flights, '--format', 'csv', '--key-field', 'origin', '--timestamp-field', 'date'],
+        {},
+        bad,
+      );
       expect(r.code).toBe(1);
-      expect(r.err).toContain('stdin: row 21 (line 22) does not fit the schema: field "delay" expects int but got "late" (string)');
+      expect(r.err).toContain(
+        'stdin: row 21 (line 22) does not fit the schema: field "delay" expects int but got "late" (string)',
+      );
       expect(all(flights)).toHaveLength(before);
       // a new topic is not created either, and JSON lines name the missing field
       const fresh = `${ns}-fresh`;
-      const j = eddy(['produce', fresh, '--value-schema', 'Flight', '--key-field', 'origin'], {}, '{"date":1,"delay":1,"distance":2,"origin":"SFO","destination":"LAX"}\n{"date":1,"delay":1,"origin":"SFO","destination":"LAX"}\n');
+      const j = eddy(
+        ['produce', fresh, '--value-schema', 'Flight', '--key-field', 'origin'],
+        {},
+        '{"date":1,"delay":1,"distance":2,"origin":"SFO","destination":"LAX"}\n{"date":1,"delay":1,"origin":"SFO","destination":"LAX"}\n',
+      );
       expect(j.code).toBe(1);
-      expect(j.err).toContain('stdin: row 2 does not fit the schema: field "distance" expects int but got undefined (missing)');
+      expect(j.err).toContain(
+        'stdin: row 2 does not fit the schema: field "distance" expects int but got undefined (missing)',
+      );
       const topics = jsonl<{ topic: string }>(ok(['topics', '--format', 'jsonl']));
       expect(topics.map((t) => t.topic)).not.toContain(fresh);
       const subjects = jsonl<{ subject: string }>(ok(['schemas', 'list', '--format', 'jsonl']));
@@ -164,11 +208,15 @@ export function dataCliSuite(backend: DataBackend): void {
     });
 
     it('tail --follow prints records appended while it runs, until SIGINT', async () => {
-      const child = spawn(process.execPath, [CLI, 'tail', flights, '--from-beginning', '--follow', '--format', 'jsonl', '--limit', '1000'], {
-        cwd: dir,
-        env: cleanEnv(env),
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
+      const child = spawn(
+        process.execPath,
+        [CLI, 'tail', flights, '--from-beginning', '--follow', '--format', 'jsonl', '--limit', '1000'],
+        {
+          cwd: dir,
+          env: cleanEnv(env),
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
       let out = '';
       child.stdout.setEncoding('utf8').on('data', (d: string) => {
         out += d;
@@ -176,7 +224,11 @@ export function dataCliSuite(backend: DataBackend): void {
       const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
       try {
         await until(() => jsonl<Row>(out).length >= 20);
-        ok(['produce', flights, '--format', 'json', '--key-field', 'origin'], {}, JSON.stringify([{ date: '2001-02-01T00:00:00Z', delay: 7, distance: 1, origin: 'BOS', destination: 'SFO' }]));
+        ok(
+          ['produce', flights, '--format', 'json', '--key-field', 'origin'],
+          {},
+          JSON.stringify([{ date: '2001-02-01T00:00:00Z', delay: 7, distance: 1, origin: 'BOS', destination: 'SFO' }]),
+        );
         await until(() => jsonl<Row>(out).some((r) => r.key === 'BOS'));
         child.kill('SIGINT');
         expect(await exit).toBe(0);
@@ -190,11 +242,15 @@ export function dataCliSuite(backend: DataBackend): void {
       const summary = jsonl<{ reason: string; processor: string; source_topic: string; count: number }>(
         ok(['dlq', 'checks', 'summary', '--format', 'jsonl']),
       );
-      expect(summary.map((s) => [s.reason, s.processor, s.source_topic, s.count])).toEqual([['delay N over N', 'check_delay', flights, 9]]);
+      expect(summary.map((s) => [s.reason, s.processor, s.source_topic, s.count])).toEqual([
+        ['delay N over N', 'check_delay', flights, 9],
+      ]);
       const shown = jsonl<{ dead_letter: string; reason: string; source: string; value: { delay: number } }>(
         ok(['dlq', 'checks', 'show', '--format', 'jsonl']),
       );
-      expect(shown.map((s) => s.value.delay).sort((a, b) => a - b)).toEqual([110, 120, 130, 140, 150, 160, 170, 180, 190]);
+      expect(shown.map((s) => s.value.delay).sort((a, b) => a - b)).toEqual([
+        110, 120, 130, 140, 150, 160, 170, 180, 190,
+      ]);
       for (const s of shown) {
         expect(s.reason).toBe(`delay ${s.value.delay} over 100`);
         expect(s.source).toMatch(new RegExp(`^${flights}:\\d:\\d+$`));
@@ -210,7 +266,9 @@ export function dataCliSuite(backend: DataBackend): void {
       expect(all(flights)).toHaveLength(sourceCount);
 
       // killed inside the third transaction (2 dead letters each), after sending and before committing
-      const killed = eddy(['dlq', 'checks', 'redrive', '--yes', '--batch-records', '2'], { EDDY_FAULT_REDRIVE_KILL_BEFORE_COMMIT: '2' });
+      const killed = eddy(['dlq', 'checks', 'redrive', '--yes', '--batch-records', '2'], {
+        EDDY_FAULT_REDRIVE_KILL_BEFORE_COMMIT: '2',
+      });
       expect(killed.signal).toBe('SIGKILL');
       const redriven = () => all(flights).filter((r) => r.headers['eddy.redrive.of'] !== undefined);
       expect(redriven()).toHaveLength(4);
@@ -230,7 +288,9 @@ export function dataCliSuite(backend: DataBackend): void {
       }
 
       // after the fix, the re-driven records flow through to the output
-      const passed = all(flights).filter((r) => r.headers['eddy.redrive.of'] === undefined && (r.value.delay as number) <= 100);
+      const passed = all(flights).filter(
+        (r) => r.headers['eddy.redrive.of'] === undefined && (r.value.delay as number) <= 100,
+      );
       expect(all(`${ns}-ok.v1`)).toHaveLength(passed.length);
       ok(['run', 'checks', '--until-idle', '--no-progress'], { MAX_DELAY: '1000' });
       expect(all(`${ns}-ok.v1`)).toHaveLength(passed.length + 9);
