@@ -47,7 +47,7 @@ const program = new Command()
   .option('--data-dir <dir>', 'where the embedded log and state stores live (default .eddy; env EDDY_DATA_DIR)')
   .option('--backend <backend>', 'embedded or kafka (default embedded; env EDDY_BACKEND)')
   .option('--log-level <level>', `${LOG_LEVELS.join(', ')} (default info; env EDDY_LOG_LEVEL)`)
-  .version(packageVersion(), '-V, --version', "print eddy's version")
+  .addHelpText('after', "\n`eddy --version` (or -V) prints eddy's version.")
   .showHelpAfterError('(run eddy --help for usage)')
   .exitOverride();
 
@@ -203,6 +203,13 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   if (err.code === 'EPIPE') process.exit(0);
   throw err;
 });
+
+// `eddy --version` as the first argument only: subcommands have their own `--version <n>` (a topology version), and
+// commander would take a program-level --version option anywhere on the line.
+if (process.argv[2] === '--version' || process.argv[2] === '-V') {
+  process.stdout.write(`${packageVersion()}\n`);
+  process.exit(0);
+}
 
 try {
   await program.parseAsync(process.argv);

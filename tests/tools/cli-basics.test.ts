@@ -25,6 +25,14 @@ describe('eddy CLI basics', () => {
       expect(r.code).toBe(0);
       expect(r.out.trim()).toBe(version);
     }
+    // a subcommand's --version <n> is the topology version, not eddy's
+    const sub = eddy(
+      ['inspect', 'no_such_store', '--topology', 'flight-delays', '--version', '1'],
+      mkdtempSync(join(dir, 'v-')),
+    );
+    expect(sub.out).toBe('');
+    expect(sub.err).toContain('Unknown state store "no_such_store"');
+    expect(sub.code).toBe(1);
   });
 
   it('an unknown topology exits 2 naming the known ones, for every command that takes one, opening nothing', () => {
