@@ -5,15 +5,19 @@
  * Every error is one line naming the thing and the fix, with a non-zero exit code (2 for bad arguments and
  * configuration, 1 otherwise); bad arguments and configuration stop before anything is opened or written.
  */
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { ConfigValidationError, configLeaves, LOG_LEVELS, type LoadedConfig, loadConfig } from '../config/index.js';
-import { EddyError } from '../errors.js';
+import { ConfigError, EddyError } from '../errors.js';
+import { packageRoot } from '../util/paths.js';
 import { cmdConfig, cmdDemo, cmdDescribe, cmdInspect, cmdLoad, cmdRun, cmdTopics, cmdWorker } from './commands.js';
 import { FORMATS } from './format.js';
 import { registerVersionCommands } from './versions.js';
 import { registerSchemaCommands } from './schemas.js';
 import { isoTime, registerDebugCommands } from './debug.js';
+import { registerDataCommands } from './data.js';
+import { loadVersions } from './topologies.js';
 
 function positiveInt(what: string) {
   return (raw: string): number => {
@@ -32,6 +36,11 @@ function nonNegative(what: string) {
   };
 }
 
+/** eddy's version, from its package.json. */
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(join(packageRoot(import.meta.url), 'package.json'), 'utf8')) as { version: string }).version;
+}
+
 const program = new Command()
   .name('eddy')
   .description('A Kappa-style, event-sourced stream processor for TypeScript')
@@ -39,6 +48,7 @@ const program = new Command()
   .option('--data-dir <dir>', 'where the embedded log and state stores live (default .eddy; env EDDY_DATA_DIR)')
   .option('--backend <backend>', 'embedded or kafka (default embedded; env EDDY_BACKEND)')
   .option('--log-level <level>', `${LOG_LEVELS.join(', ')} (default info; env EDDY_LOG_LEVEL)`)
+  .addHelpText('after', "\n`eddy --version` (or -V) prints eddy's version.")
   .showHelpAfterError('(run eddy --help for usage)')
   .exitOverride();
 
@@ -168,12 +178,43 @@ program
 registerVersionCommands(program, config);
 registerSchemaCommands(program, config);
 registerDebugCommands(program, config);
+registerDataCommands(program, config);
+
+// A topology named by a command (its <topology> argument, --topology, --dlq) must be known and its module must load:
+// checked before the command opens anything; an unknown name or a module that cannot be loaded is bad configuration
+// or a bad argument, exit code 2 (as every bad argument).
+program.hook('preAction', async (_program, action) => {
+  const names: string[] = [];
+  action.registeredArguments.forEach((a, i) => {
+    if (a.name() === 'topology' && typeof action.processedArgs[i] === 'string') names.push(action.processedArgs[i]);
+  });
+  const opts = action.opts<{ topology?: unknown; dlq?: unknown }>();
+  for (const n of [opts.topology, opts.dlq]) if (typeof n === 'string') names.push(n);
+  if (names.length === 0) return;
+  const { topologies } = config(action).config;
+  for (const name of names) {
+    try {
+      await loadVersions(name, topologies);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      process.stderr.write(`eddy: ${err.message}\n`);
+      process.exit(2);
+    }
+  }
+});
 
 // `eddy inspect ... | head`: the reader closed the pipe; stop quietly instead of crashing on EPIPE.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   if (err.code === 'EPIPE') process.exit(0);
   throw err;
 });
+
+// `eddy --version` as the first argument only: subcommands have their own `--version <n>` (a topology version), and
+// commander would take a program-level --version option anywhere on the line.
+if (process.argv[2] === '--version' || process.argv[2] === '-V') {
+  process.stdout.write(`${packageVersion()}\n`);
+  process.exit(0);
+}
 
 try {
   await program.parseAsync(process.argv);
