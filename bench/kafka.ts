@@ -5,7 +5,9 @@
  *  - raw kafkajs: consume the flights topic (read_committed) and produce every record to a copy topic, no
  *    processing (the baseline);
  *  - the flight-delays pipeline, exactly-once, and its ratio to the baseline;
- *  - restore: rebuilding every store from its changelog after the state directory is deleted, records/s.
+ *  - restore: rebuilding every store from its changelog after the state directory is deleted, records/s;
+ *  - versions: replaying v2 beside v1 vs v1's first run, and v1 + v2 in one runner (shared read) vs one version
+ *    alone (`--versions-only` runs just the pipeline and this part).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -13,7 +15,7 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import kafkajs from 'kafkajs';
 import { loadFlightData } from '../examples/flight-delays/load.js';
-import { buildFlightDelays, flightTopics } from '../examples/flight-delays/topology.js';
+import { buildFlightDelays, flightDelaysVersions, flightTopics } from '../examples/flight-delays/topology.js';
 import { KafkaLog } from '../src/log/kafka/index.js';
 import { TopologyRunner } from '../src/runtime/runner.js';
 import { SqliteKeyValueStore } from '../src/state/kv-store.js';
@@ -25,12 +27,16 @@ const root = packageRoot(import.meta.url);
 const args = process.argv.slice(2);
 const limitArg = args.indexOf('--limit');
 const limit = limitArg >= 0 ? Number(args[limitArg + 1]) : 300_000;
+const versionsOnly = args.includes('--versions-only');
 
 const started: string[] = [];
 function ensure(script: string, envVar: string): string {
   const have = process.env[envVar];
   if (have) return have;
-  const out = execFileSync(join(root, 'scripts', script), ['start'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const out = execFileSync(join(root, 'scripts', script), ['start'], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   started.push(script);
   return out.trim().split('\n').pop()!;
 }
@@ -65,7 +71,12 @@ async function rawBaseline(brokers: string[], from: string, to: string, total: n
             const chunk = batch.messages.slice(i, i + 1000);
             await producer.send({
               topic: to,
-              messages: chunk.map((m) => ({ key: m.key, value: m.value, partition: batch.partition, timestamp: m.timestamp })),
+              messages: chunk.map((m) => ({
+                key: m.key,
+                value: m.value,
+                partition: batch.partition,
+                timestamp: m.timestamp,
+              })),
             });
           }
           n += batch.messages.length;
@@ -96,7 +107,7 @@ try {
   const loaded = await loadFlightData({ log, registry, limit, topics });
   process.stderr.write(`loaded ${loaded.flights} flights\n`);
   const loadRate = loaded.flights / ((performance.now() - t0) / 1000);
-  const raw = await rawBaseline(brokers, topics.flights, `${ns}-copy`, loaded.flights);
+  const raw = versionsOnly ? Number.NaN : await rawBaseline(brokers, topics.flights, `${ns}-copy`, loaded.flights);
   process.stderr.write(`raw baseline: ${Math.round(raw)} records/s\n`);
 
   const topology = buildFlightDelays({ namespace: ns });
@@ -106,60 +117,107 @@ try {
   const pipe = stats.totalIn([topics.flights]) / (pipeMs / 1000);
   process.stderr.write(`pipeline: ${Math.round(pipe)} records/s\n`);
 
-  // The same pipeline at-least-once, on a second copy of the input (another namespace, same partitioning).
-  const ns2 = `${ns}a`;
-  await loadFlightData({ log, registry, limit, topics: flightTopics(ns2) });
-  const alosDir = mkdtempSync(join(tmpdir(), 'eddy-bench-alos-'));
+  // Versions: v2 replayed beside v1 (same namespace: v1 ran above), then v1 + v2 by shared read on a fresh copy.
+  const [, v2] = flightDelaysVersions({ namespace: ns });
   t0 = performance.now();
-  const alosStats = await new TopologyRunner(buildFlightDelays({ namespace: ns2 }), {
+  const replayRunner = new TopologyRunner(v2, { log, registry, stateDir, untilIdle: true });
+  await replayRunner.run();
+  const replayRate = replayRunner.stats.totalIn([topics.flights]) / ((performance.now() - t0) / 1000);
+  process.stderr.write(`replay v2: ${Math.round(replayRate)} records/s\n`);
+  const ns3 = `${ns}s`;
+  await loadFlightData({ log, registry, limit, topics: flightTopics(ns3) });
+  const sharedDir = mkdtempSync(join(tmpdir(), 'eddy-bench-shared-'));
+  t0 = performance.now();
+  const sharedRunner = new TopologyRunner(flightDelaysVersions({ namespace: ns3 }), {
     log,
     registry,
-    stateDir: alosDir,
+    stateDir: sharedDir,
     untilIdle: true,
-    processingGuarantee: 'at-least-once',
-  }).run();
-  const alos = alosStats.totalIn([flightTopics(ns2).flights]) / ((performance.now() - t0) / 1000);
-  rmSync(alosDir, { recursive: true, force: true });
-  process.stderr.write(`pipeline at-least-once: ${Math.round(alos)} records/s\n`);
-
-  // Restore alone: every changelog partition read (read_committed) and applied to a fresh SQLite store, the path
-  // a task takes when it opens with no local state.
-  const restoreDir = mkdtempSync(join(tmpdir(), 'eddy-bench-restore-'));
-  t0 = performance.now();
-  let restored = 0;
-  for (const store of topology.stores.values()) {
-    for (const o of await log.offsets(store.changelog)) {
-      const path = join(restoreDir, `${store.name}-${o.partition}.sqlite`);
-      const bytes = store.kind === 'kv' ? new SqliteKeyValueStore(store.name, path) : new SqliteWindowStore(store.name, path);
-      for await (const batch of log.read({ topic: store.changelog, partition: o.partition }, { maxBatchRecords: 10_000 })) {
-        bytes.apply(batch.map((r) => ({ key: r.key!, value: r.value })), batch[batch.length - 1].offset + 1);
-        restored += batch.length;
-      }
-      bytes.close();
-    }
-  }
-  const restore = restored / ((performance.now() - t0) / 1000);
-  rmSync(restoreDir, { recursive: true, force: true });
-
-  // Rebuild end to end: the state directory deleted, a runner opens every task (group join, fencing, restore).
-  rmSync(stateDir, { recursive: true, force: true });
-  t0 = performance.now();
-  const again = await new TopologyRunner(topology, { log, registry, stateDir, untilIdle: true }).run();
-  const rebuild = again.restoredRecords / ((performance.now() - t0) / 1000);
-
-  const lines = [
-    `Machine: ${cpus().length} × ${cpus()[0]?.model.trim()}, ${Math.round(totalmem() / 2 ** 20)} MiB RAM, Node ${process.version}; Kafka 3.9.1 (local, single node, KRaft) and Apicurio 3.x on the same machine. Date: ${new Date().toISOString().slice(0, 10)}.`,
-    '',
-    '| measurement | records | records/s | note |',
-    '|---|---:|---:|---|',
-    `| load (parquet → Avro → Kafka, idempotent producer) | ${loaded.flights} | ${Math.round(loadRate)} | |`,
-    `| raw kafkajs consume + produce (baseline) | ${loaded.flights} | ${Math.round(raw)} | read_committed consumer, idempotent producer, no processing |`,
-    `| flight-delays v1, exactly-once | ${stats.totalIn([topics.flights])} | ${Math.round(pipe)} | ${(pipe / raw).toFixed(2)}× the raw baseline; ${stats.commits} transactions |`,
-    `| flight-delays v1, at-least-once | ${alosStats.totalIn([flightTopics(ns2).flights])} | ${Math.round(alos)} | ${(alos / raw).toFixed(2)}× the raw baseline |`,
-    `| restore: changelog read + SQLite apply | ${restored} | ${Math.round(restore)} | both stores, every partition |`,
-    `| rebuild with a runner after deleting the state directory | ${again.restoredRecords} | ${Math.round(rebuild)} | includes group join, fencing, task open |`,
+  });
+  await sharedRunner.run();
+  const sharedRate = sharedRunner.stats.totalIn([flightTopics(ns3).flights]) / ((performance.now() - t0) / 1000);
+  const sharedFetched = sharedRunner.fetched;
+  rmSync(sharedDir, { recursive: true, force: true });
+  process.stderr.write(`shared v1+v2: ${Math.round(sharedRate)} records/s per version\n`);
+  const versionLines = [
+    `| flight-delays v2 replayed beside v1 | ${replayRunner.stats.totalIn([topics.flights])} | ${Math.round(replayRate)} | **${(replayRate / pipe).toFixed(2)}×** v1's first run |`,
+    `| v1 + v2 in one runner (shared read) | ${sharedRunner.stats.totalIn([flightTopics(ns3).flights])} each | ${Math.round(sharedRate)} per version | **${(sharedRate / pipe).toFixed(2)}×** a version alone; input fetched ${sharedFetched.sharedInputRecords} times (${sharedFetched.catchUpRecords} by catch-up reads) |`,
   ];
-  console.log(lines.join('\n'));
+  if (versionsOnly) {
+    console.log(
+      [
+        `Machine: ${cpus().length} × ${cpus()[0]?.model.trim()}, Node ${process.version}; Kafka 3.9.1 (local) and Apicurio on the same machine. Date: ${new Date().toISOString().slice(0, 10)}.`,
+        '',
+        '| measurement | records | records/s | note |',
+        '|---|---:|---:|---|',
+        `| flight-delays v1, exactly-once, first run | ${stats.totalIn([topics.flights])} | ${Math.round(pipe)} | the baseline |`,
+        ...versionLines,
+      ].join('\n'),
+    );
+  } else {
+    // The same pipeline at-least-once, on a second copy of the input (another namespace, same partitioning).
+    const ns2 = `${ns}a`;
+    await loadFlightData({ log, registry, limit, topics: flightTopics(ns2) });
+    const alosDir = mkdtempSync(join(tmpdir(), 'eddy-bench-alos-'));
+    t0 = performance.now();
+    const alosStats = await new TopologyRunner(buildFlightDelays({ namespace: ns2 }), {
+      log,
+      registry,
+      stateDir: alosDir,
+      untilIdle: true,
+      processingGuarantee: 'at-least-once',
+    }).run();
+    const alos = alosStats.totalIn([flightTopics(ns2).flights]) / ((performance.now() - t0) / 1000);
+    rmSync(alosDir, { recursive: true, force: true });
+    process.stderr.write(`pipeline at-least-once: ${Math.round(alos)} records/s\n`);
+
+    // Restore alone: every changelog partition read (read_committed) and applied to a fresh SQLite store, the path
+    // a task takes when it opens with no local state.
+    const restoreDir = mkdtempSync(join(tmpdir(), 'eddy-bench-restore-'));
+    t0 = performance.now();
+    let restored = 0;
+    for (const store of topology.stores.values()) {
+      for (const o of await log.offsets(store.changelog)) {
+        const path = join(restoreDir, `${store.name}-${o.partition}.sqlite`);
+        const bytes =
+          store.kind === 'kv' ? new SqliteKeyValueStore(store.name, path) : new SqliteWindowStore(store.name, path);
+        for await (const batch of log.read(
+          { topic: store.changelog, partition: o.partition },
+          { maxBatchRecords: 10_000 },
+        )) {
+          bytes.apply(
+            batch.map((r) => ({ key: r.key!, value: r.value })),
+            batch[batch.length - 1].offset + 1,
+          );
+          restored += batch.length;
+        }
+        bytes.close();
+      }
+    }
+    const restore = restored / ((performance.now() - t0) / 1000);
+    rmSync(restoreDir, { recursive: true, force: true });
+
+    // Rebuild end to end: the state directory deleted, a runner opens every task (group join, fencing, restore).
+    rmSync(stateDir, { recursive: true, force: true });
+    t0 = performance.now();
+    const again = await new TopologyRunner(topology, { log, registry, stateDir, untilIdle: true }).run();
+    const rebuild = again.restoredRecords / ((performance.now() - t0) / 1000);
+
+    const lines = [
+      `Machine: ${cpus().length} × ${cpus()[0]?.model.trim()}, ${Math.round(totalmem() / 2 ** 20)} MiB RAM, Node ${process.version}; Kafka 3.9.1 (local, single node, KRaft) and Apicurio 3.x on the same machine. Date: ${new Date().toISOString().slice(0, 10)}.`,
+      '',
+      '| measurement | records | records/s | note |',
+      '|---|---:|---:|---|',
+      `| load (parquet → Avro → Kafka, idempotent producer) | ${loaded.flights} | ${Math.round(loadRate)} | |`,
+      `| raw kafkajs consume + produce (baseline) | ${loaded.flights} | ${Math.round(raw)} | read_committed consumer, idempotent producer, no processing |`,
+      `| flight-delays v1, exactly-once | ${stats.totalIn([topics.flights])} | ${Math.round(pipe)} | ${(pipe / raw).toFixed(2)}× the raw baseline; ${stats.commits} transactions |`,
+      `| flight-delays v1, at-least-once | ${alosStats.totalIn([flightTopics(ns2).flights])} | ${Math.round(alos)} | ${(alos / raw).toFixed(2)}× the raw baseline |`,
+      `| restore: changelog read + SQLite apply | ${restored} | ${Math.round(restore)} | both stores, every partition |`,
+      `| rebuild with a runner after deleting the state directory | ${again.restoredRecords} | ${Math.round(rebuild)} | includes group join, fencing, task open |`,
+      ...versionLines,
+    ];
+    console.log(lines.join('\n'));
+  }
 } finally {
   await log.close();
   await registry.close();
