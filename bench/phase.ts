@@ -5,7 +5,9 @@
  *   raw                   read every record of topic flights and append it to topic bench-copy (no processing)
  *   pipeline [batch]      run flight-delays v1 until idle
  *   version <N>           run flight-delays version N alone until idle (a replay when another version ran before)
- *   shared                run flight-delays v1 and v2 in one runner (one read of the input) until idle
+ *   shared                run flight-delays v1 and v2 in one runner (one read of the input) until idle: from the
+ *                         start for both, or (after `version 1`) v2 replaying beside a caught-up v1; the records
+ *                         counted are v2's
  *   diff                  eddy diff of v1 and v2's two stores (after `version 1` and `version 2`, or `shared`)
  */
 import { join } from 'node:path';
@@ -54,7 +56,7 @@ if (phase === 'load') {
   const versions = flightDelaysVersions().filter((t) => phase === 'shared' || t.version === Number(arg));
   const runner = new TopologyRunner(versions, { log, registry, stateDir: join(dataDir, 'state'), untilIdle: true, maxBatchRecords: 5000 });
   await runner.run();
-  result.records = runner.stats.totalIn(['flights']);
+  result.records = runner.versions[runner.versions.length - 1].stats.totalIn(['flights']);
   result.perVersion = Object.fromEntries(runner.versions.map((v) => [v.topology.version, v.stats.totalIn(['flights'])]));
   result.fetched = runner.fetched;
 } else if (phase === 'diff') {
