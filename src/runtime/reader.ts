@@ -125,10 +125,12 @@ export class SharedRead {
     if (start === undefined) return; // revoked meanwhile
     this.prevEnd.set(key, last.offset + 1);
     const shared = new Map<string, Promise<Decoded>>();
-    for (const v of readers) {
+    // The versions process the batch concurrently: their tasks share nothing, so one version's commit (a wait on
+    // the log) overlaps the other's processing.
+    const runs = readers.map((v) => {
       const task = v.existingTask(topic, partition);
-      if (task === undefined) continue;
-      await task.lock.run(async () => {
+      if (task === undefined) return Promise.resolve();
+      return task.lock.run(async () => {
         if (task.state !== 'running') return; // restoring: it catches up once restored
         const at = task.position(topic);
         if (Math.max(at, this.frontier.get(`${task.taskId}|${topic}`) ?? -1) < start) {
@@ -145,7 +147,9 @@ export class SharedRead {
         } else decoded = this.decodeShared(v, topic, todo, false);
         await this.process(v, task, topic, todo, await decoded, batch.highWatermark, false);
       });
-    }
+    });
+    const failed = (await Promise.allSettled(runs)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
   }
 
   /**
