@@ -11,6 +11,7 @@ import { TopologyRunner } from '../runtime/runner.js';
 import type { RunStats } from '../runtime/stats.js';
 import type { ProcessingGuarantee } from '../runtime/task.js';
 import { runWorker } from '../runtime/worker.js';
+import { recordedRun } from '../runs/recorder.js';
 import { describeMermaid, describeText } from '../topology/describe.js';
 import type { Topology } from '../topology/graph.js';
 import { type Backend, dataPaths, openBackend } from './env.js';
@@ -96,7 +97,7 @@ async function runTopology(
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   try {
-    await runner.run();
+    await recordedRun(b.log, runner, { kind: 'run', idle: o.untilIdle === true }, () => runner.run());
     return new Map(runner.versions.map((v) => [v.topology, v.stats]));
   } finally {
     process.off('SIGINT', stop);

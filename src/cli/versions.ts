@@ -21,6 +21,7 @@ import {
 import { describePlan, retire } from '../replay/retire.js';
 import { inputLag, versionStatuses } from '../replay/status.js';
 import { TopologyRunner } from '../runtime/runner.js';
+import { recordedRun } from '../runs/recorder.js';
 import type { Topology } from '../topology/graph.js';
 import { type Backend, openBackend } from './env.js';
 import { formatRows } from './format.js';
@@ -269,7 +270,7 @@ async function runToEnd(
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   try {
-    await runner.run();
+    await recordedRun(b.log, runner, { kind: 'replay', idle: true }, () => runner.run());
   } finally {
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);

@@ -20,6 +20,7 @@ import { type PartitionLag, WorkerMetrics } from './metrics.js';
 import { type Readiness, TopologyRunner } from './runner.js';
 import type { RunStats } from './stats.js';
 import { describeQuarantine } from '../state/task-stores.js';
+import { RunRecorder } from '../runs/recorder.js';
 import { liveVersionOf, readVersions } from '../replay/registry.js';
 import type { ProcessingGuarantee } from './task.js';
 
@@ -365,7 +366,9 @@ export async function runWorker(o: RunWorkerOptions): Promise<number> {
       timedOut(1);
     }, o.shutdownTimeoutMs);
   };
+  let runRecord: RunRecorder | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
+    runRecord?.signal(signal);
     if (shuttingDown) {
       const code = 128 + (constants.signals[signal] ?? 15);
       log.warn({ event: 'shutdown', signal, exitCode: code }, `second ${signal}: exiting at once with code ${code}`);
@@ -382,9 +385,11 @@ export async function runWorker(o: RunWorkerOptions): Promise<number> {
     let code = 0;
     try {
       await worker.start();
+      runRecord = await RunRecorder.start(o.log, () => worker.runner, { kind: 'worker', onWarning: (m) => log.warn({ event: 'run-record' }, m) });
       await worker.done;
     } catch (err) {
       code = 1;
+      await runRecord?.finish({ error: err });
       log.error(
         { event: 'error', code: errorCode(err), err },
         `worker failed: ${err instanceof Error ? err.message : String(err)}`,
@@ -393,6 +398,7 @@ export async function runWorker(o: RunWorkerOptions): Promise<number> {
       await worker.stop();
     }
     try {
+      await runRecord?.finish();
       await worker.close();
       await o.close?.();
     } catch (err) {
