@@ -13,6 +13,7 @@ import { cmdConfig, cmdDemo, cmdDescribe, cmdInspect, cmdLoad, cmdRun, cmdTopics
 import { FORMATS } from './format.js';
 import { registerVersionCommands } from './versions.js';
 import { registerSchemaCommands } from './schemas.js';
+import { registerRunsSqlCommands } from './runs-sql.js';
 
 function positiveInt(what: string) {
   return (raw: string): number => {
@@ -163,6 +164,7 @@ program
 
 registerVersionCommands(program, config);
 registerSchemaCommands(program, config);
+registerRunsSqlCommands(program, config);
 
 // `eddy inspect ... | head`: the reader closed the pipe; stop quietly instead of crashing on EPIPE.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {

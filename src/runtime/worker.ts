@@ -21,6 +21,7 @@ import { type Readiness, TopologyRunner } from './runner.js';
 import type { RunStats } from './stats.js';
 import { describeQuarantine } from '../state/task-stores.js';
 import { RunRecorder } from '../runs/recorder.js';
+import { workerSql } from '../sql/worker-sql.js';
 import { liveVersionOf, readVersions } from '../replay/registry.js';
 import type { ProcessingGuarantee } from './task.js';
 
@@ -35,7 +36,7 @@ export interface WorkerOptions {
   readonly registry: SchemaRegistry;
   readonly stateDir: string;
   readonly logger: Logger;
-  readonly http: { readonly host: string; readonly port: number };
+  readonly http: { readonly host: string; readonly port: number; readonly token?: string; readonly sqlTimeoutMs?: number };
   readonly maxBatchRecords: number;
   /** Default `exactly-once`. */
   readonly processingGuarantee?: ProcessingGuarantee;
@@ -170,6 +171,8 @@ export class Worker {
         metrics: () => this.metrics.metrics(),
         metricsContentType: this.metrics.contentType,
         store: (name, q) => this.store(name, q),
+        token: this.o.http.token,
+        sql: (q, opts) => workerSql(this.o, q, { maxRows: opts.limit, timeoutMs: this.o.http.sqlTimeoutMs }),
         onError: (err, req) =>
           this.log.error(
             { event: 'error', code: errorCode(err), err, method: req.method, url: req.url },
