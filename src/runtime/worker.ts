@@ -20,7 +20,7 @@ import { type PartitionLag, WorkerMetrics } from './metrics.js';
 import { type Readiness, TopologyRunner } from './runner.js';
 import type { RunStats } from './stats.js';
 import { describeQuarantine } from '../state/task-stores.js';
-import { RunRecorder } from '../runs/recorder.js';
+import { healthTopicsOf, RunRecorder } from '../runs/recorder.js';
 import { workerSql } from '../sql/worker-sql.js';
 import { liveVersionOf, readVersions } from '../replay/registry.js';
 import type { ProcessingGuarantee } from './task.js';
@@ -147,6 +147,7 @@ export class Worker {
       readiness: () => this.runner.readiness(),
       stores: [...o.topology.stores.keys()],
       lag: () => this.lag(),
+      health: healthTopicsOf(o.topology),
     });
   }
 
