@@ -10,7 +10,7 @@
  *
  * - `GET /sql?q=<statement>&limit=N`: one read-only SQL statement over the stores (see `eddy sql`), with a time
  *   limit; `{ columns, rows, count, truncated }` (at most `limit` rows, default 1,000, max 10,000). A statement that
- *   would write is 400 `SQL_READ_ONLY`; one past the time limit 408 `SQL_TIMEOUT`.
+ *   would write is 400 `SQL_READ_ONLY`; one past the time limit 408 `SQL_TIMEOUT` (it runs in a child process, killed then).
  *
  * With a token (`http.token`), every endpoint but `/health` and `/ready` needs `Authorization: Bearer <token>`:
  * 401 otherwise. The token is compared in constant time (of its SHA-256 digest) and never logged.

@@ -75,6 +75,14 @@ class Decoder {
   }
 }
 
+/** The statements `eddy sql` runs: queries (SELECT, WITH ... SELECT, VALUES) and EXPLAIN of them. */
+const READ_STATEMENT = /^\s*(select|with|values|explain)\b/i;
+
+/** `sql` without its leading comments (`-- ...` lines and `/* ... *\/` blocks). */
+function withoutComments(sql: string): string {
+  return sql.replace(/^(\s*(--[^\n]*(\n|$)|\/\*[\s\S]*?\*\/))*/, '');
+}
+
 function ident(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
 }
@@ -116,7 +124,8 @@ export class SqlSession {
       if (err instanceof RangeError) throw new SqlQueryError(err.message, this.tableNames, err);
       throw new SqlQueryError((err as Error).message, this.tableNames, err);
     }
-    if (!stmt.readonly) throw new SqlReadOnlyError(sql.trim());
+    // SQLite counts ATTACH, DETACH and PRAGMA as read-only statements (they change no table); eddy does not.
+    if (!stmt.readonly || !READ_STATEMENT.test(withoutComments(sql))) throw new SqlReadOnlyError(sql.trim());
     if (!stmt.reader) return { columns: [], rows: [], truncated: false };
     const columns = stmt.columns().map((c) => c.name);
     const rows: Record<string, unknown>[] = [];
