@@ -47,8 +47,8 @@ export interface EddyConfig {
     readonly host: string;
     /** Bearer token every endpoint but /health and /ready requires; unset = no authentication. */
     readonly token?: string;
-    /** Time limit of one `GET /sql` statement, ms. */
-    readonly sqlTimeoutMs: number;
+    /** Time limit of one `GET /sql` statement, ms; default 10,000 (`SQL_TIMEOUT_MS_DEFAULT`). */
+    readonly sqlTimeoutMs?: number;
   };
   /** Topology name -> absolute path of a module whose default export returns a Topology. */
   readonly topologies: Readonly<Record<string, string | readonly string[]>>;
@@ -304,7 +304,7 @@ export const CONFIG_SCHEMA: SchemaNode = {
         sqlTimeoutMs: {
           type: 'integer',
           minimum: 1,
-          default: 10_000,
+          'x-default-doc': '`10000`',
           description: 'Time limit of one `GET /sql` statement; past it the statement is stopped and the answer is 408.',
           'x-expected': 'an integer >= 1 (milliseconds)',
         },
