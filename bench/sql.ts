@@ -7,9 +7,9 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import buildTopology from '../examples/flight-delays/topology.js';
 import { parseSchema } from '../src/schema/avro.js';
+import { LocalSchemaRegistry } from '../src/schema/local-registry.js';
 import { storesPlan } from '../src/sql/plan.js';
 import { SqlSession } from '../src/sql/session.js';
-import { LocalSchemaRegistry } from '../src/schema/local-registry.js';
 
 const stateDir = process.argv[2] ?? '.eddy/state';
 const registry = LocalSchemaRegistry.open(join(stateDir, '..', 'log.db'));
@@ -31,7 +31,9 @@ s.close();
 const table = plan.tables.find((x) => x.names[0] === 'delays_by_airport_hour')!;
 const db = new Database(':memory:');
 const reader = parseSchema(table.value.reader);
-const resolvers = new Map(Object.entries(table.value.writers).map(([id, w]) => [Number(id), reader.createResolver(parseSchema(w))]));
+const resolvers = new Map(
+  Object.entries(table.value.writers).map(([id, w]) => [Number(id), reader.createResolver(parseSchema(w))]),
+);
 let last: Buffer | undefined;
 let lastValue: Record<string, unknown> = {};
 db.function('eddy_field', { deterministic: true }, (buf: unknown, field: unknown) => {
@@ -43,7 +45,7 @@ db.function('eddy_field', { deterministic: true }, (buf: unknown, field: unknown
   return lastValue[field as string] as number;
 });
 started = performance.now();
-table.files.forEach((f, i) => db.exec(`ATTACH '${f}' AS s${i}`));
+for (const [i, f] of table.files.entries()) db.exec(`ATTACH '${f}' AS s${i}`);
 const union = table.files
   .map((_, i) => `SELECT substr(key, 6) AS airport, eddy_field(value, 'avg_delay') AS avg_delay FROM s${i}.win`)
   .join(' UNION ALL ');
@@ -52,4 +54,11 @@ db.prepare(QUERY('v')).all();
 const udfMs = performance.now() - started;
 const rows = (db.prepare('SELECT count(*) AS n FROM v').get() as { n: number }).n;
 db.close();
-console.log(JSON.stringify({ rows, materializeFirstQueryMs: Math.round(materializeMs), materializedNextQueryMs: Math.round(againMs), udfViewQueryMs: Math.round(udfMs) }));
+console.log(
+  JSON.stringify({
+    rows,
+    materializeFirstQueryMs: Math.round(materializeMs),
+    materializedNextQueryMs: Math.round(againMs),
+    udfViewQueryMs: Math.round(udfMs),
+  }),
+);

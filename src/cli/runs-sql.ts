@@ -3,7 +3,7 @@
  */
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { EddyConfig, LoadedConfig } from '../config/index.js';
-import { readRuns, type ListedRun } from '../runs/record.js';
+import { type ListedRun, readRuns } from '../runs/record.js';
 import { sqlPlanFor } from '../sql/catalog.js';
 import { SqlSession } from '../sql/session.js';
 import { openBackend } from './env.js';
@@ -15,7 +15,8 @@ type ConfigOf = (cmd: Command) => LoadedConfig;
 function positiveInt(what: string) {
   return (raw: string): number => {
     const n = Number(raw);
-    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${what} must be a positive integer, got "${raw}"`);
+    if (!Number.isInteger(n) || n < 1)
+      throw new InvalidArgumentError(`${what} must be a positive integer, got "${raw}"`);
     return n;
   };
 }
@@ -29,14 +30,19 @@ export function registerRunsSqlCommands(program: Command, config: ConfigOf): voi
     )
     .argument('<topology>', 'topology name')
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'json']).default('table'))
-    .action(async (name: string, o: { format: 'table' | 'json' }, cmd: Command) => cmdRuns(config(cmd).config, name, o));
+    .action(async (name: string, o: { format: 'table' | 'json' }, cmd: Command) =>
+      cmdRuns(config(cmd).config, name, o),
+    );
 
   program
     .command('sql')
     .description(
       'query state stores (and --topic topics) with SQL, read-only: every store of the live version of every topology is a table with typed columns',
     )
-    .argument('<query>', 'one SQL statement, e.g. "SELECT * FROM delays_by_airport_hour ORDER BY avg_delay DESC LIMIT 10"')
+    .argument(
+      '<query>',
+      'one SQL statement, e.g. "SELECT * FROM delays_by_airport_hour ORDER BY avg_delay DESC LIMIT 10"',
+    )
     .addOption(new Option('--format <format>', 'output format').choices(FORMATS).default('table'))
     .option('--version <n>', 'also expose the stores of version N, as <store>_v<N>', positiveInt('--version'))
     .option(
@@ -57,7 +63,8 @@ interface SqlFlags {
 /** `eddy sql "<query>"`. */
 async function cmdSql(config: EddyConfig, query: string, o: SqlFlags): Promise<void> {
   const topologies = [];
-  for (const [name] of await knownTopologies(config.topologies)) topologies.push(await loadVersions(name, config.topologies));
+  for (const [name] of await knownTopologies(config.topologies))
+    topologies.push(await loadVersions(name, config.topologies));
   const b = await openBackend(config);
   let session: SqlSession | undefined;
   try {

@@ -210,7 +210,7 @@ export const CONFIG_SCHEMA: SchemaNode = {
           type: 'integer',
           minimum: 1000,
           description:
-            'Consumer group session timeout (ms): a worker silent this long (crashed) loses its partitions to the others. Within the broker\'s group.min/max.session.timeout.ms.',
+            "Consumer group session timeout (ms): a worker silent this long (crashed) loses its partitions to the others. Within the broker's group.min/max.session.timeout.ms.",
           'x-env': 'KAFKA_SESSION_TIMEOUT_MS',
           'x-expected': 'an integer >= 1000 (ms)',
           'x-default-doc': '30000 (kafkajs)',
@@ -305,7 +305,8 @@ export const CONFIG_SCHEMA: SchemaNode = {
           type: 'integer',
           minimum: 1,
           'x-default-doc': '`10000`',
-          description: 'Time limit of one `GET /sql` statement; past it the statement is stopped and the answer is 408.',
+          description:
+            'Time limit of one `GET /sql` statement; past it the statement is stopped and the answer is 408.',
           'x-expected': 'an integer >= 1 (milliseconds)',
         },
       },

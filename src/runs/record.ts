@@ -9,8 +9,8 @@
 import { hostname } from 'node:os';
 import { EddyError } from '../errors.js';
 import type { Log } from '../log/contract.js';
-import { topicConfigFor } from '../topology/topic-config.js';
 import type { DataHealth } from '../runtime/stats.js';
+import { topicConfigFor } from '../topology/topic-config.js';
 
 /** The compacted topic of run records. */
 export const RUNS_TOPIC = 'eddy.meta.runs';

@@ -134,7 +134,12 @@ async function handle(
   }
   if (tokenDigest !== undefined && !authorized(req, tokenDigest)) {
     res.setHeader('www-authenticate', 'Bearer realm="eddy"');
-    return fail(res, 401, 'UNAUTHORIZED', `${path} needs the worker's token (http.token) as "Authorization: Bearer <token>"`);
+    return fail(
+      res,
+      401,
+      'UNAUTHORIZED',
+      `${path} needs the worker's token (http.token) as "Authorization: Bearer <token>"`,
+    );
   }
   if (path === '/metrics') return send(res, 200, await h.metrics(), h.metricsContentType);
   if (path === '/sql' && h.sql) {

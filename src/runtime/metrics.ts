@@ -209,8 +209,7 @@ export class WorkerMetrics {
       registers,
       collect() {
         this.reset();
-        for (const [topic, fields] of stats.nullCounts)
-          for (const [field, n] of fields) this.inc({ topic, field }, n);
+        for (const [topic, fields] of stats.nullCounts) for (const [field, n] of fields) this.inc({ topic, field }, n);
       },
     });
   }

@@ -5,8 +5,8 @@
  */
 import { EddyError } from '../errors.js';
 import type { Log } from '../log/contract.js';
-import type { AvroSchema, SchemaRegistry } from '../schema/types.js';
 import { storeFiles } from '../runtime/inspect.js';
+import type { AvroSchema, SchemaRegistry } from '../schema/types.js';
 import type { StoreInfo, Topology } from '../topology/graph.js';
 
 /** How to decode one part (key or value) of a table's records: the reader schema and the writer schemas by id. */
@@ -44,7 +44,13 @@ export interface TablePlan {
   readonly key: DecoderPlan;
   readonly value: DecoderPlan;
   /** Topic tables: the latest record per key (tombstones removed), in key order. */
-  readonly records?: readonly { key: Buffer | null; value: Buffer; partition: number; offset: number; timestamp: number }[];
+  readonly records?: readonly {
+    key: Buffer | null;
+    value: Buffer;
+    partition: number;
+    offset: number;
+    timestamp: number;
+  }[];
 }
 
 export interface SqlPlan {
@@ -100,7 +106,8 @@ export function columnsOf(
 ): ColumnPlan[] {
   const cols: ColumnPlan[] = [{ name: keyName, type: sqlTypeOf(keySchema), source: { part: 'key' } }];
   if (kind === 'window')
-    for (const part of ['window_start', 'window_end'] as const) cols.push({ name: part, type: 'TEXT', source: { part } });
+    for (const part of ['window_start', 'window_end'] as const)
+      cols.push({ name: part, type: 'TEXT', source: { part } });
   const fields = fieldsOf(valueSchema);
   const add = (c: ColumnPlan) => {
     const i = cols.findIndex((x) => x.name === c.name);
@@ -177,7 +184,14 @@ export async function topicTablePlan(log: Log, registry: SchemaRegistry, topic: 
       for (const r of batch) {
         const k = r.key === null ? `#${seq++}` : r.key.toString('base64');
         if (r.value === null) latest.delete(k);
-        else latest.set(k, { key: r.key, value: r.value, partition: r.partition, offset: r.offset, timestamp: r.timestamp });
+        else
+          latest.set(k, {
+            key: r.key,
+            value: r.value,
+            partition: r.partition,
+            offset: r.offset,
+            timestamp: r.timestamp,
+          });
       }
   const schemaOf = async (subject: string): Promise<AvroSchema | undefined> => {
     const versions = await registry.listVersions(subject);

@@ -67,7 +67,12 @@ export function runSqlWithTimeout(
     child.once('error', (err) => settle(() => reject(err)));
     child.once('exit', (code, signal) =>
       settle(() =>
-        reject(new EddyError('SQL_PROCESS', `the query process exited (${signal ?? code}) without an answer: ${stderr.trim()}`)),
+        reject(
+          new EddyError(
+            'SQL_PROCESS',
+            `the query process exited (${signal ?? code}) without an answer: ${stderr.trim()}`,
+          ),
+        ),
       ),
     );
   });

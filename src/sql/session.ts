@@ -9,8 +9,9 @@
  * `bench/sql.ts`. The store files are opened read-only, each with its own connection; queries run with
  * `PRAGMA query_only` and only statements SQLite reports read-only are run.
  */
-import Database from 'better-sqlite3';
+
 import type { Type } from 'avsc';
+import Database from 'better-sqlite3';
 import { EddyError } from '../errors.js';
 import { parseSchema } from '../schema/avro.js';
 import type { ColumnPlan, DecoderPlan, SqlPlan, TablePlan } from './plan.js';
@@ -89,8 +90,7 @@ function ident(name: string): string {
 
 function toSql(v: unknown, c: ColumnPlan): unknown {
   if (v === null || v === undefined) return null;
-  if (c.type === 'JSON')
-    return JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? x.toString() : x));
+  if (c.type === 'JSON') return JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? x.toString() : x));
   if (typeof v === 'boolean') return v ? 1 : 0;
   if (typeof v === 'object' && !Buffer.isBuffer(v)) return JSON.stringify(v);
   return v;
@@ -153,13 +153,15 @@ export class SqlSession {
     const decl = t.columns.map((c) => `${ident(c.name)} ${c.type === 'JSON' ? 'TEXT' : c.type}`).join(', ');
     this.db.exec(`CREATE TEMP TABLE ${ident(main)} (${decl})`);
     for (const a of aliases) this.db.exec(`CREATE TEMP VIEW ${ident(a)} AS SELECT * FROM ${ident(main)}`);
-    const insert = this.db.prepare(
-      `INSERT INTO ${ident(main)} VALUES (${t.columns.map(() => '?').join(', ')})`,
-    );
+    const insert = this.db.prepare(`INSERT INTO ${ident(main)} VALUES (${t.columns.map(() => '?').join(', ')})`);
     const key = new Decoder(t.key);
     const value = new Decoder(t.value);
     const size = t.windowSizeMs ?? 0;
-    const row = (k: Buffer | null, v: Buffer, extra: { windowStartMs?: number; partition?: number; offset?: number; timestamp?: number }) => {
+    const row = (
+      k: Buffer | null,
+      v: Buffer,
+      extra: { windowStartMs?: number; partition?: number; offset?: number; timestamp?: number },
+    ) => {
       const kv = k === null ? null : key.decode(k);
       const vv = value.decode(v);
       return t.columns.map((c) => {
@@ -184,12 +186,17 @@ export class SqlSession {
         const src = new Database(path, { readonly: true, fileMustExist: true });
         try {
           if (t.kind === 'kv')
-            for (const e of src.prepare('SELECT key, value FROM kv').iterate() as IterableIterator<{ key: Buffer; value: Buffer }>)
+            for (const e of src.prepare('SELECT key, value FROM kv').iterate() as IterableIterator<{
+              key: Buffer;
+              value: Buffer;
+            }>)
               insert.run(row(e.key, e.value, {}));
           else
-            for (const e of src
-              .prepare('SELECT key, window_start, value FROM win')
-              .iterate() as IterableIterator<{ key: Buffer; window_start: number; value: Buffer }>)
+            for (const e of src.prepare('SELECT key, window_start, value FROM win').iterate() as IterableIterator<{
+              key: Buffer;
+              window_start: number;
+              value: Buffer;
+            }>)
               insert.run(row(e.key, e.value, { windowStartMs: e.window_start }));
         } finally {
           src.close();

@@ -29,9 +29,8 @@ export async function workerSql(
   });
   const names = new Set(plan.tables.flatMap((t) => t.names));
   const tables = [...plan.tables, ...all.tables.map((t) => ({ ...t, names: t.names.filter((n) => !names.has(n)) }))];
-  return runSqlWithTimeout(
-    { tables: tables.filter((t) => t.names.length > 0) },
-    sql,
-    { timeoutMs: o.timeoutMs ?? SQL_TIMEOUT_MS_DEFAULT, maxRows: o.maxRows },
-  );
+  return runSqlWithTimeout({ tables: tables.filter((t) => t.names.length > 0) }, sql, {
+    timeoutMs: o.timeoutMs ?? SQL_TIMEOUT_MS_DEFAULT,
+    maxRows: o.maxRows,
+  });
 }

@@ -49,7 +49,10 @@ describe('data health', () => {
     const now = t0 + (RATE_WINDOW_SECONDS + 100) * 1_000 + 500;
     // the 600 records are older than the window: only the last 120 count, over the whole window
     expect(s.recordsPerSecond('delays.v1', now)).toBeCloseTo(120 / RATE_WINDOW_SECONDS, 9);
-    expect(s.health(topics, 'run', now).outputs['delays.v1'].recordsPerSecond).toBeCloseTo(720 / ((now - t0) / 1000), 9);
+    expect(s.health(topics, 'run', now).outputs['delays.v1'].recordsPerSecond).toBeCloseTo(
+      720 / ((now - t0) / 1000),
+      9,
+    );
   });
 
   it('are exported as Prometheus metrics', async () => {

@@ -12,8 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadFlightData } from '../../examples/flight-delays/load.js';
 import { readVersions } from '../../src/replay/registry.js';
 import type { ListedRun } from '../../src/runs/record.js';
-import { CLI, cleanEnv, eddy, type Proc } from '../helpers/proc.js';
 import { openBackendAt } from '../helpers/backend.js';
+import { CLI, cleanEnv, eddy, type Proc } from '../helpers/proc.js';
 
 const LIMIT = 3_000;
 

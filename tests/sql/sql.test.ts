@@ -5,7 +5,7 @@
  * /ready, and stops a statement past `http.sqlTimeoutMs`.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -52,20 +52,24 @@ describe('eddy sql and GET /sql (embedded log, real processes)', () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it.each(['delays_by_airport_hour', 'route_stats'])('SELECT * FROM %s equals eddy inspect', (store) => {
-    const inspect = cli(['inspect', store, '--format', 'jsonl']);
-    expect(inspect.code, inspect.stderr).toBe(0);
-    const sql = cli(['sql', `SELECT * FROM ${store}`, '--format', 'jsonl']);
-    expect(sql.code, sql.stderr).toBe(0);
-    const expected = jsonl(inspect.stdout);
-    expect(expected.length).toBeGreaterThan(10);
-    expect(canon(jsonl(sql.stdout))).toEqual(canon(expected));
-    // typed columns: numbers are numbers (SUM works), and the versioned name is the same table
-    const n = cli(['sql', `SELECT count(*) AS n, sum(flights) AS flights FROM ${store}_v1`, '--format', 'jsonl']);
-    const [row] = jsonl(n.stdout);
-    expect(row.n).toBe(expected.length);
-    expect(row.flights).toBe(expected.reduce((a, r) => a + Number(r.flights), 0));
-  }, 60_000);
+  it.each(['delays_by_airport_hour', 'route_stats'])(
+    'SELECT * FROM %s equals eddy inspect',
+    (store) => {
+      const inspect = cli(['inspect', store, '--format', 'jsonl']);
+      expect(inspect.code, inspect.stderr).toBe(0);
+      const sql = cli(['sql', `SELECT * FROM ${store}`, '--format', 'jsonl']);
+      expect(sql.code, sql.stderr).toBe(0);
+      const expected = jsonl(inspect.stdout);
+      expect(expected.length).toBeGreaterThan(10);
+      expect(canon(jsonl(sql.stdout))).toEqual(canon(expected));
+      // typed columns: numbers are numbers (SUM works), and the versioned name is the same table
+      const n = cli(['sql', `SELECT count(*) AS n, sum(flights) AS flights FROM ${store}_v1`, '--format', 'jsonl']);
+      const [row] = jsonl(n.stdout);
+      expect(row.n).toBe(expected.length);
+      expect(row.flights).toBe(expected.reduce((a, r) => a + Number(r.flights), 0));
+    },
+    60_000,
+  );
 
   it('refuses statements that write, and the store files are unchanged', () => {
     const stateDir = join(dataDir, 'state', 'flight-delays.v1');
@@ -75,7 +79,7 @@ describe('eddy sql and GET /sql (embedded log, real processes)', () => {
     const before = files.map((f) => readFileSync(f).toString('base64'));
     for (const q of [
       'DELETE FROM route_stats',
-      "UPDATE route_stats SET flights = 0",
+      'UPDATE route_stats SET flights = 0',
       'CREATE TABLE x (a)',
       'DROP TABLE route_stats',
       "ATTACH 'x.sqlite' AS x",
@@ -89,7 +93,14 @@ describe('eddy sql and GET /sql (embedded log, real processes)', () => {
   });
 
   it('--topic exposes a topic as its latest value per key', () => {
-    const r = cli(['sql', 'SELECT count(*) AS n, count(DISTINCT key) AS keys FROM airports', '--topic', 'airports', '--format', 'jsonl']);
+    const r = cli([
+      'sql',
+      'SELECT count(*) AS n, count(DISTINCT key) AS keys FROM airports',
+      '--topic',
+      'airports',
+      '--format',
+      'jsonl',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     expect(jsonl(r.stdout)).toEqual([{ n: airports, keys: airports }]);
     const out = cli([
