@@ -151,34 +151,39 @@ export class SqlSession {
     this.db.pragma('query_only = OFF');
     const [main, ...aliases] = t.names;
     const decl = t.columns.map((c) => `${ident(c.name)} ${c.type === 'JSON' ? 'TEXT' : c.type}`).join(', ');
-    this.db.exec(`CREATE TEMP TABLE ${ident(main)} (${decl})`);
-    for (const a of aliases) this.db.exec(`CREATE TEMP VIEW ${ident(a)} AS SELECT * FROM ${ident(main)}`);
+    this.db.exec(`CREATE TABLE main.${ident(main)} (${decl})`);
+    for (const a of aliases) this.db.exec(`CREATE VIEW main.${ident(a)} AS SELECT * FROM ${ident(main)}`);
     const insert = this.db.prepare(`INSERT INTO ${ident(main)} VALUES (${t.columns.map(() => '?').join(', ')})`);
     const key = new Decoder(t.key);
     const value = new Decoder(t.value);
     const size = t.windowSizeMs ?? 0;
-    const row = (
-      k: Buffer | null,
-      v: Buffer,
-      extra: { windowStartMs?: number; partition?: number; offset?: number; timestamp?: number },
-    ) => {
+    // one getter per column, chosen once: (key, value, extra) -> the SQL value
+    type Extra = { windowStartMs?: number; partition?: number; offset?: number; timestamp?: number };
+    const getters = t.columns.map((c): ((k: unknown, v: unknown, x: Extra) => unknown) => {
+      const s = c.source;
+      switch (s.part) {
+        case 'key':
+          return (k) => toSql(k, c);
+        case 'value': {
+          const field = s.field;
+          return field === undefined
+            ? (_k, v) => toSql(v, c)
+            : (_k, v) => toSql((v as Record<string, unknown> | null)?.[field], c);
+        }
+        case 'window_start':
+          return (_k, _v, x) => new Date(x.windowStartMs ?? 0).toISOString();
+        case 'window_end':
+          return (_k, _v, x) => new Date((x.windowStartMs ?? 0) + size).toISOString();
+        default: {
+          const part = s.part;
+          return (_k, _v, x) => x[part] ?? null;
+        }
+      }
+    });
+    const row = (k: Buffer | null, v: Buffer, extra: Extra) => {
       const kv = k === null ? null : key.decode(k);
       const vv = value.decode(v);
-      return t.columns.map((c) => {
-        const s = c.source;
-        switch (s.part) {
-          case 'key':
-            return toSql(kv, c);
-          case 'value':
-            return toSql(s.field === undefined ? vv : (vv as Record<string, unknown> | null)?.[s.field], c);
-          case 'window_start':
-            return new Date(extra.windowStartMs ?? 0).toISOString();
-          case 'window_end':
-            return new Date((extra.windowStartMs ?? 0) + size).toISOString();
-          default:
-            return extra[s.part] ?? null;
-        }
-      });
+      return getters.map((g) => g(kv, vv, extra));
     };
     this.db.transaction(() => {
       for (const r of t.records ?? []) insert.run(row(r.key, r.value, r));
@@ -186,18 +191,16 @@ export class SqlSession {
         const src = new Database(path, { readonly: true, fileMustExist: true });
         try {
           if (t.kind === 'kv')
-            for (const e of src.prepare('SELECT key, value FROM kv').iterate() as IterableIterator<{
-              key: Buffer;
-              value: Buffer;
-            }>)
-              insert.run(row(e.key, e.value, {}));
+            for (const [k, v] of src.prepare('SELECT key, value FROM kv').raw(true).iterate() as IterableIterator<
+              [Buffer, Buffer]
+            >)
+              insert.run(row(k, v, {}));
           else
-            for (const e of src.prepare('SELECT key, window_start, value FROM win').iterate() as IterableIterator<{
-              key: Buffer;
-              window_start: number;
-              value: Buffer;
-            }>)
-              insert.run(row(e.key, e.value, { windowStartMs: e.window_start }));
+            for (const [k, ws, v] of src
+              .prepare('SELECT key, window_start, value FROM win')
+              .raw(true)
+              .iterate() as IterableIterator<[Buffer, number, Buffer]>)
+              insert.run(row(k, v, { windowStartMs: ws }));
         } finally {
           src.close();
         }
