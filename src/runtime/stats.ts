@@ -60,6 +60,13 @@ export interface DataHealth {
   readonly deadLetterTopics: Readonly<Record<string, TopicHealth>>;
 }
 
+/** The field names of an Avro record schema (for `RunStats.nullFields`); `[]` for any other schema. */
+export function valueFieldNames(schema: unknown): string[] {
+  if (typeof schema !== 'object' || schema === null || Array.isArray(schema)) return [];
+  const s = schema as { type?: unknown; fields?: { name: string }[] };
+  return s.type === 'record' && Array.isArray(s.fields) ? s.fields.map((f) => f.name) : [];
+}
+
 /** The topics of a topology version by role, as `RunStats.health` needs them. */
 export interface HealthTopics {
   readonly sources: readonly string[];

@@ -78,35 +78,51 @@ describe('run records (embedded log, real processes)', () => {
     expect(table).toContain('idle');
   }, 180_000);
 
+  it('eddy replay records its run of the replayed version', () => {
+    const before = runs().length;
+    const r = cli(['replay', 'flight-delays', '--version', '2', '--no-progress']);
+    expect(r.code, r.stderr).toBe(0);
+    const all = runs();
+    expect(all).toHaveLength(before + 1);
+    const rec = all[all.length - 1];
+    expect(rec).toMatchObject({ kind: 'replay', version: 2, status: 'idle' });
+    expect(rec.recordsIn.flights).toBe(LIMIT);
+    expect(rec.runId).toMatch(/^flight-delays\.v2@/);
+  }, 180_000);
+
   it('a worker stopped by SIGTERM records exit signal SIGTERM; one killed with SIGKILL shows as killed, with no end', async () => {
     const before = runs();
-    const end = before[before.length - 1].positionsAtEnd;
+    const end = before.filter((r) => r.version === 1 && r.kind === 'run')[0].positionsAtEnd;
     const w = eddy(['--data-dir', dataDir, 'worker', 'flight-delays'], { EDDY_HTTP_PORT: '0' });
     running.push(w);
     await w.waitFor((l) => l.event === 'ready');
     w.child.kill('SIGTERM');
     expect((await w.exit).code).toBe(0);
+    // the worker runs every version not retired: v1 (live) and v2 (caught up by the replay), one record each
     const termed = runs().filter((r) => !before.some((b) => b.runId === r.runId));
-    expect(termed).toHaveLength(1);
-    expect(termed[0].kind).toBe('worker');
-    expect(termed[0].exit).toEqual({ reason: 'signal', signal: 'SIGTERM' });
-    expect(termed[0].positionsAtStart).toEqual(end);
+    expect(termed.map((r) => r.version).sort()).toEqual([1, 2]);
+    for (const r of termed) {
+      expect(r.kind).toBe('worker');
+      expect(r.exit).toEqual({ reason: 'signal', signal: 'SIGTERM' });
+    }
+    expect(termed.find((r) => r.version === 1)?.positionsAtStart).toEqual(end);
 
     const k = eddy(['--data-dir', dataDir, 'worker', 'flight-delays'], { EDDY_HTTP_PORT: '0' });
     running.push(k);
     await k.waitFor((l) => l.event === 'ready');
     // the start record is written right after setup; wait until it is on the log
     const deadline = Date.now() + 30_000;
-    while (runs().length < before.length + 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    while (runs().length < before.length + 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     k.child.kill('SIGKILL');
     expect((await k.exit).signal).toBe('SIGKILL');
-    const all = runs();
-    const killed = all[all.length - 1];
-    expect(killed.kind).toBe('worker');
-    expect(killed.status).toBe('killed');
-    expect(killed.endMs).toBeUndefined();
-    expect(killed.exit).toBeUndefined();
-    expect(killed.pid).toBe(k.child.pid);
+    const killed = runs().filter((r) => r.pid === k.child.pid);
+    expect(killed.map((r) => r.version).sort()).toEqual([1, 2]);
+    for (const r of killed) {
+      expect(r.kind).toBe('worker');
+      expect(r.status).toBe('killed');
+      expect(r.endMs).toBeUndefined();
+      expect(r.exit).toBeUndefined();
+    }
     expect(cli(['runs', 'flight-delays']).stdout).toMatch(/killed/);
   }, 180_000);
 });
