@@ -44,6 +44,7 @@ export function registerRunsSqlCommands(program: Command, config: ConfigOf): voi
       'one SQL statement, e.g. "SELECT * FROM delays_by_airport_hour ORDER BY avg_delay DESC LIMIT 10"',
     )
     .addOption(new Option('--format <format>', 'output format').choices(FORMATS).default('table'))
+    .option('--topology <name>', 'only the stores of this topology (default: every topology)')
     .option('--version <n>', 'also expose the stores of version N, as <store>_v<N>', positiveInt('--version'))
     .option(
       '--topic <topic...>',
@@ -55,6 +56,7 @@ export function registerRunsSqlCommands(program: Command, config: ConfigOf): voi
 
 interface SqlFlags {
   format: Format;
+  topology?: string;
   version?: number;
   topic?: string[];
   limit?: number;

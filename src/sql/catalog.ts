@@ -22,8 +22,7 @@ export async function sqlPlanFor(o: {
   topics?: readonly string[];
 }): Promise<SqlPlan> {
   const snap = await readVersions(o.log);
-  const tables: TablePlan[] = [];
-  const taken = new Set<string>();
+  const candidates: TablePlan[] = [];
   for (const versions of o.topologies) {
     if (versions.length === 0) continue;
     const live = liveVersionOf(snap, versions[0].name);
@@ -31,12 +30,17 @@ export async function sqlPlanFor(o: {
     const chosen = [{ topology: main, main: true }];
     const extra = o.version === undefined ? undefined : versions.find((v) => v.version === o.version);
     if (extra !== undefined && extra !== main) chosen.push({ topology: extra, main: false });
-    for (const t of await storesPlan(o.registry, o.stateDir, chosen)) {
-      // a store name two topologies share: the first keeps the bare name, both keep `<store>_v<N>`
-      const names = t.names.filter((n) => !taken.has(n));
-      for (const n of names) taken.add(n);
-      if (names.length > 0) tables.push({ ...t, names });
-    }
+    candidates.push(...(await storesPlan(o.registry, o.stateDir, chosen)));
+  }
+  // A name two topologies share goes to the one with state on disk first (then the first given); both keep what
+  // is left of `<store>`, `<store>_v<N>`.
+  const withState = candidates.filter((t) => t.files.length > 0);
+  const tables: TablePlan[] = [];
+  const taken = new Set<string>();
+  for (const t of [...withState, ...candidates.filter((c) => c.files.length === 0)]) {
+    const names = t.names.filter((n) => !taken.has(n));
+    for (const n of names) taken.add(n);
+    if (names.length > 0) tables.push({ ...t, names });
   }
   for (const topic of o.topics ?? []) tables.push(await topicTablePlan(o.log, o.registry, topic));
   return { tables };
