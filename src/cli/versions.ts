@@ -20,8 +20,8 @@ import {
 } from '../replay/replay.js';
 import { describePlan, retire } from '../replay/retire.js';
 import { inputLag, versionStatuses } from '../replay/status.js';
-import { TopologyRunner } from '../runtime/runner.js';
 import { recordedRun } from '../runs/recorder.js';
+import { TopologyRunner } from '../runtime/runner.js';
 import type { Topology } from '../topology/graph.js';
 import { type Backend, openBackend } from './env.js';
 import { formatRows } from './format.js';

@@ -36,7 +36,14 @@ export interface WorkerOptions {
   readonly registry: SchemaRegistry;
   readonly stateDir: string;
   readonly logger: Logger;
-  readonly http: { readonly host: string; readonly port: number; readonly token?: string; readonly sqlTimeoutMs?: number };
+  readonly http: {
+    readonly host: string;
+    readonly port: number;
+    /** Bearer token of every endpoint but /health and /ready (`http.token`). */
+    readonly token?: string;
+    /** Time limit of one `GET /sql` statement, ms (`http.sqlTimeoutMs`). */
+    readonly sqlTimeoutMs?: number;
+  };
   readonly maxBatchRecords: number;
   /** Default `exactly-once`. */
   readonly processingGuarantee?: ProcessingGuarantee;
@@ -389,7 +396,10 @@ export async function runWorker(o: RunWorkerOptions): Promise<number> {
     let code = 0;
     try {
       await worker.start();
-      runRecord = await RunRecorder.start(o.log, () => worker.runner, { kind: 'worker', onWarning: (m) => log.warn({ event: 'run-record' }, m) });
+      runRecord = await RunRecorder.start(o.log, () => worker.runner, {
+        kind: 'worker',
+        onWarning: (m) => log.warn({ event: 'run-record' }, m),
+      });
       await worker.done;
     } catch (err) {
       code = 1;
