@@ -11,6 +11,7 @@ import { TopologyRunner } from '../runtime/runner.js';
 import type { RunStats } from '../runtime/stats.js';
 import type { ProcessingGuarantee } from '../runtime/task.js';
 import { runWorker } from '../runtime/worker.js';
+import { recordedRun } from '../runs/recorder.js';
 import { describeMermaid, describeText } from '../topology/describe.js';
 import type { Topology } from '../topology/graph.js';
 import { cmdDryRun } from './debug.js';
@@ -97,7 +98,7 @@ async function runTopology(
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   try {
-    await runner.run();
+    await recordedRun(b.log, runner, { kind: 'run', idle: o.untilIdle === true }, () => runner.run());
     return new Map(runner.versions.map((v) => [v.topology, v.stats]));
   } finally {
     process.off('SIGINT', stop);

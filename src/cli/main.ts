@@ -18,6 +18,7 @@ import { registerSchemaCommands } from './schemas.js';
 import { isoTime, registerDebugCommands } from './debug.js';
 import { registerDataCommands } from './data.js';
 import { loadVersions } from './topologies.js';
+import { registerRunsSqlCommands } from './runs-sql.js';
 
 function positiveInt(what: string) {
   return (raw: string): number => {
@@ -202,6 +203,7 @@ program.hook('preAction', async (_program, action) => {
     }
   }
 });
+registerRunsSqlCommands(program, config);
 
 // `eddy inspect ... | head`: the reader closed the pipe; stop quietly instead of crashing on EPIPE.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {

@@ -20,6 +20,7 @@ import {
 } from '../replay/replay.js';
 import { describePlan, retire } from '../replay/retire.js';
 import { inputLag, versionStatuses } from '../replay/status.js';
+import { recordedRun } from '../runs/recorder.js';
 import { TopologyRunner } from '../runtime/runner.js';
 import type { Topology } from '../topology/graph.js';
 import { type Backend, openBackend } from './env.js';
@@ -270,7 +271,7 @@ async function runToEnd(
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   try {
-    await runner.run();
+    await recordedRun(b.log, runner, { kind: 'replay', idle: true }, () => runner.run());
   } finally {
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);

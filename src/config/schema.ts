@@ -42,7 +42,14 @@ export interface EddyConfig {
     readonly maxReconnectMs: number;
   };
   readonly schemaRegistry: { readonly url?: string; readonly username?: string; readonly password?: string };
-  readonly http: { readonly port: number; readonly host: string };
+  readonly http: {
+    readonly port: number;
+    readonly host: string;
+    /** Bearer token every endpoint but /health and /ready requires; unset = no authentication. */
+    readonly token?: string;
+    /** Time limit of one `GET /sql` statement, ms; default 10,000 (`SQL_TIMEOUT_MS_DEFAULT`). */
+    readonly sqlTimeoutMs?: number;
+  };
   /** Topology name -> absolute path of a module whose default export returns a Topology. */
   readonly topologies: Readonly<Record<string, string | readonly string[]>>;
   readonly worker: {
@@ -203,7 +210,7 @@ export const CONFIG_SCHEMA: SchemaNode = {
           type: 'integer',
           minimum: 1000,
           description:
-            'Consumer group session timeout (ms): a worker silent this long (crashed) loses its partitions to the others. Within the broker\'s group.min/max.session.timeout.ms.',
+            "Consumer group session timeout (ms): a worker silent this long (crashed) loses its partitions to the others. Within the broker's group.min/max.session.timeout.ms.",
           'x-env': 'KAFKA_SESSION_TIMEOUT_MS',
           'x-expected': 'an integer >= 1000 (ms)',
           'x-default-doc': '30000 (kafkajs)',
@@ -284,6 +291,23 @@ export const CONFIG_SCHEMA: SchemaNode = {
           description: 'Address to listen on; `0.0.0.0` for every interface (e.g. in a container).',
           'x-flag': '--http-host',
           'x-expected': 'a host name or IP address',
+        },
+        token: {
+          type: 'string',
+          minLength: 16,
+          description:
+            'When set, every endpoint but `/health` and `/ready` (metrics, stores, SQL) requires `Authorization: Bearer <token>`; 401 otherwise. Compared in constant time, never logged.',
+          'x-env': 'EDDY_HTTP_TOKEN',
+          'x-expected': 'a string of at least 16 characters (e.g. `openssl rand -hex 32`)',
+          'x-secret': true,
+        },
+        sqlTimeoutMs: {
+          type: 'integer',
+          minimum: 1,
+          'x-default-doc': '`10000`',
+          description:
+            'Time limit of one `GET /sql` statement; past it the statement is stopped and the answer is 408.',
+          'x-expected': 'an integer >= 1 (milliseconds)',
         },
       },
     },

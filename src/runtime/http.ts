@@ -8,8 +8,16 @@
  * - `GET /stores/<store>?key=K&limit=N&version=V`: a store's committed rows as JSON (at most `limit`, default 100, max
  *   10,000), of version V or else of the topology's live version (else the first version the worker runs).
  *
+ * - `GET /sql?q=<statement>&limit=N`: one read-only SQL statement over the stores (see `eddy sql`), with a time
+ *   limit; `{ columns, rows, count, truncated }` (at most `limit` rows, default 1,000, max 10,000). A statement that
+ *   would write is 400 `SQL_READ_ONLY`; one past the time limit 408 `SQL_TIMEOUT` (it runs in a child process, killed then).
+ *
+ * With a token (`http.token`), every endpoint but `/health` and `/ready` needs `Authorization: Bearer <token>`:
+ * 401 otherwise. The token is compared in constant time (of its SHA-256 digest) and never logged.
+ *
  * Every response but `/metrics` is JSON. Errors are `{ "error": { "code", "message" } }`.
  */
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { EddyError } from '../errors.js';
@@ -18,6 +26,9 @@ import type { Readiness } from './runner.js';
 /** Default and maximum `limit` of `/stores/<store>`. */
 export const STORE_ROWS_DEFAULT = 100;
 export const STORE_ROWS_MAX = 10_000;
+/** Default and maximum `limit` of `/sql`. */
+export const SQL_ROWS_DEFAULT = 1_000;
+export const SQL_ROWS_MAX = 10_000;
 
 /** What the server serves. */
 export interface HttpHandlers {
@@ -29,6 +40,13 @@ export interface HttpHandlers {
     name: string,
     opts: { key?: string; limit: number; version?: number },
   ): Promise<{ rows: readonly Record<string, unknown>[]; truncated: boolean }>;
+  /** Runs one read-only SQL statement (`GET /sql`), or throws EddyError (see `STATUS_OF_CODE`). */
+  sql?(
+    query: string,
+    opts: { limit: number },
+  ): Promise<{ columns: readonly string[]; rows: readonly Record<string, unknown>[]; truncated: boolean }>;
+  /** When set, every endpoint but `/health` and `/ready` requires `Authorization: Bearer <token>`. */
+  readonly token?: string;
   /** Called with a request's failure (anything but the documented 4xx). */
   onError?(err: unknown, req: { method?: string; url?: string }): void;
 }
@@ -62,9 +80,41 @@ function fail(res: ServerResponse, status: number, code: string, message: string
   send(res, status, { error: { code, message } });
 }
 
-const STATUS_OF_CODE: Record<string, number> = { UNKNOWN_STORE: 404, NO_STATE: 404, UNKNOWN_VERSION: 404, BAD_KEY: 400 };
+const STATUS_OF_CODE: Record<string, number> = {
+  UNKNOWN_STORE: 404,
+  NO_STATE: 404,
+  UNKNOWN_VERSION: 404,
+  BAD_KEY: 400,
+  SQL_READ_ONLY: 400,
+  SQL_QUERY: 400,
+  SQL_TIMEOUT: 408,
+};
 
-async function handle(h: HttpHandlers, req: IncomingMessage, res: ServerResponse): Promise<void> {
+const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
+
+/** Whether the request carries `Authorization: Bearer <token>`; constant time in the token's content. */
+function authorized(req: IncomingMessage, tokenDigest: Buffer): boolean {
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
+  return timingSafeEqual(digest(m?.[1] ?? ''), tokenDigest) && m !== null;
+}
+
+async function mapped<T>(res: ServerResponse, fn: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await fn();
+  } catch (err) {
+    const status = err instanceof EddyError ? STATUS_OF_CODE[err.code] : undefined;
+    if (status === undefined) throw err;
+    fail(res, status, (err as EddyError).code, (err as Error).message);
+    return undefined;
+  }
+}
+
+async function handle(
+  h: HttpHandlers,
+  req: IncomingMessage,
+  res: ServerResponse,
+  tokenDigest: Buffer | undefined,
+): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://localhost');
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.setHeader('allow', 'GET, HEAD');
@@ -82,7 +132,27 @@ async function handle(h: HttpHandlers, req: IncomingMessage, res: ServerResponse
         : `${restoring.length} task(s) restoring: ${restoring.map((t) => t.task).join(', ')}`;
     return send(res, 503, { ready: false, phase: r.phase, reason, restoring, tasks: r.tasks });
   }
+  if (tokenDigest !== undefined && !authorized(req, tokenDigest)) {
+    res.setHeader('www-authenticate', 'Bearer realm="eddy"');
+    return fail(
+      res,
+      401,
+      'UNAUTHORIZED',
+      `${path} needs the worker's token (http.token) as "Authorization: Bearer <token>"`,
+    );
+  }
   if (path === '/metrics') return send(res, 200, await h.metrics(), h.metricsContentType);
+  if (path === '/sql' && h.sql) {
+    const q = url.searchParams.get('q');
+    if (q === null || q.trim() === '') return fail(res, 400, 'BAD_QUERY', 'give the statement as ?q=<SQL>');
+    const rawLimit = url.searchParams.get('limit');
+    const limit = rawLimit === null ? SQL_ROWS_DEFAULT : Number(rawLimit);
+    if (!Number.isInteger(limit) || limit < 1 || limit > SQL_ROWS_MAX)
+      return fail(res, 400, 'BAD_LIMIT', `limit must be an integer from 1 to ${SQL_ROWS_MAX}, got "${rawLimit}"`);
+    const r = await mapped(res, () => h.sql!(q, { limit }));
+    if (r === undefined) return;
+    return send(res, 200, { columns: r.columns, count: r.rows.length, truncated: r.truncated, rows: r.rows });
+  }
   const m = /^\/stores\/([^/]+)$/.exec(path);
   if (m && h.store) {
     const rawLimit = url.searchParams.get('limit');
@@ -95,20 +165,15 @@ async function handle(h: HttpHandlers, req: IncomingMessage, res: ServerResponse
     const version = rawVersion === null ? undefined : Number(rawVersion);
     if (version !== undefined && (!Number.isInteger(version) || version < 1))
       return fail(res, 400, 'BAD_VERSION', `version must be an integer >= 1, got "${rawVersion}"`);
-    try {
-      const { rows, truncated } = await h.store(store, { key, limit, version });
-      return send(res, 200, { store, key: key ?? null, count: rows.length, truncated, rows });
-    } catch (err) {
-      const status = err instanceof EddyError ? STATUS_OF_CODE[err.code] : undefined;
-      if (status === undefined) throw err;
-      return fail(res, status, (err as EddyError).code, (err as Error).message);
-    }
+    const r = await mapped(res, () => h.store!(store, { key, limit, version }));
+    if (r === undefined) return;
+    return send(res, 200, { store, key: key ?? null, count: r.rows.length, truncated: r.truncated, rows: r.rows });
   }
   fail(
     res,
     404,
     'NOT_FOUND',
-    `no route ${path}; try /health, /ready, /metrics${h.store ? ', /stores/<store>?key=K' : ''}`,
+    `no route ${path}; try /health, /ready, /metrics${h.store ? ', /stores/<store>?key=K' : ''}${h.sql ? ', /sql?q=<SQL>' : ''}`,
   );
 }
 
@@ -119,8 +184,9 @@ export async function startHttpServer(opts: {
   handlers: HttpHandlers;
 }): Promise<HttpServerHandle> {
   const h = opts.handlers;
+  const tokenDigest = h.token === undefined ? undefined : digest(h.token);
   const server: Server = createServer((req, res) => {
-    handle(h, req, res).catch((err) => {
+    handle(h, req, res, tokenDigest).catch((err) => {
       h.onError?.(err, { method: req.method, url: req.url });
       if (!res.headersSent)
         fail(

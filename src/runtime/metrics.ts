@@ -5,10 +5,14 @@
  *
  * Counters are read from the runner's `RunStats` when scraped (they count since the process started, as Prometheus
  * counters do); the latency histogram is observed per committed batch.
+ *
+ * Data health (with `health` topics): `eddy_output_records_per_second{topic}` (outputs and the dead-letter topic, over
+ * the last minute), `eddy_dead_letter_ratio{topic}` and `eddy_late_ratio` (dead letters and late records over the
+ * records read from the sources, since the process started), `eddy_output_null_values_total{topic,field}`.
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { BatchInfo, Readiness } from './runner.js';
-import type { RunStats } from './stats.js';
+import type { HealthTopics, RunStats } from './stats.js';
 
 /** Consumer lag of one assigned partition: end offset - committed offset. */
 export interface PartitionLag {
@@ -25,6 +29,8 @@ export interface MetricsSource {
   readonly stores: readonly string[];
   /** Lag of every assigned partition, computed when scraped. */
   lag(): Promise<readonly PartitionLag[]>;
+  /** The version's topics by role: with them, the data-health metrics are exported. */
+  readonly health?: HealthTopics;
 }
 
 /** Seconds buckets of the batch latency histogram: 1 ms to 30 s. */
@@ -157,12 +163,54 @@ export class WorkerMetrics {
           this.set({ state }, tasks.filter((t) => t.state === state).length);
       },
     });
+    if (src.health !== undefined) this.dataHealth(src.stats, src.health, registers);
     this.batchLatency = new Histogram({
       name: 'eddy_processing_latency_seconds',
       help: 'Wall time of one batch: decode, process, commit.',
       labelNames: ['topic'],
       buckets: LATENCY_BUCKETS_S,
       registers,
+    });
+  }
+
+  private dataHealth(stats: RunStats, topics: HealthTopics, registers: Registry[]): void {
+    new Gauge({
+      name: 'eddy_output_records_per_second',
+      help: 'Records committed per second to each output and to the dead-letter topic, over the last minute.',
+      labelNames: ['topic'],
+      registers,
+      collect() {
+        this.reset();
+        for (const topic of [...topics.outputs, topics.deadLetterTopic])
+          this.set({ topic }, stats.recordsPerSecond(topic));
+      },
+    });
+    new Gauge({
+      name: 'eddy_dead_letter_ratio',
+      help: 'Dead letters / records read from the source topics, since the worker started (0 before any record).',
+      labelNames: ['topic'],
+      registers,
+      collect() {
+        this.set({ topic: topics.deadLetterTopic }, stats.health(topics).deadLetterRatio);
+      },
+    });
+    new Gauge({
+      name: 'eddy_late_ratio',
+      help: 'Late records (after window end + grace) / records read from the source topics, since the worker started.',
+      registers,
+      collect() {
+        this.set(stats.health(topics).lateRatio);
+      },
+    });
+    new Counter({
+      name: 'eddy_output_null_values_total',
+      help: 'Output records whose value field was null (or absent), by output topic and field.',
+      labelNames: ['topic', 'field'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [topic, fields] of stats.nullCounts) for (const [field, n] of fields) this.inc({ topic, field }, n);
+      },
     });
   }
 

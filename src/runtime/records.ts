@@ -10,7 +10,7 @@ import { partitionFor } from '../log/partitioner.js';
 import type { Flowing, Origin } from '../processors/context.js';
 import type { Topology } from '../topology/graph.js';
 import { HEADERS, type TopologySerdes } from './serdes.js';
-import type { RunStats } from './stats.js';
+import { type RunStats, valueFieldNames } from './stats.js';
 
 /** Longest dead-letter reason kept, in characters (a reason may quote a huge field). */
 export const MAX_REASON_CHARS = 1_000;
@@ -40,6 +40,9 @@ export function recordBytes(r: Pick<ProducerRecord, 'key' | 'value' | 'headers'>
 export class RecordWriter {
   /** The batch's records so far, in send order. */
   readonly pending: ProducerRecord[] = [];
+  /** The batch's output values (not repartition records), for the null counts once the batch committed. */
+  readonly outputValues: { topic: string; value: unknown }[] = [];
+  private readonly fieldsOf = new Map<string, readonly string[]>();
   private readonly provenanceTopic: Buffer;
   private readonly headerBytes = new Map<string, Buffer>();
 
@@ -71,6 +74,26 @@ export class RecordWriter {
       return;
     }
     this.pending.push(out);
+    if (this.d.topology.topics.get(topic)?.role === 'output') this.outputValues.push({ topic, value: rec.value });
+  }
+
+  /** After the batch committed: counts null fields per output (a data-health metric); clears the batch's values. */
+  countCommitted(): void {
+    for (const { topic, value } of this.outputValues) {
+      let fields = this.fieldsOf.get(topic);
+      if (fields === undefined) {
+        fields = valueFieldNames(this.d.topology.topics.get(topic)?.valueSchema);
+        this.fieldsOf.set(topic, fields);
+      }
+      this.d.stats.nullFields(topic, value, fields);
+    }
+    this.outputValues.length = 0;
+  }
+
+  /** After an abort: forgets the batch. */
+  clear(): void {
+    this.pending.length = 0;
+    this.outputValues.length = 0;
   }
 
   /**

@@ -246,7 +246,7 @@ export class Task implements ProcessorContext {
       this.applied(changes, result);
       this.positions.set(batch.topic, last.offset + 1);
     } catch (err) {
-      this.writer.pending.length = 0;
+      this.writer.clear();
       for (const s of this.stores.values()) s.rolledBack();
       this.streamTimes.clear();
       for (const [k, v] of savedTimes) this.streamTimes.set(k, v);
@@ -278,6 +278,7 @@ export class Task implements ProcessorContext {
   /** After the batch's records are durable: counts outputs and applies the write caches at the returned offsets. */
   private applied(changes: readonly StoreChanges[], result: AppendResult): void {
     for (const r of this.writer.pending) this.d.stats.out(r.topic);
+    this.writer.countCommitted();
     this.writer.pending.length = 0;
     for (const c of changes) {
       const offs = result.offsets.get(tpKey(c.changelog, this.partition));

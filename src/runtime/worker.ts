@@ -20,6 +20,8 @@ import { type PartitionLag, WorkerMetrics } from './metrics.js';
 import { type Readiness, TopologyRunner } from './runner.js';
 import type { RunStats } from './stats.js';
 import { describeQuarantine } from '../state/task-stores.js';
+import { healthTopicsOf, RunRecorder } from '../runs/recorder.js';
+import { workerSql } from '../sql/worker-sql.js';
 import { liveVersionOf, readVersions } from '../replay/registry.js';
 import type { ProcessingGuarantee } from './task.js';
 
@@ -34,7 +36,14 @@ export interface WorkerOptions {
   readonly registry: SchemaRegistry;
   readonly stateDir: string;
   readonly logger: Logger;
-  readonly http: { readonly host: string; readonly port: number };
+  readonly http: {
+    readonly host: string;
+    readonly port: number;
+    /** Bearer token of every endpoint but /health and /ready (`http.token`). */
+    readonly token?: string;
+    /** Time limit of one `GET /sql` statement, ms (`http.sqlTimeoutMs`). */
+    readonly sqlTimeoutMs?: number;
+  };
   readonly maxBatchRecords: number;
   /** Default `exactly-once`. */
   readonly processingGuarantee?: ProcessingGuarantee;
@@ -145,6 +154,7 @@ export class Worker {
       readiness: () => this.runner.readiness(),
       stores: [...o.topology.stores.keys()],
       lag: () => this.lag(),
+      health: healthTopicsOf(o.topology),
     });
   }
 
@@ -169,6 +179,8 @@ export class Worker {
         metrics: () => this.metrics.metrics(),
         metricsContentType: this.metrics.contentType,
         store: (name, q) => this.store(name, q),
+        token: this.o.http.token,
+        sql: (q, opts) => workerSql(this.o, q, { maxRows: opts.limit, timeoutMs: this.o.http.sqlTimeoutMs }),
         onError: (err, req) =>
           this.log.error(
             { event: 'error', code: errorCode(err), err, method: req.method, url: req.url },
@@ -365,7 +377,9 @@ export async function runWorker(o: RunWorkerOptions): Promise<number> {
       timedOut(1);
     }, o.shutdownTimeoutMs);
   };
+  let runRecord: RunRecorder | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
+    runRecord?.signal(signal);
     if (shuttingDown) {
       const code = 128 + (constants.signals[signal] ?? 15);
       log.warn({ event: 'shutdown', signal, exitCode: code }, `second ${signal}: exiting at once with code ${code}`);
@@ -382,9 +396,14 @@ export async function runWorker(o: RunWorkerOptions): Promise<number> {
     let code = 0;
     try {
       await worker.start();
+      runRecord = await RunRecorder.start(o.log, () => worker.runner, {
+        kind: 'worker',
+        onWarning: (m) => log.warn({ event: 'run-record' }, m),
+      });
       await worker.done;
     } catch (err) {
       code = 1;
+      await runRecord?.finish({ error: err });
       log.error(
         { event: 'error', code: errorCode(err), err },
         `worker failed: ${err instanceof Error ? err.message : String(err)}`,
@@ -393,6 +412,7 @@ export async function runWorker(o: RunWorkerOptions): Promise<number> {
       await worker.stop();
     }
     try {
+      await runRecord?.finish();
       await worker.close();
       await o.close?.();
     } catch (err) {

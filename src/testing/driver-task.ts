@@ -132,6 +132,7 @@ export class DriverTask implements ProcessorContext {
       }
       const outputs = [...this.writer.pending];
       const offsets = this.d.append([...outputs, ...changelogRecords]);
+      this.writer.countCommitted();
       this.writer.pending.length = 0;
       for (const r of outputs) this.d.stats.out(r.topic);
       let i = outputs.length;
@@ -143,7 +144,7 @@ export class DriverTask implements ProcessorContext {
       for (const s of this.stores.values()) s.trim();
       this.positions.set(topic, last.offset + 1);
     } catch (err) {
-      this.writer.pending.length = 0;
+      this.writer.clear();
       for (const s of this.stores.values()) s.rolledBack();
       this.streamTimes.clear();
       for (const [k, v] of savedTimes) this.streamTimes.set(k, v);

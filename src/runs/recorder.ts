@@ -1,0 +1,214 @@
+/**
+ * Writing run records (see `./record.ts`) for a `TopologyRunner`: one record per version it runs, written at the
+ * start (after setup: the fingerprint is checked and the topics exist), every `RUN_HEARTBEAT_MS`, and at the end with
+ * the exit reason. Run-record trouble never stops processing: it is reported through `onWarning`.
+ */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { EddyError } from '../errors.js';
+import type { Log } from '../log/contract.js';
+import { tpKey } from '../log/contract.js';
+import type { RunStats } from '../runtime/stats.js';
+import type { Topology } from '../topology/graph.js';
+import {
+  ensureRunsTopic,
+  RUN_HEARTBEAT_MS,
+  RUNS_FORMAT,
+  type RunExit,
+  type RunKind,
+  type RunRecord,
+  writeRunRecord,
+} from './record.js';
+
+/** What a recorder reads of a runner (a `TopologyRunner`, or a worker's current one). */
+export interface RecordedVersions {
+  readonly versions: readonly {
+    readonly topology: Topology;
+    readonly stats: RunStats;
+    readonly fingerprint?: string;
+  }[];
+}
+
+/** The topics of `t` by role, for `RunStats.health`. */
+export function healthTopicsOf(t: Topology): { sources: string[]; outputs: string[]; deadLetterTopic: string } {
+  const all = [...t.topics.values()];
+  return {
+    sources: all.filter((x) => x.role === 'source').map((x) => x.name),
+    outputs: all.filter((x) => x.role === 'output').map((x) => x.name),
+    deadLetterTopic: t.deadLetterTopic,
+  };
+}
+
+/** Committed input positions of a version's consumer group, `<topic>:<partition>` → next offset to read. */
+async function positionsOf(log: Log, t: Topology): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const info of t.topics.values()) {
+    if (info.role !== 'source') continue;
+    for (const [p, c] of await log.committedOffsets(t.groupId, info.name)) out[tpKey(info.name, p)] = c.offset;
+  }
+  return out;
+}
+
+/** The code and message of an error, for a record. */
+function describeError(err: unknown): { code: string; message: string } {
+  if (err instanceof EddyError) return { code: err.code, message: err.message };
+  return { code: 'INTERNAL', message: err instanceof Error ? err.message : String(err) };
+}
+
+/** Writes the run records of one run (one per version). Create with `RunRecorder.start`. */
+export class RunRecorder {
+  private readonly errors: { code: string; message: string; atMs: number }[] = [];
+  private signalName?: string;
+  private timer?: NodeJS.Timeout;
+  private finished = false;
+  private writing: Promise<void> = Promise.resolve();
+
+  private constructor(
+    private readonly log: Log,
+    private readonly runner: () => RecordedVersions,
+    private readonly base: Map<number, Omit<RunRecord, 'updatedMs' | 'health' | 'errors'>>,
+    private readonly onWarning: (message: string) => void,
+  ) {}
+
+  /**
+   * Writes the start records of the versions `runner()` runs (call after `runner.setup()`), and rewrites them every
+   * `heartbeatMs`. `runner` is read each time (a worker replaces its runner after a lost broker). Never throws:
+   * trouble writing is reported to `onWarning` and the run goes on without records.
+   */
+  static async start(
+    log: Log,
+    runner: () => RecordedVersions,
+    o: { kind: RunKind; onWarning?: (message: string) => void; heartbeatMs?: number; nowMs?: number },
+  ): Promise<RunRecorder> {
+    const warn = o.onWarning ?? ((m: string) => process.stderr.write(`eddy: warning: ${m}\n`));
+    const startMs = o.nowMs ?? Date.now();
+    const base = new Map<number, Omit<RunRecord, 'updatedMs' | 'health' | 'errors'>>();
+    const rec = new RunRecorder(log, runner, base, warn);
+    try {
+      await ensureRunsTopic(log);
+      const suffix = randomBytes(3).toString('hex');
+      for (const v of runner().versions) {
+        const t = v.topology;
+        base.set(t.version, {
+          format: RUNS_FORMAT,
+          runId: `${t.groupId}@${new Date(startMs).toISOString()}#${suffix}`,
+          kind: o.kind,
+          topology: t.name,
+          version: t.version,
+          fingerprint: v.fingerprint,
+          host: hostname(),
+          pid: process.pid,
+          startMs,
+          positionsAtStart: await positionsOf(log, t),
+          recordsIn: {},
+          recordsOut: {},
+          deadLetters: {},
+          late: {},
+          restoredRecords: 0,
+          commits: 0,
+          aborts: 0,
+        });
+      }
+      await rec.write(undefined);
+    } catch (err) {
+      warn(`cannot write run records to eddy.meta.runs: ${describeError(err).message}`);
+    }
+    rec.timer = setInterval(() => void rec.enqueue(undefined), o.heartbeatMs ?? RUN_HEARTBEAT_MS);
+    rec.timer.unref();
+    return rec;
+  }
+
+  /** The run ids, by version. */
+  get runIds(): ReadonlyMap<number, string> {
+    return new Map([...this.base].map(([v, b]) => [v, b.runId]));
+  }
+
+  /** Notes the signal that stopped the run (the exit reason becomes `signal`). */
+  signal(name: string): void {
+    this.signalName ??= name;
+  }
+
+  /** Notes an error met along the way (the run may go on, e.g. a worker riding out a lost broker). */
+  error(err: unknown, nowMs = Date.now()): void {
+    this.errors.push({ ...describeError(err), atMs: nowMs });
+  }
+
+  /**
+   * Writes the end records: exit `error` when `err` is given (with its code), else `signal` when one was noted, else
+   * `idle` when `idle`, else `stopped`. Safe to call twice (the second call does nothing). Never throws.
+   */
+  async finish(o: { error?: unknown; idle?: boolean } = {}): Promise<void> {
+    if (this.finished) return;
+    this.finished = true;
+    clearInterval(this.timer);
+    let exit: RunExit;
+    if (o.error !== undefined) {
+      this.error(o.error);
+      exit = { reason: 'error', ...describeError(o.error) };
+    } else if (this.signalName !== undefined) exit = { reason: 'signal', signal: this.signalName };
+    else exit = { reason: o.idle ? 'idle' : 'stopped' };
+    await this.enqueue(exit);
+  }
+
+  private enqueue(exit: RunExit | undefined): Promise<void> {
+    this.writing = this.writing.then(() =>
+      this.write(exit).catch((err) =>
+        this.onWarning(`cannot write run records to eddy.meta.runs: ${describeError(err).message}`),
+      ),
+    );
+    return this.writing;
+  }
+
+  private async write(exit: RunExit | undefined): Promise<void> {
+    if (this.finished && exit === undefined) return;
+    const nowMs = Date.now();
+    for (const v of this.runner().versions) {
+      const b = this.base.get(v.topology.version);
+      if (b === undefined) continue;
+      const s = v.stats;
+      const rec: RunRecord = {
+        ...b,
+        updatedMs: nowMs,
+        ...(exit === undefined ? {} : { endMs: nowMs, exit }),
+        positionsAtEnd: await positionsOf(this.log, v.topology),
+        recordsIn: Object.fromEntries(s.recordsIn),
+        recordsOut: Object.fromEntries(s.recordsOut),
+        deadLetters: Object.fromEntries(s.deadLetters),
+        late: Object.fromEntries(s.lateBy),
+        restoredRecords: s.restoredRecords,
+        commits: s.commits,
+        aborts: s.aborts,
+        errors: [...this.errors],
+        health: s.health(healthTopicsOf(v.topology), 'run', nowMs),
+      };
+      await writeRunRecord(this.log, rec);
+    }
+  }
+}
+
+/**
+ * Runs `body` (a runner's `run()`) between the start and end records of a run: the exit reason is the signal seen
+ * (SIGINT/SIGTERM), the error `body` threw (rethrown), or `idle`/`stopped`. Call after the runner's `setup()`.
+ */
+export async function recordedRun<T>(
+  log: Log,
+  runner: RecordedVersions,
+  o: { kind: RunKind; idle: boolean; onWarning?: (message: string) => void },
+  body: () => Promise<T>,
+): Promise<T> {
+  const rec = await RunRecorder.start(log, () => runner, o);
+  const onSignal = (sig: NodeJS.Signals) => rec.signal(sig);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const r = await body();
+    await rec.finish({ idle: o.idle });
+    return r;
+  } catch (err) {
+    await rec.finish({ error: err });
+    throw err;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
