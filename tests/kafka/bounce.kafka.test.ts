@@ -21,6 +21,7 @@ import {
   flightNamespace,
   kafkaEnv,
 } from './helpers.js';
+import { keepForever } from './keep-forever.js';
 
 const N = 20_000;
 const BATCH = 200;
@@ -68,6 +69,7 @@ describe('a broker restarted three times mid-stream', () => {
     kafkaEnv();
     const ref = await flightNamespace({ limit: N, maxBatchRecords: BATCH });
     namespaces.push(ref);
+    await keepForever(ref, kafkaEnv().brokers);
     const stateDir = join(ref.dir, 'state');
     await new TopologyRunner(ref.topology, {
       log: ref.log,
@@ -94,6 +96,7 @@ describe('a broker restarted three times mid-stream', () => {
   it('two workers stay up through three restarts; identical to the uninterrupted run', async () => {
     const f = await flightNamespace({ limit: N, maxBatchRecords: BATCH, brokers: [`127.0.0.1:${PORT}`] });
     namespaces.push(f);
+    await keepForever(f, [`127.0.0.1:${PORT}`]);
     const a = worker(f, join(f.dir, 'a'));
     const b = worker(f, join(f.dir, 'b'));
     procs.push(a, b);

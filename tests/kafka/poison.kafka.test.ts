@@ -29,6 +29,7 @@ import {
   flightNamespace,
   kafkaEnv,
 } from './helpers.js';
+import { keepForever } from './keep-forever.js';
 
 const N = 2_000;
 const BATCH = 200;
@@ -63,6 +64,7 @@ async function prepare(c: PoisonCase): Promise<Prepared> {
         config: { 'max.message.bytes': String(c.dlqMaxBytes) },
       },
     ]);
+  await keepForever(f, kafkaEnv().brokers);
   const schema = loadSchemas(join(ROOT, 'schemas')).get('Flight')!;
   const flight = await AvroSerde.create<Flight>(f.registry, `${f.topics.flights}-value`, schema);
   const keySerde = await AvroSerde.create<string>(f.registry, `${f.topics.flights}-key`, 'string');
