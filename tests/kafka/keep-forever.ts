@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { IResourceConfig } from 'kafkajs';
 import { ConfigResourceTypes, KafkaClient, KafkaJsLogLevel } from '../../src/log/kafka/kafkajs.js';
 import { TopologyRunner } from '../../src/runtime/runner.js';
-import type { FlightNamespace } from './helpers.js';
+import { eventually, type FlightNamespace } from './helpers.js';
 
 /** Creates the topology's topics (setup) and sets `retention.ms=-1` on every one that deletes by time. */
 export async function keepForever(f: FlightNamespace, brokers: string[]): Promise<void> {
@@ -31,8 +31,12 @@ export async function keepForever(f: FlightNamespace, brokers: string[]): Promis
   } finally {
     await admin.disconnect();
   }
-  for (const r of resources) {
-    const d = await f.log.describeTopic(r.name);
-    if (d?.retentionMs !== -1) throw new Error(`retention.ms of ${r.name} is ${d?.retentionMs}, not -1`);
-  }
+  // the new configs reach the broker's metadata a moment later
+  for (const r of resources)
+    await eventually(
+      `retention.ms=-1 on ${r.name}`,
+      async () => (await f.log.describeTopic(r.name))?.retentionMs === -1,
+      30_000,
+      100,
+    );
 }
