@@ -353,10 +353,7 @@ describe('KafkaLog: co-partitioned consumer groups', () => {
     }
   });
 
-  // Flaky once under load (60 s timeout while another process loaded both cores); retried. See issue 3's note.
-  it('calls onIdle while an input has an open transaction (position at the last stable offset)', {
-    retry: 2,
-  }, async () => {
+  it('calls onIdle while an input has an open transaction (position at the last stable offset)', async () => {
     const log = newLog();
     const t = uniqueName('k-idle-open');
     await log.createTopics([{ name: t, partitions: 1 }]);
@@ -424,12 +421,7 @@ describe('KafkaLog: consumer lifecycle and timing', () => {
     await m2.stop();
   });
 
-  // Flaky (about 1 run in 2 under the full suite on 2 cores): the member sometimes never gets its batches back after the
-  // long onAssigned; suspected race between the handler heartbeat timer and the group re-join. Retried until fixed;
-  // see the closing note of issue 3.
-  it('keeps its partitions through a batch handler slower than the session timeout (heartbeats while handling)', {
-    retry: 4,
-  }, async () => {
+  it('keeps its partitions through a batch handler slower than the session timeout (heartbeats while handling)', async () => {
     const log = newLog({ sessionTimeoutMs: 3_000, heartbeatIntervalMs: 300 });
     const t = uniqueName('k-slow');
     await log.createTopics([{ name: t, partitions: 1 }]);

@@ -18,6 +18,8 @@ const MAX_PARTITION_BATCH_BYTES = 900_000;
 const MAX_PARTITION_BATCH_RECORDS = 1_000;
 /** Bytes per produce request. */
 const MAX_REQUEST_BYTES = 8 * 1024 * 1024;
+/** Bytes a record batch adds around its records (its header is 61 bytes), kept free under a topic's limit. */
+const BATCH_HEADER_BYTES = 100;
 /** Age of cached metadata used to validate topics and partitions before sending. */
 export const METADATA_MAX_AGE_MS = 10_000;
 
@@ -50,13 +52,29 @@ export type SendBatch = (
   topicMessages: TopicMessages,
 ) => Promise<{ topicName: string; partition: number; baseOffset?: string }[]>;
 
-/** Sends records chunk by chunk (each partition's part of a chunk is one batch) and collects their offsets. */
+/**
+ * The largest record batch a topic accepts (`max.message.bytes`), bytes; undefined = the broker's default. A
+ * topic's limit may be far below the ~1 MB default (a dead-letter topic set small on purpose), and the broker
+ * refuses a whole batch over it, failing the transaction, even when each record alone fits.
+ */
+export type MaxBatchBytes = (topic: string) => Promise<number | undefined>;
+
+/**
+ * Sends records chunk by chunk (each partition's part of a chunk is one batch, kept under the topic's
+ * `max.message.bytes` when `maxBatchBytes` knows it) and collects their offsets.
+ */
 export async function produce(
   records: readonly ProducerRecord[],
   sendBatch: SendBatch,
+  maxBatchBytes?: MaxBatchBytes,
 ): Promise<Map<string, number[]>> {
   const offsets = new Map<string, number[]>();
-  for (const chunk of chunkRecords(records)) {
+  const limits = new Map<string, number>();
+  for (const topic of new Set(records.map((r) => r.topic))) {
+    const limit = await maxBatchBytes?.(topic);
+    if (limit !== undefined) limits.set(topic, Math.max(1, limit - BATCH_HEADER_BYTES));
+  }
+  for (const chunk of chunkRecords(records, limits)) {
     const byTopic = new Map<string, TopicMessages[number]['messages']>();
     for (const [, rs] of chunk) {
       for (const r of rs) {
@@ -82,8 +100,15 @@ export async function produce(
   return offsets;
 }
 
-/** Splits records, in order, into chunks of at most 1,000 records / ~900 KB per partition and 8 MB in all. */
-function chunkRecords(records: readonly ProducerRecord[]): Map<string, ProducerRecord[]>[] {
+/**
+ * Splits records, in order, into chunks of at most 1,000 records / ~900 KB (or the topic's `limits` entry, bytes)
+ * per partition and 8 MB in all. A record larger than its limit goes alone (the broker refuses it; callers that
+ * must not fail check sizes first).
+ */
+function chunkRecords(
+  records: readonly ProducerRecord[],
+  limits: ReadonlyMap<string, number>,
+): Map<string, ProducerRecord[]>[] {
   const chunks: Map<string, ProducerRecord[]>[] = [];
   let chunk = new Map<string, ProducerRecord[]>();
   let tpBytes = new Map<string, number>();
@@ -95,7 +120,8 @@ function chunkRecords(records: readonly ProducerRecord[]): Map<string, ProducerR
     const full = (chunk.get(key)?.length ?? 0) >= MAX_PARTITION_BATCH_RECORDS;
     if (
       full ||
-      (inTp > 0 && inTp + size > MAX_PARTITION_BATCH_BYTES) ||
+      (inTp > 0 &&
+        inTp + size > Math.min(MAX_PARTITION_BATCH_BYTES, limits.get(r.topic) ?? MAX_PARTITION_BATCH_BYTES)) ||
       (total > 0 && total + size > MAX_REQUEST_BYTES)
     ) {
       chunks.push(chunk);
@@ -111,9 +137,9 @@ function chunkRecords(records: readonly ProducerRecord[]): Map<string, ProducerR
   return chunks;
 }
 
-/** An upper estimate of a record's size in a record batch, in bytes. */
+/** An upper estimate of a record's size in a record batch, in bytes (framing varints take up to 36). */
 function recordSize(r: ProducerRecord): number {
-  let size = 32 + (r.key?.length ?? 0) + (r.value?.length ?? 0);
+  let size = 40 + (r.key?.length ?? 0) + (r.value?.length ?? 0);
   if (r.headers !== undefined)
     for (const [k, v] of Object.entries(r.headers)) size += 10 + Buffer.byteLength(k) + v.length;
   return size;

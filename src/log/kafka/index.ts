@@ -66,6 +66,8 @@ export class KafkaLog implements Log {
   private readonly timings: KafkaConsumerTimings;
   private readonly transactionTimeoutMs: number;
   private readonly producers = new Set<KafkaProducer>();
+  /** `max.message.bytes` per topic, described on first send (see `maxBatchBytes`). */
+  private readonly maxBytesByTopic = new Map<string, Promise<number | undefined>>();
   private readonly consumers = new Set<KafkaConsumer>();
   private closing: Promise<void> | undefined;
 
@@ -98,12 +100,14 @@ export class KafkaLog implements Log {
   /** See `Log.createTopics`; `config` is passed to the broker but not compared for existing topics. */
   async createTopics(specs: readonly TopicSpec[]): Promise<void> {
     this.assertOpen();
+    for (const s of specs) this.maxBytesByTopic.delete(s.name);
     await this.topics.createTopics(specs);
   }
 
   /** Deletes topics (the broker drops their committed group offsets). Unknown names are ignored. */
   async deleteTopics(names: readonly string[]): Promise<void> {
     this.assertOpen();
+    for (const n of names) this.maxBytesByTopic.delete(n);
     await this.topics.deleteTopics(names);
   }
 
@@ -200,6 +204,28 @@ export class KafkaLog implements Log {
     if ((await this.raw.partitionsOf(topic)) === undefined) throw new UnknownTopicError(topic);
   }
 
+  /**
+   * A topic's `max.message.bytes` (bytes), described once per topic and cached for the log's life (a topic's
+   * limit changed later is not seen until a new log). A failed describe is not cached and means "no limit known".
+   */
+  private maxBatchBytes(topic: string): Promise<number | undefined> {
+    let p = this.maxBytesByTopic.get(topic);
+    if (p === undefined) {
+      p = this.topics.describeTopic(topic).then(
+        (d) => {
+          if (d === undefined) this.maxBytesByTopic.delete(topic);
+          return d?.maxMessageBytes;
+        },
+        () => {
+          this.maxBytesByTopic.delete(topic);
+          return undefined;
+        },
+      );
+      this.maxBytesByTopic.set(topic, p);
+    }
+    return p;
+  }
+
   /** A producer (see `KafkaProducer`). Throws `InvalidStateError` after `close`. */
   producer(opts: { transactionalId?: string } = {}): Producer {
     this.assertOpen();
@@ -211,6 +237,7 @@ export class KafkaLog implements Log {
       raw: this.raw,
       transactionTimeoutMs: this.transactionTimeoutMs,
       idempotent: this.idempotent,
+      maxBatchBytes: (topic: string) => this.maxBatchBytes(topic),
     };
     const p = new KafkaProducer(ctx, opts.transactionalId, (closed) => this.producers.delete(closed));
     this.producers.add(p);

@@ -18,7 +18,15 @@ import { InvalidStateError, KafkaError, ProducerFencedError } from '../../errors
 import type { AppendResult, Producer, ProducerRecord, TopicPartitionOffset, Transaction } from '../contract.js';
 import { tpKey } from '../contract.js';
 import { checkCommitOffsets } from '../validate.js';
-import { awaitVisible, METADATA_MAX_AGE_MS, offsetTopics, produce, retryTxn, validateRecords } from './batches.js';
+import {
+  awaitVisible,
+  type MaxBatchBytes,
+  METADATA_MAX_AGE_MS,
+  offsetTopics,
+  produce,
+  retryTxn,
+  validateRecords,
+} from './batches.js';
 import { entry, isFencingError, toEddyError } from './client.js';
 import { Partitioners } from './kafkajs.js';
 import type { RawClient } from './raw.js';
@@ -32,6 +40,8 @@ export interface ProducerContext {
   readonly raw: RawClient;
   readonly transactionTimeoutMs: number;
   readonly idempotent: SharedProducer;
+  /** A topic's `max.message.bytes`, bytes (cached by the log); undefined = the broker's default. */
+  readonly maxBatchBytes?: MaxBatchBytes;
 }
 
 /** Creates a connected kafkajs producer; transactional when `transactionalId` is given. */
@@ -172,7 +182,13 @@ export class KafkaProducer implements Producer {
     if (records.length === 0) return { offsets: new Map() };
     const kp = await this.ctx.idempotent.get();
     try {
-      return { offsets: await produce(records, (topicMessages) => kp.sendBatch({ topicMessages, acks: -1 })) };
+      return {
+        offsets: await produce(
+          records,
+          (topicMessages) => kp.sendBatch({ topicMessages, acks: -1 }),
+          this.ctx.maxBatchBytes,
+        ),
+      };
     } catch (err) {
       await this.ctx.idempotent.discard(kp);
       throw toEddyError(err, 'send');
@@ -209,7 +225,11 @@ export class KafkaProducer implements Producer {
     }
     let result: Map<string, number[]>;
     try {
-      result = await produce(records, (topicMessages) => ktx.sendBatch({ topicMessages, acks: -1 }));
+      result = await produce(
+        records,
+        (topicMessages) => ktx.sendBatch({ topicMessages, acks: -1 }),
+        this.ctx.maxBatchBytes,
+      );
       for (const [groupId, tpos] of offsets) {
         const topics = offsetTopics([...tpos.values()]);
         await retryTxn(() => ktx.sendOffsets({ consumerGroupId: groupId, topics }));
