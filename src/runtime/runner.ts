@@ -413,6 +413,7 @@ export class TopologyRunner {
       for (const v of this.versions) v.stats.rebalances++;
       this.revokedSinceBatch = true;
     }
+    const closing: Promise<void>[] = [];
     const closed: string[] = [];
     for (const tp of tps) {
       this.assigned.delete(tpKey(tp.topic, tp.partition));
@@ -421,22 +422,30 @@ export class TopologyRunner {
         const task = v.existingTask(tp.topic, tp.partition);
         if (task === undefined) continue;
         // Close the task once one of its source partitions goes (co-partitioned topics move together).
-        await this.closeTask(v, task);
+        closing.push(this.closeTask(v, task));
         closed.push(task.taskId);
       }
     }
+    // all at once: the rebalance waits for the slowest task, not for their sum
+    const failed = (await Promise.allSettled(closing)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
     this.opts.onRevoked?.(closed, tps);
   }
 
   private async closeTask(v: VersionRuntime, task: Task): Promise<void> {
+    const purges: Promise<void>[] = [];
     if (task.state === 'running')
       for (const topic of task.sourceTopics)
-        if (v.isInternal(topic)) await v.purgeRepartition(topic, task.partition, task.position(topic), true);
+        if (v.isInternal(topic)) purges.push(v.purgeRepartition(topic, task.partition, task.position(topic), true));
     v.removeTask(task);
     this.updater.remove(task);
     this.shared.forget(task);
     this.restoreStatus.delete(task.taskId);
-    await task.lock.run(() => task.close());
+    // A restoring task closes at once: its stores stop between two changelog batches (the step in flight resolves
+    // false), so a rebalance never waits for a restore. Others close after the batch or step in flight.
+    if (task.state === 'restoring') await task.close();
+    else await task.lock.run(() => task.close());
+    await Promise.all(purges);
   }
 
   private async closeTasks(): Promise<void> {
