@@ -1,5 +1,6 @@
 /**
- * Until eddy creates its topics with `retention.ms=-1` (issue 9, item 1), the broker deletes the flight-delays
+ * eddy now creates its topics with `retention.ms=-1` (issue 9, item 1); this helper, written before that landed, still
+ * asserts it on every delete-policy topic of a namespace (a no-op now). Originally: the broker deletes the flight-delays
  * records (event times from 2001) at its next retention check, every 5 minutes: a long Kafka test then fails with
  * RECORDS_DELETED or missing outputs. `keepForever` sets `retention.ms=-1` on a namespace's delete-policy topics
  * (inputs, outputs, dead letters, repartition topics), creating the topology's topics first. Remove it once

@@ -30,6 +30,7 @@ import {
   kafkaEnv,
 } from './helpers.js';
 import { keepForever } from './keep-forever.js';
+import { topicConfigFor } from '../../src/topology/topic-config.js';
 
 const N = 2_000;
 const BATCH = 200;
@@ -61,7 +62,8 @@ async function prepare(c: PoisonCase): Promise<Prepared> {
       {
         name: f.topology.deadLetterTopic,
         partitions: FLIGHTS_PARTITIONS,
-        config: { 'max.message.bytes': String(c.dlqMaxBytes) },
+        // as eddy would create it (no time retention: eddy refuses to run otherwise), with a small size limit
+        config: { ...topicConfigFor('dlq'), 'max.message.bytes': String(c.dlqMaxBytes) },
       },
     ]);
   await keepForever(f, kafkaEnv().brokers);
