@@ -14,7 +14,7 @@ import type { Airport, AirportHourDelay, DelayStats, EnrichedFlight, Flight } fr
 import type * as V2 from '../../src/generated/schemas-v2.js';
 import { tumbling } from '../../src/processors/window.js';
 import { loadSchemas } from '../../src/schema/load.js';
-import { topology } from '../../src/topology/builder.js';
+import { type GlobalTable, type Stream, topology } from '../../src/topology/builder.js';
 import type { Topology } from '../../src/topology/graph.js';
 import { packageRoot } from '../../src/util/paths.js';
 
@@ -81,34 +81,12 @@ export function flightTopics(namespace?: string): { flights: string; airports: s
   return { flights: `${p}flights`, airports: `${p}airports` };
 }
 
-/** Builds flight-delays: version 1 unless `opts.version` is 2. */
-export function buildFlightDelays(opts: FlightDelaysOptions = {}): Topology {
-  if (opts.version === 2) return buildV2(opts);
-  if (opts.version !== undefined && opts.version !== 1) {
-    throw new ConfigError(`flight-delays has versions 1 and 2, not ${String(opts.version)}.`, {
-      version: opts.version,
-    });
-  }
-  const s = loadSchemas(opts.schemasDir ?? join(packageRoot(import.meta.url), 'schemas'));
-  const p = opts.namespace ? `${opts.namespace}-` : '';
-  const topics = flightTopics(opts.namespace);
-  const t = topology({
-    name: `${p}flight-delays`,
-    version: 1,
-    description: 'US flight delays per airport-hour and per route',
-  });
-
-  const flights = t.source<string, Flight>(topics.flights, { key: 'string', value: s.get('Flight')! });
-  const airports = t.globalTable<string, Airport>('airports', topics.airports, {
-    key: 'string',
-    value: s.get('Airport')!,
-  });
-  const hourly = t.output<string, AirportHourDelay>(`${p}airport-delays-hourly`, {
-    key: 'string',
-    value: s.get('AirportHourDelay')!,
-  });
-
-  const enriched = flights
+/**
+ * Validation and enrichment, the same in every version: delays outside [MIN_DELAY, MAX_DELAY] and unknown airports go
+ * to the dead-letter topic; origin and destination cities and states are joined from the airports table.
+ */
+function enrich(flights: Stream<string, Flight>, airports: GlobalTable<string, Airport>): Stream<string, EnrichedFlight> {
+  return flights
     .validate('validate', (f) =>
       f.delay < MIN_DELAY || f.delay > MAX_DELAY
         ? `delay ${f.delay} min outside [${MIN_DELAY}, ${MAX_DELAY}]`
@@ -140,6 +118,36 @@ export function buildFlightDelays(opts: FlightDelaysOptions = {}): Topology {
       },
       { name: 'enrich-destination', onMissing: 'dead-letter' },
     );
+}
+
+/** Builds flight-delays: version 1 unless `opts.version` is 2. */
+export function buildFlightDelays(opts: FlightDelaysOptions = {}): Topology {
+  if (opts.version === 2) return buildV2(opts);
+  if (opts.version !== undefined && opts.version !== 1) {
+    throw new ConfigError(`flight-delays has versions 1 and 2, not ${String(opts.version)}.`, {
+      version: opts.version,
+    });
+  }
+  const s = loadSchemas(opts.schemasDir ?? join(packageRoot(import.meta.url), 'schemas'));
+  const p = opts.namespace ? `${opts.namespace}-` : '';
+  const topics = flightTopics(opts.namespace);
+  const t = topology({
+    name: `${p}flight-delays`,
+    version: 1,
+    description: 'US flight delays per airport-hour and per route',
+  });
+
+  const flights = t.source<string, Flight>(topics.flights, { key: 'string', value: s.get('Flight')! });
+  const airports = t.globalTable<string, Airport>('airports', topics.airports, {
+    key: 'string',
+    value: s.get('Airport')!,
+  });
+  const hourly = t.output<string, AirportHourDelay>(`${p}airport-delays-hourly`, {
+    key: 'string',
+    value: s.get('AirportHourDelay')!,
+  });
+
+  const enriched = enrich(flights, airports);
 
   enriched
     .groupByKey({ key: 'string' })
@@ -197,38 +205,7 @@ function buildV2(opts: FlightDelaysOptions): Topology {
     value: s.get('AirportHourDelay')!,
   });
 
-  const enriched = flights
-    .validate('validate', (f) =>
-      f.delay < MIN_DELAY || f.delay > MAX_DELAY
-        ? `delay ${f.delay} min outside [${MIN_DELAY}, ${MAX_DELAY}]`
-        : undefined,
-    )
-    .join(
-      airports,
-      (r) => r.value.origin,
-      (f, a): EnrichedFlight => ({
-        date: f.date,
-        delay: f.delay,
-        distance: f.distance,
-        origin: f.origin,
-        destination: f.destination,
-        origin_city: a.city,
-        origin_state: a.state,
-        dest_city: null,
-        dest_state: null,
-      }),
-      { name: 'enrich-origin', onMissing: 'dead-letter' },
-    )
-    .join(
-      airports,
-      (r) => r.value.destination,
-      (f, a): EnrichedFlight => {
-        f.dest_city = a.city;
-        f.dest_state = a.state;
-        return f;
-      },
-      { name: 'enrich-destination', onMissing: 'dead-letter' },
-    );
+  const enriched = enrich(flights, airports);
 
   enriched
     .groupByKey({ key: 'string' })

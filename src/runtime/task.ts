@@ -1,22 +1,19 @@
-import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { EddyError, RecordsDeletedError, UnknownStoreError } from '../errors.js';
-import type { AppendResult, Headers, Log, LogRecord, ProducerRecord, TopicPartitionOffset } from '../log/contract.js';
+import { EddyError, RecordsDeletedError } from '../errors.js';
+import type { AppendResult, Log, LogRecord, TopicPartitionOffset } from '../log/contract.js';
 import { tpKey } from '../log/contract.js';
-import { partitionFor } from '../log/partitioner.js';
-import type { Flowing, ProcessorContext, ReadonlyGlobalTable } from '../processors/context.js';
+import type { Flowing } from '../processors/context.js';
 import { NO_STREAM_TIME } from '../processors/window.js';
-import type { ChangelogEntry } from '../state/sqlite.js';
-import { KeyValueStore, type Serde, WindowStore } from '../state/stores.js';
+import type { Serde } from '../state/stores.js';
 import { describeQuarantine, type QuarantinedStore, TaskStores } from '../state/task-stores.js';
 import type { Subtopology, Topology } from '../topology/graph.js';
-import { taskId, transactionalId, versionedTaskId } from '../topology/names.js';
+import { transactionalId } from '../topology/names.js';
 import { Mutex } from '../util/mutex.js';
 import { AtLeastOnceCommitter, type Committer, type ProcessingGuarantee, TransactionalCommitter } from './commit.js';
 import type { GlobalTableView } from './global-tables.js';
-import { RecordWriter } from './records.js';
 import type { TopologySerdes } from './serdes.js';
 import type { RunStats } from './stats.js';
+import { type StoreChanges, TaskContext } from './task-context.js';
 
 export { PROCESSING_GUARANTEES, type ProcessingGuarantee } from './commit.js';
 
@@ -61,16 +58,6 @@ export interface DecodedBatch {
 /** `created` -> `open()` -> `restoring` -> (restored) `running` -> `closed`. */
 export type TaskState = 'created' | 'restoring' | 'running' | 'closed';
 
-type AnyStore = KeyValueStore<unknown, unknown> | WindowStore<unknown, unknown>;
-
-/** One store's pending changes of a batch and the changelog records that carry them. */
-interface StoreChanges {
-  readonly store: AnyStore;
-  readonly changelog: string;
-  readonly entries: ChangelogEntry[];
-  readonly records: ProducerRecord[];
-}
-
 /** The path of a store's SQLite file. */
 export function storePath(stateDir: string, group: string, task: string, store: string): string {
   return join(stateDir, group, task, `${store}.sqlite`);
@@ -86,48 +73,24 @@ export function storePath(stateDir: string, group: string, task: string, store: 
  * Every call that touches the task's state runs under `lock` (the reader, the catch-up reads and the state updater
  * all reach a task).
  */
-export class Task implements ProcessorContext {
-  readonly taskId: string;
-  /** `<subtopology>_<partition>`: the task's folder under the version's state directory. */
-  readonly localId: string;
-  readonly partition: number;
+export class Task extends TaskContext {
   readonly lock = new Mutex();
   private stateNow: TaskState = 'created';
-  private readonly stores = new Map<string, AnyStore>();
   private taskStores?: TaskStores;
   private readonly positions = new Map<string, number>();
-  private readonly streamTimes = new Map<string, number>();
-  private readonly writer: RecordWriter;
   private readonly committer: Committer;
-  /** Per source topic: node ids reachable from its source node, in topological order. */
-  private readonly routes = new Map<string, { source: number; order: number[] }>();
 
   constructor(private readonly d: TaskDeps) {
+    super(d);
     const t = d.topology;
-    this.partition = d.partition;
-    this.localId = taskId(d.subtopology.id, d.partition);
-    this.taskId = versionedTaskId(t.name, t.version, d.subtopology.id, d.partition);
-    this.writer = new RecordWriter(d);
     this.committer =
       d.processingGuarantee === 'at-least-once'
         ? new AtLeastOnceCommitter(d.log, t.groupId, d.stats)
         : new TransactionalCommitter(d.log, transactionalId(t.name, t.version, this.localId), t.groupId, d.stats);
-    const { nodes } = t;
-    for (const id of d.subtopology.nodes) {
-      const n = nodes[id];
-      if (n.kind !== 'source') continue;
-      const reach = new Set<number>([id]);
-      for (const x of d.subtopology.nodes) if (reach.has(x)) for (const c of nodes[x].children) reach.add(c);
-      this.routes.set(n.topic!, { source: id, order: d.subtopology.nodes.filter((x) => reach.has(x)) });
-    }
   }
 
   get state(): TaskState {
     return this.stateNow;
-  }
-
-  get metrics(): RunStats {
-    return this.d.stats;
   }
 
   /** The source topics this task reads (partition `partition` of each). */
@@ -185,11 +148,13 @@ export class Task implements ProcessorContext {
       const committed = (await log.committedOffsets(t.groupId, topic)).get(this.partition);
       const range = (await log.offsets(topic)).find((o) => o.partition === this.partition);
       const low = range?.low ?? 0;
-      if (committed !== undefined && committed.offset < low) throw new RecordsDeletedError(topic, this.partition, committed.offset, low);
+      if (committed !== undefined && committed.offset < low)
+        throw new RecordsDeletedError(topic, this.partition, committed.offset, low);
       this.positions.set(topic, committed?.offset ?? low);
       if (committed?.metadata) {
         const times = JSON.parse(committed.metadata) as Record<string, number>;
-        for (const [k, v] of Object.entries(times)) this.streamTimes.set(k, Math.max(v, this.streamTimes.get(k) ?? NO_STREAM_TIME));
+        for (const [k, v] of Object.entries(times))
+          this.streamTimes.set(k, Math.max(v, this.streamTimes.get(k) ?? NO_STREAM_TIME));
       }
     }
     this.stateNow = 'restoring';
@@ -213,9 +178,7 @@ export class Task implements ProcessorContext {
    * transaction (if any) is aborted, the write caches are dropped, and the error is rethrown.
    */
   async process(batch: DecodedBatch): Promise<void> {
-    const route = this.routes.get(batch.topic);
-    if (route === undefined)
-      throw new EddyError('NOT_A_SOURCE', `task ${this.taskId} does not read topic ${batch.topic}`);
+    this.checkSource(batch.topic);
     if (this.stateNow !== 'running')
       throw new EddyError('TASK_NOT_RUNNING', `task ${this.taskId} is ${this.stateNow}, not running`);
     const { last } = batch;
@@ -224,20 +187,8 @@ export class Task implements ProcessorContext {
     this.d.stats.lag.set(tpKey(batch.topic, batch.partition), batch.highWatermark - (last.offset + 1));
     try {
       for (const b of batch.bad) this.writer.deadLetter(b.raw, 'deserialize', b.reason);
-      const inputs = new Map<number, Flowing[]>([[route.source, [...batch.ok]]]);
-      const { nodes } = this.d.topology;
-      for (const id of route.order) {
-        const node = nodes[id];
-        const input = inputs.get(id) ?? [];
-        const out = node.processor === undefined ? input : await node.processor.process(input, this);
-        if (out.length === 0) continue;
-        for (const c of node.children) {
-          const had = inputs.get(c);
-          if (had === undefined) inputs.set(c, out as Flowing[]);
-          else had.push(...out);
-        }
-      }
-      const changes = this.changelogs(last);
+      await this.runChain(batch.topic, batch.ok);
+      const changes = this.changelogs(last.timestamp);
       for (const c of changes) this.d.stats.out(c.changelog, c.entries.length);
       const result = await this.committer.commit({
         records: [...this.writer.pending, ...changes.flatMap((c) => c.records)],
@@ -246,27 +197,9 @@ export class Task implements ProcessorContext {
       this.applied(changes, result);
       this.positions.set(batch.topic, last.offset + 1);
     } catch (err) {
-      this.writer.clear();
-      for (const s of this.stores.values()) s.rolledBack();
-      this.streamTimes.clear();
-      for (const [k, v] of savedTimes) this.streamTimes.set(k, v);
+      this.rollback(savedTimes);
       throw err;
     }
-  }
-
-  /** The batch's changelog records per store with pending changes. */
-  private changelogs(last: LogRecord): StoreChanges[] {
-    const out: StoreChanges[] = [];
-    for (const [name, store] of this.stores) {
-      if (store.pendingCount === 0) continue;
-      const entries = store.pendingChanges();
-      const changelog = this.d.topology.stores.get(name)!.changelog;
-      const { partition } = this;
-      const { timestamp } = last;
-      const records = entries.map((e) => ({ topic: changelog, partition, key: e.key, value: e.value, timestamp }));
-      out.push({ store, changelog, entries, records });
-    }
-    return out;
   }
 
   /** The consumed offset to commit for the batch, with the stream times as metadata. */
@@ -288,42 +221,6 @@ export class Task implements ProcessorContext {
       c.store.committed(c.entries, lastOffset + 1);
     }
     for (const s of this.stores.values()) s.trim();
-  }
-
-  // ---- ProcessorContext ----
-
-  kvStore<K, V>(name: string): KeyValueStore<K, V> {
-    const s = this.stores.get(name);
-    if (!(s instanceof KeyValueStore)) throw new UnknownStoreError(name, [...this.stores.keys()]);
-    return s as KeyValueStore<K, V>;
-  }
-
-  windowStore<K, V>(name: string): WindowStore<K, V> {
-    const s = this.stores.get(name);
-    if (!(s instanceof WindowStore)) throw new UnknownStoreError(name, [...this.stores.keys()]);
-    return s as WindowStore<K, V>;
-  }
-
-  globalTable<K, V>(name: string): ReadonlyGlobalTable<K, V> {
-    const g = this.d.globalTables.get(name);
-    if (g === undefined) throw new UnknownStoreError(name, [...this.d.globalTables.keys()]);
-    return g as unknown as ReadonlyGlobalTable<K, V>;
-  }
-
-  streamTime(processor: string): number {
-    return this.streamTimes.get(processor) ?? NO_STREAM_TIME;
-  }
-
-  setStreamTime(processor: string, ms: number): void {
-    this.streamTimes.set(processor, ms);
-  }
-
-  send(topic: string, rec: Flowing): void {
-    this.writer.send(topic, rec);
-  }
-
-  deadLetter(rec: Flowing, processor: string, reason: string): void {
-    this.writer.deadLetter(rec.raw, processor, reason, rec.origin);
   }
 
   /** Closes stores and the committer (no transaction is open between batches). Safe to call twice. */
