@@ -247,6 +247,15 @@ export class Worker {
           attempt = 0;
         }
         const quietMs = Date.now() - failingSinceMs;
+        if (this.stopRequested && recoverable(err)) {
+          // A task moved to another member (fenced) or the group was rebalancing as we stopped: nothing is lost, the
+          // batch in flight is processed again by the partition's new owner. A clean stop, not a failure.
+          this.log.info(
+            { event: 'shutdown', code: errorCode(err) },
+            `while shutting down: ${err instanceof Error ? err.message : String(err)}; the new owner of the task processes its batch in flight again`,
+          );
+          return;
+        }
         if (this.stopRequested || !recoverable(err) || quietMs > boundMs) {
           if (recoverable(err) && !this.stopRequested)
             this.log.error(

@@ -163,10 +163,11 @@ describe('a restore far longer than the session timeout, a second worker joining
     const errors = (p: Proc) => p.lines.filter((l) => l.event === 'error');
     expect(errors(a)).toEqual([]);
     expect(errors(b)).toEqual([]);
-    // No task was fenced by a member it had moved to (issue 9 item 6): a revocation closes a restoring task at once,
-    // so a member the coordinator drops mid-restore gives its tasks up instead of keeping them until its restore
-    // ends (before that fix, b was fenced with PRODUCER_FENCED and restarted its runner). Members dropped by the
-    // coordinator under a 2 s session timeout on 2 busy cores are reported, not asserted.
+    // Reported, not asserted: under a 2 s session timeout on 2 busy cores the coordinator may drop a member (its
+    // heartbeat late); its tasks then move, and the member they moved to fences its producers, as Kafka's zombie
+    // fencing should: the dropped member rides it out (a `reconnect` line, no exit; a SIGTERM arriving meanwhile is
+    // still a clean stop). A revocation closes a restoring task at once, so a member that *knows* it lost a task never
+    // keeps it until its restore ends (before that, b kept its tasks ~22 s and was fenced on every such run).
     const dropped = (p: Proc) =>
       p.lines.filter((l) => l.event === 'kafkajs' && /not aware of this member/.test(String(l.error)));
     const reconnects = (p: Proc) => p.lines.filter((l) => l.event === 'reconnect').map((l) => String(l.code));
@@ -175,8 +176,8 @@ describe('a restore far longer than the session timeout, a second worker joining
       return done.length === 0 ? undefined : Math.max(...done) - since;
     };
     const rebalances = (p: Proc) => p.lines.filter((l) => l.event === 'assigned').length;
-    expect(reconnects(a)).toEqual([]);
-    expect(reconnects(b)).toEqual([]);
+    // a reconnect only ever follows a fence or a rebalance, never another error
+    for (const code of [...reconnects(a), ...reconnects(b)]) expect(['PRODUCER_FENCED', 'REBALANCE_IN_PROGRESS']).toContain(code);
     console.log(
       `restore: padded ${padded} changelog records; a restored route_stats by ${restoreMs(a, startedMs)} ms from start, ` +
         `b joined at ${bJoinedMs - startedMs} ms; assignments a=${rebalances(a)} b=${rebalances(b)}; ` +
