@@ -10,8 +10,8 @@
  */
 import type { Log } from '../log/contract.js';
 import type { Topology } from '../topology/graph.js';
-import { topicConfigFor } from '../topology/topic-config.js';
 import { versionId } from '../topology/names.js';
+import { topicConfigFor } from '../topology/topic-config.js';
 import { FingerprintMismatchError, PositionsBackwardError, UnknownVersionError, VersionStateError } from './errors.js';
 import { type Fingerprint, type FingerprintGuarantee, fingerprintChanges, fingerprintOf } from './fingerprint.js';
 
@@ -65,7 +65,9 @@ export interface VersionsSnapshot {
 /** Creates the registry topic if missing (1 partition, compacted). */
 export async function ensureVersionsTopic(log: Log): Promise<void> {
   // compacted, and no time retention: the registry's records keep their write times, but a version outlives any limit
-  await log.createTopics([{ name: VERSIONS_TOPIC, partitions: 1, compacted: true, config: topicConfigFor('changelog') }]);
+  await log.createTopics([
+    { name: VERSIONS_TOPIC, partitions: 1, compacted: true, config: topicConfigFor('changelog') },
+  ]);
 }
 
 /** Reads the whole registry (the last record per key). An absent topic is an empty registry. */

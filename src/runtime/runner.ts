@@ -1,10 +1,6 @@
 import { ConfigError } from '../errors.js';
 import type { Consumer, Log, TopicPartition } from '../log/contract.js';
 import { tpKey } from '../log/contract.js';
-import type { SchemaRegistry } from '../schema/types.js';
-import type { QuarantinedStore } from '../state/task-stores.js';
-import type { Topology } from '../topology/graph.js';
-import { readerGroupId } from '../topology/names.js';
 import { fingerprintOf } from '../replay/fingerprint.js';
 import { DEFAULT_MAX_LAG_RECORDS } from '../replay/promote.js';
 import {
@@ -16,6 +12,10 @@ import {
   setVersionState,
 } from '../replay/registry.js';
 import { inputLag } from '../replay/status.js';
+import type { SchemaRegistry } from '../schema/types.js';
+import type { QuarantinedStore } from '../state/task-stores.js';
+import type { Topology } from '../topology/graph.js';
+import { readerGroupId } from '../topology/names.js';
 import type { ProcessingGuarantee } from './commit.js';
 import { SharedRead } from './reader.js';
 import type { RunStats } from './stats.js';
@@ -294,7 +294,8 @@ export class TopologyRunner {
         const positions: Record<string, number> = {};
         for (const info of t.topics.values()) {
           if (info.role !== 'source') continue;
-          for (const [p, c] of await log.committedOffsets(t.groupId, info.name)) positions[tpKey(info.name, p)] = c.offset;
+          for (const [p, c] of await log.committedOffsets(t.groupId, info.name))
+            positions[tpKey(info.name, p)] = c.offset;
         }
         if (Object.keys(positions).length > 0) await recordPositions(log, t.name, t.version, positions);
         let state = (await getVersion(log, t.name, t.version)).state;

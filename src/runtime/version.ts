@@ -6,10 +6,10 @@ import type { QuarantinedStore } from '../state/task-stores.js';
 import type { Topology } from '../topology/graph.js';
 import { taskId } from '../topology/names.js';
 import { topicConfigFor } from '../topology/topic-config.js';
-import { checkRetention } from './retention.js';
-import { withEventTime } from './event-time.js';
 import { PROCESSING_GUARANTEES, type ProcessingGuarantee } from './commit.js';
+import { withEventTime } from './event-time.js';
 import { bootstrapGlobalTables, type GlobalTableView } from './global-tables.js';
+import { checkRetention } from './retention.js';
 import { TopologySerdes } from './serdes.js';
 import { RunStats } from './stats.js';
 import { Task } from './task.js';
@@ -144,7 +144,10 @@ export class VersionRuntime {
         );
     }
     // Time retention would delete records by their (old) event times: refused on eddy's own topics, warned on inputs.
-    for (const w of await checkRetention(log, [...t.topics.values()].map((i) => ({ name: i.name, role: i.role }))))
+    for (const w of await checkRetention(
+      log,
+      [...t.topics.values()].map((i) => ({ name: i.name, role: i.role })),
+    ))
       this.o.onWarning?.('retention', w);
     const specs: TopicSpec[] = [];
     for (const info of t.topics.values()) {

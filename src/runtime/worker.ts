@@ -11,7 +11,11 @@ import { constants } from 'node:os';
 import { EddyError, UnknownStoreError } from '../errors.js';
 import type { Log, TopicPartition } from '../log/contract.js';
 import { tpKey } from '../log/contract.js';
+import { liveVersionOf, readVersions } from '../replay/registry.js';
+import { healthTopicsOf, RunRecorder } from '../runs/recorder.js';
 import type { SchemaRegistry } from '../schema/types.js';
+import { workerSql } from '../sql/worker-sql.js';
+import { describeQuarantine } from '../state/task-stores.js';
 import type { Topology } from '../topology/graph.js';
 import { type HttpServerHandle, startHttpServer } from './http.js';
 import { readStore } from './inspect.js';
@@ -19,10 +23,6 @@ import { errorCode, type Logger } from './logger.js';
 import { type PartitionLag, WorkerMetrics } from './metrics.js';
 import { type Readiness, TopologyRunner } from './runner.js';
 import type { RunStats } from './stats.js';
-import { describeQuarantine } from '../state/task-stores.js';
-import { healthTopicsOf, RunRecorder } from '../runs/recorder.js';
-import { workerSql } from '../sql/worker-sql.js';
-import { liveVersionOf, readVersions } from '../replay/registry.js';
 import type { ProcessingGuarantee } from './task.js';
 
 /** Options of a worker. */
@@ -86,7 +86,7 @@ export class Worker {
         maxBatchRecords: o.maxBatchRecords,
         processingGuarantee: o.processingGuarantee,
         onWarning: (event, message) => this.log.warn({ event }, message),
-      onQuarantine: (q) => this.log.warn({ event: 'quarantine', ...q }, describeQuarantine(q)),
+        onQuarantine: (q) => this.log.warn({ event: 'quarantine', ...q }, describeQuarantine(q)),
         onBatch: (stats, b) => {
           this.lastProgressMs = Date.now();
           this.metrics.observeBatch(b);
@@ -320,7 +320,10 @@ export class Worker {
     const wanted = q.version ?? liveVersionOf(await readVersions(this.o.log), this.o.topology.name);
     const t = versions.find((v) => v.version === wanted) ?? (q.version === undefined ? versions[0] : undefined);
     if (t === undefined)
-      throw new EddyError('UNKNOWN_VERSION', `this worker runs no version ${q.version} of ${this.o.topology.name} (it runs ${versions.map((v) => `v${v.version}`).join(', ')})`);
+      throw new EddyError(
+        'UNKNOWN_VERSION',
+        `this worker runs no version ${q.version} of ${this.o.topology.name} (it runs ${versions.map((v) => `v${v.version}`).join(', ')})`,
+      );
     const info = t.stores.get(name);
     if (info === undefined) throw new UnknownStoreError(name, [...t.stores.keys()]);
     const rows = await readStore({

@@ -94,7 +94,11 @@ export class TopologyTestDriver {
       // The driver is the producer of its inputs: it registers their schemas as a producer would (eddy itself
       // never registers under the subjects it reads), before the topology checks that it can read them.
       for (const info of topology.topics.values()) {
-        if ((info.role !== 'source' && info.role !== 'global') || info.keySchema === undefined || info.valueSchema === undefined)
+        if (
+          (info.role !== 'source' && info.role !== 'global') ||
+          info.keySchema === undefined ||
+          info.valueSchema === undefined
+        )
           continue;
         producers.set(info.name, {
           key: await AvroSerde.create(registry, `${info.name}-key`, info.keySchema),
