@@ -14,7 +14,8 @@ import type { Airport, AirportHourDelay, DelayStats, EnrichedFlight, Flight } fr
 import type * as V2 from '../../src/generated/schemas-v2.js';
 import { tumbling } from '../../src/processors/window.js';
 import { loadSchemas } from '../../src/schema/load.js';
-import { type GlobalTable, type Stream, topology } from '../../src/topology/builder.js';
+import type { AvroSchema } from '../../src/schema/types.js';
+import { type GlobalTable, type OutputTopic, type Stream, topology } from '../../src/topology/builder.js';
 import type { Topology } from '../../src/topology/graph.js';
 import { packageRoot } from '../../src/util/paths.js';
 
@@ -82,10 +83,53 @@ export function flightTopics(namespace?: string): { flights: string; airports: s
 }
 
 /**
+ * The statistics every version keeps, over the enriched flights: per origin airport and hour (a window store, its
+ * final windows emitted to `hourly`) and per route (a key-value store, through a repartition topic). The versions
+ * differ only in the statistics record (`empty`, `add`) and its schemas.
+ */
+function delayStatistics<S extends DelayStats>(
+  enriched: Stream<string, EnrichedFlight>,
+  s: ReadonlyMap<string, AvroSchema>,
+  hourly: OutputTopic<string, S & { airport: string; window_start: number; window_end: number }>,
+  empty: () => S,
+  add: (agg: S, delayMin: number) => S,
+): void {
+  enriched
+    .groupByKey({ key: 'string' })
+    .windowedBy(tumbling({ sizeMs: HOUR_MS, graceMs: 10 * 60_000 }))
+    .aggregate<S>('delays_by_airport_hour', {
+      value: s.get('DelayStats')!,
+      keyName: 'airport',
+      initializer: empty,
+      aggregator: (agg, f) => add(agg, f.delay),
+    })
+    .toStream(
+      (airport, w, agg) => ({ key: airport, value: { airport, window_start: w.startMs, window_end: w.endMs, ...agg } }),
+      'hourly-final',
+    )
+    .to(hourly, 'to-airport-delays-hourly');
+
+  enriched
+    .groupBy('route_stats', (r) => `${r.value.origin}-${r.value.destination}`, {
+      key: 'string',
+      value: s.get('EnrichedFlight')!,
+    })
+    .aggregate<S>('route_stats', {
+      value: s.get('DelayStats')!,
+      keyName: 'route',
+      initializer: empty,
+      aggregator: (agg, f) => add(agg, f.delay),
+    });
+}
+
+/**
  * Validation and enrichment, the same in every version: delays outside [MIN_DELAY, MAX_DELAY] and unknown airports go
  * to the dead-letter topic; origin and destination cities and states are joined from the airports table.
  */
-function enrich(flights: Stream<string, Flight>, airports: GlobalTable<string, Airport>): Stream<string, EnrichedFlight> {
+function enrich(
+  flights: Stream<string, Flight>,
+  airports: GlobalTable<string, Airport>,
+): Stream<string, EnrichedFlight> {
   return flights
     .validate('validate', (f) =>
       f.delay < MIN_DELAY || f.delay > MAX_DELAY
@@ -149,32 +193,7 @@ export function buildFlightDelays(opts: FlightDelaysOptions = {}): Topology {
 
   const enriched = enrich(flights, airports);
 
-  enriched
-    .groupByKey({ key: 'string' })
-    .windowedBy(tumbling({ sizeMs: HOUR_MS, graceMs: 10 * 60_000 }))
-    .aggregate<DelayStats>('delays_by_airport_hour', {
-      value: s.get('DelayStats')!,
-      keyName: 'airport',
-      initializer: emptyStats,
-      aggregator: (agg, f) => addDelay(agg, f.delay),
-    })
-    .toStream(
-      (airport, w, agg) => ({ key: airport, value: { airport, window_start: w.startMs, window_end: w.endMs, ...agg } }),
-      'hourly-final',
-    )
-    .to(hourly, 'to-airport-delays-hourly');
-
-  enriched
-    .groupBy('route_stats', (r) => `${r.value.origin}-${r.value.destination}`, {
-      key: 'string',
-      value: s.get('EnrichedFlight')!,
-    })
-    .aggregate<DelayStats>('route_stats', {
-      value: s.get('DelayStats')!,
-      keyName: 'route',
-      initializer: emptyStats,
-      aggregator: (agg, f) => addDelay(agg, f.delay),
-    });
+  delayStatistics(enriched, s, hourly, emptyStats, addDelay);
 
   return t.build();
 }
@@ -207,32 +226,7 @@ function buildV2(opts: FlightDelaysOptions): Topology {
 
   const enriched = enrich(flights, airports);
 
-  enriched
-    .groupByKey({ key: 'string' })
-    .windowedBy(tumbling({ sizeMs: HOUR_MS, graceMs: 10 * 60_000 }))
-    .aggregate<V2.DelayStats>('delays_by_airport_hour', {
-      value: s.get('DelayStats')!,
-      keyName: 'airport',
-      initializer: emptyStatsV2,
-      aggregator: (agg, f) => addDelayV2(agg, f.delay),
-    })
-    .toStream(
-      (airport, w, agg) => ({ key: airport, value: { airport, window_start: w.startMs, window_end: w.endMs, ...agg } }),
-      'hourly-final',
-    )
-    .to(hourly, 'to-airport-delays-hourly');
-
-  enriched
-    .groupBy('route_stats', (r) => `${r.value.origin}-${r.value.destination}`, {
-      key: 'string',
-      value: s.get('EnrichedFlight')!,
-    })
-    .aggregate<V2.DelayStats>('route_stats', {
-      value: s.get('DelayStats')!,
-      keyName: 'route',
-      initializer: emptyStatsV2,
-      aggregator: (agg, f) => addDelayV2(agg, f.delay),
-    });
+  delayStatistics(enriched, s, hourly, emptyStatsV2, addDelayV2);
 
   return t.build();
 }
