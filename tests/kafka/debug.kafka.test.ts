@@ -110,7 +110,7 @@ describe('dry run and trace (Kafka)', () => {
     expect(m, `${re} in:\n${out}`).not.toBeNull();
     return Number(m![1]);
   };
-  const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const regexEscape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
   it('eddy run --dry-run writes nothing to the broker, the registry or the state directory', async () => {
     const before = await writable();
@@ -125,7 +125,7 @@ describe('dry run and trace (Kafka)', () => {
     expect(d2.code, d2.stderr).toBe(0);
     expect(printed(d2.stdout, /^input: (\d+) records$/m)).toBe(300);
     expect(d2.stdout).toMatch(
-      new RegExp(`^schemas a real run would register: .*${escape(output.replace('.v1', '.v2'))}-value`, 'm'),
+      new RegExp(`^schemas a real run would register: .*${regexEscape(output.replace('.v1', '.v2'))}-value`, 'm'),
     );
     expect(await writable()).toEqual(before);
   }, 120_000);
@@ -139,14 +139,14 @@ describe('dry run and trace (Kafka)', () => {
     expect(printed(d.stdout, /^input: (\d+) records$/m)).toBe(MORE + BAD.length);
     const deadLetters = printed(
       d.stdout,
-      new RegExp(`^ {2}${escape(ns.topology.deadLetterTopic)}: (\\d+) dead letters`, 'm'),
+      new RegExp(`^ {2}${regexEscape(ns.topology.deadLetterTopic)}: (\\d+) dead letters`, 'm'),
     );
     expect(deadLetters).toBe(effects.deadLetters);
     expect(deadLetters).toBeGreaterThan(0);
     expect(printed(d.stdout, /^ {2}route_stats: (\d+) keys changed/m)).toBe(effects.routes.size);
     expect(d.stdout).not.toMatch(/late records/);
     expect(printed(d.stdout, /^ {2}delays_by_airport_hour: (\d+) keys changed/m)).toBe(effects.hours.size);
-    const outputs = printed(d.stdout, new RegExp(`^ {2}${escape(output)}: (\\d+) records`, 'm'));
+    const outputs = printed(d.stdout, new RegExp(`^ {2}${regexEscape(output)}: (\\d+) records`, 'm'));
     expect(outputs).toBeGreaterThan(0);
     // the real run over the same records writes what the dry run printed
     const ends = { out: await endOffsets(output), dlq: await endOffsets(ns.topology.deadLetterTopic) };
@@ -231,11 +231,12 @@ describe('dry run and trace (Kafka)', () => {
       const decode = avroDecoder(kafkaEnv().registryUrl);
       const parts = await ns.log.offsets(output);
       const p = parts.find((x) => x.high > 20)!;
-      let picked: { offset: number; value: { airport: string; window_start: number } & Stats } | undefined;
+      type HourlyValue = { airport: string; window_start: number } & Stats;
+      let picked: { offset: number; value: HourlyValue } | undefined;
       for await (const b of ns.log.read({ topic: output, partition: p.partition }))
         for (const r of b)
           if (picked === undefined && r.offset >= 10)
-            picked = { offset: r.offset, value: (await decode(r.value!)) as typeof picked.value };
+            picked = { offset: r.offset, value: (await decode(r.value!)) as HourlyValue };
       const { airport, window_start: start } = picked!.value;
       const stats = expected.hourly.get(`${airport}|${start}`)!;
       expect(picked!.value).toMatchObject({ flights: stats.flights, total_delay: stats.total_delay });
