@@ -15,39 +15,45 @@ import { Kafka, logLevel } from 'kafkajs';
 import { defaultFiles } from '../../examples/flight-delays/load.js';
 
 /**
- * Everything a write could change, as `thing -> fingerprint`: the topic list and every topic's low/high offsets
- * (internal `__` topics aside), the consumer groups and every committed offset (with its metadata) of the groups
- * named `<prefix>...`, the registry's subjects and every subject's versions, and the bytes of every file under
- * `stateDir`.
+ * Everything a write could change, as `thing -> fingerprint`: the topics and every topic's low/high offsets, every
+ * committed offset (with its metadata) of the consumer groups, and the registry's subjects and every subject's
+ * versions, all of them for names that start with one of `prefixes` (other tests' topics on a shared broker change on
+ * their own); and the bytes of every file under `stateDir`.
  */
 export async function everythingWritable(o: {
   brokers: string[];
   registryUrl: string;
   stateDir: string;
-  groupPrefix: string;
+  prefixes: string[];
 }): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
+  const ours = (name: string) => o.prefixes.some((p) => name.startsWith(p));
   const admin = new Kafka({ brokers: o.brokers, clientId: 'debug-test-admin', logLevel: logLevel.NOTHING }).admin();
   await admin.connect();
   try {
-    const topics = (await admin.listTopics()).filter((t) => !t.startsWith('__')).sort();
+    const topics = (await admin.listTopics()).filter(ours).sort();
     out.topics = topics.join(' ');
     for (const t of topics)
       out[`topic ${t}`] = (await admin.fetchTopicOffsets(t))
         .sort((a, b) => a.partition - b.partition)
         .map((p) => `${p.partition}:${p.low}-${p.high}`)
         .join(' ');
-    const groups = (await admin.listGroups()).groups.map((g) => g.groupId).sort();
-    out.groups = groups.join(' ');
-    for (const g of groups.filter((x) => x.startsWith(o.groupPrefix)))
-      out[`group ${g}`] = (await admin.fetchOffsets({ groupId: g }))
-        .flatMap((t) => t.partitions.map((p) => `${t.topic}:${p.partition}=${p.offset}/${p.metadata ?? ''}`))
-        .sort()
-        .join(' ');
+    // Groups with no committed offset are left out: the broker deletes them on its own once they are empty.
+    const groups = (await admin.listGroups()).groups.map((g) => g.groupId).filter(ours);
+    for (const g of groups.sort()) {
+      const committed = (await admin.fetchOffsets({ groupId: g }))
+        .flatMap((t) =>
+          t.partitions
+            .filter((p) => p.offset !== '-1')
+            .map((p) => `${t.topic}:${p.partition}=${p.offset}/${p.metadata ?? ''}`),
+        )
+        .sort();
+      if (committed.length > 0) out[`group ${g}`] = committed.join(' ');
+    }
   } finally {
     await admin.disconnect();
   }
-  const subjects = (await getJson<string[]>(`${o.registryUrl}/subjects`)).sort();
+  const subjects = (await getJson<string[]>(`${o.registryUrl}/subjects`)).filter(ours).sort();
   out.subjects = subjects.join(' ');
   for (const s of subjects)
     out[`subject ${s}`] = (await getJson<number[]>(`${o.registryUrl}/subjects/${encodeURIComponent(s)}/versions`)).join(

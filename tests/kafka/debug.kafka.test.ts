@@ -1,9 +1,11 @@
 /**
  * `eddy run --dry-run` and `eddy trace` on a real Kafka broker and Apicurio registry (the Kafka counterparts of
  * tests/debug/dry-run.test.ts and tests/debug/trace.test.ts), through the built CLI in a namespace of its own.
- * flight-delays runs on 10,000 flights, then 2,000 more are loaded and left unprocessed.
+ * flight-delays runs on 10,000 flights, then 2,000 more are loaded and 3 invalid ones produced with `eddy produce`, all
+ * left unprocessed.
  * - The dry run writes nothing: the broker's topics and their offsets, the consumer groups and their committed
- *   offsets, the registry's subjects and versions, and the state files are the same before and after (seen through a
+ *   offsets, the registry's subjects and versions (of this namespace and `eddy.meta.*`), and the state files are the
+ *   same before and after (seen through a
  *   kafkajs admin client and the registry's HTTP API, not through eddy); also for version 2, which never ran, where a
  *   real run would create topics and register subjects. What it prints equals a count made from the parquet rows and
  *   what the real run then writes.
@@ -53,7 +55,7 @@ describe('dry run and trace (Kafka)', () => {
       brokers: kafkaEnv().brokers,
       registryUrl: kafkaEnv().registryUrl,
       stateDir: join(ns.dir, '.eddy', 'state'),
-      groupPrefix: ns.ns,
+      prefixes: [`${ns.ns}-`, 'eddy.meta.'],
     });
   const endOffsets = async (topic: string) => new Map((await ns.log.offsets(topic)).map((o) => [o.partition, o.high]));
   /** Records (read_committed; transaction markers take offsets too) appended at or after `ends`. */
@@ -116,6 +118,8 @@ describe('dry run and trace (Kafka)', () => {
     const before = await writable();
     expect(Object.keys(before).some((k) => k.startsWith('file ') && k.endsWith('route_stats.sqlite'))).toBe(true);
     expect(before[`group ${ns.topology.groupId}`]).toContain(`${ns.topics.flights}:0=`);
+    expect(before.topics).toContain(`${ns.topology.name}.v1.route_stats.repartition`);
+    expect(before.subjects).toContain(`${ns.topics.flights}-value`);
     const d = cli(['run', name, '--dry-run', '--limit', '500']);
     expect(d.code, d.stderr).toBe(0);
     expect(printed(d.stdout, /^input: (\d+) records$/m)).toBe(500);
