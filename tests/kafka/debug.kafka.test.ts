@@ -5,9 +5,8 @@
  * left unprocessed.
  * - The dry run writes nothing: the broker's topics and their offsets, the consumer groups and their committed
  *   offsets, the registry's subjects and versions (of this namespace and `eddy.meta.*`), and the state files are the
- *   same before and after (seen through a
- *   kafkajs admin client and the registry's HTTP API, not through eddy); also for version 2, which never ran, where a
- *   real run would create topics and register subjects. What it prints equals a count made from the parquet rows and
+ *   same before and after (seen through a kafkajs admin client and the registry's HTTP API, not through eddy); also
+ *   for version 2, which never ran, where a real run would create topics and register subjects. What it prints equals a count made from the parquet rows and
  *   what the real run then writes.
  * - A trace of a route (route_stats, behind a repartition), of an airport-hour (a window store) and of an output
  *   record names exactly the flights an independent computation from the parquet rows finds, with the running value.
