@@ -1,6 +1,6 @@
 /**
  * One benchmark phase in its own process, so that its peak RSS is its own. Prints one JSON line:
- * `{ phase, records, ms, maxRssBytes, ... }`. Usage: node dist/bench/phase.js <phase> <dataDir> [args]
+ * `{ phase, records, ms, cpuMs, maxRssBytes, ... }`. Usage: node dist/bench/phase.js <phase> <dataDir> [args]
  *   load [limit]          load flights (and airports) into the embedded log
  *   raw                   read every record of topic flights and append it to topic bench-copy (no processing)
  *   pipeline [batch]      run flight-delays v1 until idle
@@ -77,6 +77,11 @@ if (phase === 'load') {
 }
 result.ms = Math.round(performance.now() - started);
 result.maxRssBytes = process.resourceUsage().maxRSS * 1024;
+{
+  // CPU time of this process (user + system), ms: on a shared machine wall time also counts other processes' work.
+  const cpu = process.cpuUsage();
+  result.cpuMs = Math.round((cpu.user + cpu.system) / 1000);
+}
 await log.close();
 await registry.close();
 console.log(JSON.stringify(result));

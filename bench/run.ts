@@ -28,6 +28,8 @@ const limit = limitArg >= 0 ? Number(args[limitArg + 1]) : undefined;
 interface PhaseResult {
   records: number;
   ms: number;
+  /** CPU time (user + system) of the phase's process, ms. */
+  cpuMs: number;
   maxRssBytes: number;
   commits?: number;
   changelogRecords?: Record<string, number>;
@@ -43,6 +45,8 @@ function phase(name: string, dir: string, arg?: string): PhaseResult {
 
 const mb = (b: number) => `${Math.round(b / 2 ** 20)} MiB`;
 const rate = (r: { records: number; ms: number }) => Math.round(r.records / (r.ms / 1000));
+/** Records per CPU-second: what a phase costs, whatever else the machine was running. */
+const cpuRate = (r: { records: number; cpuMs: number }) => Math.round(r.records / (r.cpuMs / 1000));
 
 const versionsOnly = args.includes('--versions-only');
 
@@ -61,14 +65,17 @@ function versionsPart(dir: string, first: PhaseResult): string[] {
     const shared = phase('shared', dirs[1]) as PhaseResult & { fetched: { sharedInputRecords: number; catchUpRecords: number } };
     const perVersion = rate(shared);
     const slower = Math.min(rate(first), rate(second));
+    const cpuPerVersion = cpuRate(shared);
+    const cpuSlower = Math.min(cpuRate(first), cpuRate(second));
+    const row = (r: PhaseResult) => `${(r.ms / 1000).toFixed(1)} s | ${(r.cpuMs / 1000).toFixed(1)} s`;
     return [
       '',
-      '| versions | records | time | records/s | peak RSS | note |',
-      '|---|---:|---:|---:|---:|---|',
-      `| v1, first run alone | ${first.records} | ${(first.ms / 1000).toFixed(1)} s | ${rate(first)} | ${mb(first.maxRssBytes)} | |`,
-      `| v2, first run alone | ${second.records} | ${(second.ms / 1000).toFixed(1)} s | ${rate(second)} | ${mb(second.maxRssBytes)} | v2 does more per record (two more statistics) |`,
-      `| v2 replayed beside a caught-up v1 (one runner) | ${beside.records} | ${(beside.ms / 1000).toFixed(1)} s | ${rate(beside)} | ${mb(beside.maxRssBytes)} | **${(rate(beside) / rate(second)).toFixed(2)}×** v2's first run; ${beside.fetched.catchUpRecords} records by catch-up reads |`,
-      `| v1 + v2 from the start in one runner (shared read) | ${shared.records} each | ${(shared.ms / 1000).toFixed(1)} s | ${perVersion} per version | ${mb(shared.maxRssBytes)} | **${(perVersion / slower).toFixed(2)}×** the slower version alone (${(perVersion / rate(first)).toFixed(2)}× v1, ${(perVersion / rate(second)).toFixed(2)}× v2); input fetched ${shared.fetched.sharedInputRecords} times for ${shared.records} records, ${shared.fetched.catchUpRecords} by catch-up reads |`,
+      '| versions | records | wall time | CPU time | records/s (wall) | peak RSS | note |',
+      '|---|---:|---:|---:|---:|---:|---|',
+      `| v1, first run alone | ${first.records} | ${row(first)} | ${rate(first)} | ${mb(first.maxRssBytes)} | |`,
+      `| v2, first run alone | ${second.records} | ${row(second)} | ${rate(second)} | ${mb(second.maxRssBytes)} | v2 does more per record (two more statistics) |`,
+      `| v2 replayed beside a caught-up v1 (one runner) | ${beside.records} | ${row(beside)} | ${rate(beside)} | ${mb(beside.maxRssBytes)} | **${(rate(beside) / rate(second)).toFixed(2)}×** v2's first run (CPU: ${(cpuRate(beside) / cpuRate(second)).toFixed(2)}×); ${beside.fetched.catchUpRecords} records by catch-up reads |`,
+      `| v1 + v2 from the start in one runner (shared read) | ${shared.records} each | ${row(shared)} | ${perVersion} per version | ${mb(shared.maxRssBytes)} | **${(perVersion / slower).toFixed(2)}×** the slower version alone (${(perVersion / rate(first)).toFixed(2)}× v1, ${(perVersion / rate(second)).toFixed(2)}× v2; CPU: ${(cpuPerVersion / cpuSlower).toFixed(2)}×); input fetched ${shared.fetched.sharedInputRecords} times for ${shared.records} records, ${shared.fetched.catchUpRecords} by catch-up reads |`,
       '',
       `eddy diff of v1 and v2 (--fields delayed): route_stats ${(diff.diffMs.route_stats / 1000).toFixed(1)} s (${diff['route_stats.different']} keys differ), delays_by_airport_hour ${(diff.diffMs.delays_by_airport_hour / 1000).toFixed(1)} s (${diff['delays_by_airport_hour.different']} windows differ); ${diff.records} keys compared in all.`,
     ];

@@ -31,7 +31,11 @@ export interface RunnerOptions {
   readonly stateDir: string;
   /** Max records per batch (and so per transaction); default 5,000. */
   readonly maxBatchRecords?: number;
-  /** Write-cache bound per store, in entries; default 50,000. */
+  /**
+   * Write-cache bound per store of a task, in entries, for the whole runner (Kafka Streams divides
+   * `cache.max.bytes.buffering` among its threads the same way): each of the N versions hosted gets 1/N of it, so a
+   * second version replaying beside the live one does not double the heap. Default 50,000.
+   */
   readonly maxCacheEntries?: number;
   /**
    * Kafka Streams' `processing.guarantee`; default `exactly-once` (one transaction per batch). `at-least-once`
@@ -145,7 +149,7 @@ export class TopologyRunner {
           log: opts.log,
           registry: opts.registry,
           stateDir: opts.stateDir,
-          maxCacheEntries: opts.maxCacheEntries ?? 50_000,
+          maxCacheEntries: Math.ceil((opts.maxCacheEntries ?? 50_000) / list.length),
           processingGuarantee: opts.processingGuarantee ?? 'exactly-once',
           stats: opts.stats?.(t.version),
           onWarning: opts.onWarning,

@@ -34,7 +34,8 @@ interface CacheEntry<K, V> {
  */
 abstract class CachedStore<K, V> {
   protected readonly cache = new Map<string, CacheEntry<K, V>>();
-  protected dirtyCount = 0;
+  /** Identities of the entries written since the last commit, in first-written order (a commit visits only these). */
+  private dirtyIds: string[] = [];
   /** Cache hits and misses since open (a data-health metric: hit ratio of the write cache). */
   hits = 0;
   misses = 0;
@@ -73,12 +74,12 @@ abstract class CachedStore<K, V> {
     const e = this.cache.get(id);
     if (e === undefined) {
       this.cache.set(id, { key, windowStartMs, value, dirty: true });
-      this.dirtyCount++;
+      this.dirtyIds.push(id);
     } else {
       e.value = value;
       if (!e.dirty) {
         e.dirty = true;
-        this.dirtyCount++;
+        this.dirtyIds.push(id);
       }
     }
   }
@@ -90,15 +91,14 @@ abstract class CachedStore<K, V> {
 
   /** Number of entries written since the last commit (what the next changelog flush will send). */
   get pendingCount(): number {
-    return this.dirtyCount;
+    return this.dirtyIds.length;
   }
 
   /** The changelog records for everything written since the last commit, in first-written order. */
   pendingChanges(): ChangelogEntry[] {
     const out: ChangelogEntry[] = [];
-    if (this.dirtyCount === 0) return out;
-    for (const e of this.cache.values()) {
-      if (!e.dirty) continue;
+    for (const id of this.dirtyIds) {
+      const e = this.cache.get(id)!;
       out.push({ key: this.changelogKey(e), value: e.value === null ? null : this.valueSerde.serialize(e.value) });
     }
     return out;
@@ -110,13 +110,12 @@ abstract class CachedStore<K, V> {
    */
   committed(changes: readonly ChangelogEntry[], checkpoint: number): void {
     this.byteStore().apply(changes, checkpoint);
-    for (const [id, e] of this.cache) {
-      if (e.dirty) {
-        e.dirty = false;
-        if (e.value === null) this.cache.delete(id);
-      }
+    for (const id of this.dirtyIds) {
+      const e = this.cache.get(id)!;
+      e.dirty = false;
+      if (e.value === null) this.cache.delete(id);
     }
-    this.dirtyCount = 0;
+    this.dirtyIds = [];
     this.trim();
   }
 
@@ -134,7 +133,7 @@ abstract class CachedStore<K, V> {
   /** After an abort: forgets every cached entry (the SQLite store still holds the last committed state). */
   rolledBack(): void {
     this.cache.clear();
-    this.dirtyCount = 0;
+    this.dirtyIds = [];
   }
 
   /** The changelog offset the SQLite store reflects. */
@@ -144,7 +143,7 @@ abstract class CachedStore<K, V> {
 
   /** Applies restored changelog records (no cache involved). Requires an empty write cache. */
   restore(entries: readonly ChangelogEntry[], checkpoint: number): void {
-    if (this.dirtyCount > 0) throw new Error(`store ${this.name}: restore with uncommitted writes`);
+    if (this.dirtyIds.length > 0) throw new Error(`store ${this.name}: restore with uncommitted writes`);
     this.cache.clear();
     this.byteStore().apply(entries, checkpoint);
   }
