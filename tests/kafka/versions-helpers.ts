@@ -3,7 +3,7 @@
  * module with several versions for `eddy` processes, the built CLI run to its end, every process a test spawns
  * stopped at the end (pass or fail), and the Kafka admin's own view of topics and consumer groups.
  */
-import { spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,8 +34,8 @@ export interface VersionsNamespace {
   readonly env: Record<string, string>;
   /** Appends flights (`skip`, `limit`, Flight schema version) to the namespace's inputs. */
   load(o: { skip?: number; limit: number; flightSchemaVersion?: 1 | 2 }): Promise<void>;
-  /** Runs the built CLI to its end in `dir` (120 s at most). */
-  cli(args: string[]): { code: number | null; stdout: string; stderr: string };
+  /** Runs the built CLI to its end in `dir` (without blocking the test's event loop: other processes' pipes drain). */
+  cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }>;
   /** Spawns a long-running `eddy` process in `dir`; `cleanup` kills it if it still runs. */
   spawn(args: string[]): Proc;
   /** Kills every process spawned here that still runs, closes the clients, deletes the directory. */
@@ -77,6 +77,7 @@ export function versionsNamespace(
     EDDY_LOG_LEVEL: 'info',
   };
   const procs: Proc[] = [];
+  const children: ChildProcess[] = [];
   return {
     ns,
     name,
@@ -90,13 +91,21 @@ export function versionsNamespace(
       await loadFlightData({ log, registry: reg, topics, partitions: o.partitions, ...l });
     },
     cli(args) {
-      const r = spawnSync(process.execPath, [CLI, ...args], {
+      const child = spawn(process.execPath, [CLI, ...args], {
         cwd: dir,
         env: cleanEnv(env),
-        encoding: 'utf8',
-        timeout: 120_000,
+        stdio: ['ignore', 'pipe', 'pipe'],
       });
-      return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+      children.push(child);
+      let stdout = '';
+      let stderr = '';
+      child.stdout.setEncoding('utf8').on('data', (d: string) => {
+        stdout += d;
+      });
+      child.stderr.setEncoding('utf8').on('data', (d: string) => {
+        stderr += d;
+      });
+      return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
     },
     spawn(args) {
       const p = eddy(args, env, { cwd: dir });
@@ -104,6 +113,7 @@ export function versionsNamespace(
       return p;
     },
     async cleanup() {
+      for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
       for (const p of procs)
         if (p.child.exitCode === null && p.child.signalCode === null) {
           p.child.kill('SIGKILL');
