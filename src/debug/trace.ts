@@ -11,7 +11,6 @@
  * At the aggregation, records of other keys only move stream time (windowed) or are skipped (key-value): a key's
  * aggregate depends on nothing else.
  */
-import { isDeepStrictEqual } from 'node:util';
 import { ConfigError, EddyError, UnknownStoreError } from '../errors.js';
 import type { Log, LogRecord } from '../log/contract.js';
 import { partitionFor } from '../log/partitioner.js';
@@ -21,7 +20,7 @@ import type { FingerprintGuarantee } from '../replay/fingerprint.js';
 import { originOf } from '../runtime/serdes.js';
 import { AvroSerde } from '../schema/avro-serde.js';
 import type { SchemaRegistry } from '../schema/types.js';
-import { KeyValueStore, WindowStore } from '../state/stores.js';
+import { KeyValueStore, keyId, type Serde, WindowStore } from '../state/stores.js';
 import type { GraphNode, StoreInfo, Topology } from '../topology/graph.js';
 import { committedPositions, type DebugContext, openDebugContext } from './context.js';
 import type { InputSlice } from './dry-run.js';
@@ -62,6 +61,11 @@ export interface TraceResult {
   /** What was replayed. */
   readonly replayed: InputSlice[];
   readonly steps: TraceStep[];
+  /**
+   * What the repartition sinks feeding the store's task kept (see `trace-plan.ts`): the topics filtered by the traced
+   * key (the others by its partition), and the records that reached those sinks and that were kept.
+   */
+  readonly repartition: { readonly keyFiltered: readonly string[]; readonly records: number; readonly kept: number };
   /** The value after the replay (undefined: no record reached the key). */
   readonly value: unknown;
   readonly elapsedMs: number;
@@ -103,7 +107,16 @@ export async function traceStore(o: TraceStoreOptions): Promise<TraceResult> {
   const deadLetters = () => [...engine!.stats.deadLetters.values()].reduce((a, b) => a + b, 0);
   const narrowed = narrowTopology(t, {
     writer: node,
-    instrumented: instrument(node, info, o.key, windowStartMs, steps, read, deadLetters),
+    instrumented: instrument(
+      node,
+      info,
+      o.key,
+      ctx.serdes.store(info.name).key as Serde<unknown>,
+      windowStartMs,
+      steps,
+      read,
+      deadLetters,
+    ),
     subtopology: sub,
     partition,
     partitions: ctx.partitions,
@@ -139,6 +152,11 @@ export async function traceStore(o: TraceStoreOptions): Promise<TraceResult> {
       partition,
       replayed: replayed.filter((r) => r.records > 0),
       steps,
+      repartition: {
+        keyFiltered: narrowed.keyFiltered,
+        records: narrowed.filtered.seen,
+        kept: narrowed.filtered.kept,
+      },
       value: read(),
       elapsedMs: Date.now() - started,
     };
@@ -282,6 +300,7 @@ function instrument(
   node: GraphNode,
   info: StoreInfo,
   key: unknown,
+  keySerde: Serde<unknown>,
   windowStartMs: number | undefined,
   steps: TraceStep[],
   read: () => unknown,
@@ -289,7 +308,16 @@ function instrument(
 ): Processor {
   const inner = node.processor!;
   const skippable = node.kind === 'aggregate' || node.kind === 'window-aggregate';
-  const matches = (r: Flowing) => r.key === key || (typeof key === 'object' && isDeepStrictEqual(r.key, key));
+  // The store's own identity of a key (the string, else its serialized bytes): a record key decodes to an object of
+  // the schema's class, which is never deep-equal to the plain object the user names.
+  const id = keyId(key, keySerde);
+  const matches = (r: Flowing) => {
+    try {
+      return r.key === key || keyId(r.key, keySerde) === id;
+    } catch {
+      return false; // a key the store cannot hold is not the traced key
+    }
+  };
   return {
     async process(records, ctx) {
       const out: Flowing[] = [];
