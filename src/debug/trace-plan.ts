@@ -143,6 +143,7 @@ function sinkFilter(
         keySchema !== null &&
         (keySchema as { type?: unknown }).type === 'string' &&
         Object.keys(keySchema).length === 1));
+  const keyWellFormed = stringKey && !SURROGATE.test(key as string);
   return {
     process(records, ctx) {
       const kept: Flowing[] = [];
@@ -150,7 +151,7 @@ function sinkFilter(
         if (keyBytes !== undefined && stringKey && typeof r.key === 'string') {
           // A "string" key encodes as its UTF-8 bytes: strings without surrogates are equal exactly when their bytes are.
           if (r.key === key) kept.push(r);
-          if (r.key === key || (!SURROGATE.test(r.key) && !SURROGATE.test(key as string))) continue;
+          if (r.key === key || (keyWellFormed && !SURROGATE.test(r.key))) continue;
         }
         let bytes: Buffer;
         try {
