@@ -10,14 +10,14 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { traceStore } from '../../src/debug/trace.js';
-import { canonicalEncoding } from '../../src/debug/trace-plan.js';
+import { canonicalEncoding, relevantNodes } from '../../src/debug/trace-plan.js';
 import { partitionFor } from '../../src/log/partitioner.js';
 import { tumbling } from '../../src/processors/window.js';
 import { TopologyRunner } from '../../src/runtime/runner.js';
 import { originOf, TopologySerdes } from '../../src/runtime/serdes.js';
 import { AvroSerde } from '../../src/schema/avro-serde.js';
 import { topology } from '../../src/topology/builder.js';
-import type { Topology } from '../../src/topology/graph.js';
+import type { GraphNode, NodeKind, Topology } from '../../src/topology/graph.js';
 import { repartitionTopic } from '../../src/topology/names.js';
 import { tempBackend } from '../helpers/backend.js';
 
@@ -251,5 +251,41 @@ describe('trace behind a repartition: the sink filter keeps every contributing r
         fields: [{ name: 'x', type: { type: 'array', items: 'double' } }],
       }),
     ).toBe(false);
+  });
+
+  it('keeps a processor off the path when it shares a store with one on it', () => {
+    // source(0) -> writer-of-s(1) ; source(0) -> reader-of-s(2) -> aggregate t(3) ; source(0) -> other(4)
+    const node = (
+      id: number,
+      kind: NodeKind,
+      parents: number[],
+      children: number[],
+      stores: string[] = [],
+    ): GraphNode => ({
+      id,
+      name: `n${id}`,
+      kind,
+      parents,
+      children,
+      stores,
+      topic: kind === 'source' ? 'in' : undefined,
+    });
+    const nodes = [
+      node(0, 'source', [], [1, 2, 4]),
+      node(1, 'agent', [0], [], ['s']),
+      node(2, 'agent', [0], [3], ['s']),
+      node(3, 'aggregate', [2], [], ['t']),
+      node(4, 'map', [0], []),
+    ];
+    const store = { kind: 'kv' as const, keySchema: 'string', valueSchema: 'string', keyName: 'key' };
+    const t = {
+      ...visits,
+      nodes,
+      stores: new Map([
+        ['s', { ...store, name: 's', changelog: 'c.s' }],
+        ['t', { ...store, name: 't', changelog: 'c.t' }],
+      ]),
+    } as Topology;
+    expect([...relevantNodes(t, nodes[3])].sort()).toEqual([0, 1, 2, 3]);
   });
 });
