@@ -9,10 +9,13 @@
  *                         start for both, or (after `version 1`) v2 replaying beside a caught-up v1; the records
  *                         counted are v2's
  *   diff                  eddy diff of v1 and v2's two stores (after `version 1` and `version 2`, or `shared`)
+ *   trace <store> <key> [window]  eddy trace of one key (JSON) of a v1 store (after `pipeline`), beside a raw read
+ *                         of topic flights in the same process (the floor any replay pays); wall and CPU ms of each
  */
 import { join } from 'node:path';
 import { loadFlightData } from '../examples/flight-delays/load.js';
 import { buildFlightDelays, flightDelaysVersions } from '../examples/flight-delays/topology.js';
+import { traceStore } from '../src/debug/trace.js';
 import { diffVersions } from '../src/replay/diff.js';
 import { EmbeddedLog } from '../src/log/embedded/index.js';
 import type { ProducerRecord } from '../src/log/contract.js';
@@ -72,6 +75,23 @@ if (phase === 'load') {
   }
   result.records = records;
   result.diffMs = times;
+} else if (phase === 'trace') {
+  const [key, window] = process.argv.slice(5);
+  const cpuMs = (u: NodeJS.CpuUsage) => Math.round((u.user + u.system) / 1000);
+  const c0 = process.cpuUsage();
+  let n = 0;
+  for (const o of await log.offsets('flights'))
+    for await (const b of log.read({ topic: 'flights', partition: o.partition })) n += b.length;
+  result.rawReadMs = Math.round(performance.now() - started);
+  result.rawReadCpuMs = cpuMs(process.cpuUsage(c0));
+  const [t0, c1] = [performance.now(), process.cpuUsage()];
+  const r = await traceStore({ log, registry, topology: buildFlightDelays(), store: arg, key: JSON.parse(key), windowMs: window ? Date.parse(window) : undefined });
+  result.traceMs = Math.round(performance.now() - t0);
+  result.traceCpuMs = cpuMs(process.cpuUsage(c1));
+  result.records = r.replayed.reduce((a, x) => a + x.records, 0);
+  result.rawRecords = n;
+  result.steps = r.steps.length;
+  result.repartition = r.repartition;
 } else {
   throw new Error(`unknown phase ${phase}`);
 }

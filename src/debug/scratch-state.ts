@@ -104,7 +104,10 @@ export async function openScratchState(
   };
 }
 
-/** Reads at most `limit` records of one partition from `fromOffset` (to the end at the call), in batches. */
+/**
+ * Reads at most `limit` records of one partition from `fromOffset` (to `toOffset`, else the end at the call), in
+ * batches of at most `maxBatchRecords` (default 10,000).
+ */
 export async function* readSlice(
   ctx: DebugContext,
   topic: string,
@@ -112,10 +115,11 @@ export async function* readSlice(
   fromOffset: number,
   limit: number,
   toOffset?: number,
+  maxBatchRecords = 10_000,
 ): AsyncIterable<LogRecord[]> {
   let left = limit;
   if (left <= 0) return;
-  for await (const batch of ctx.log.read({ topic, partition }, { fromOffset, toOffset, maxBatchRecords: 10_000 })) {
+  for await (const batch of ctx.log.read({ topic, partition }, { fromOffset, toOffset, maxBatchRecords })) {
     const take = batch.length > left ? batch.slice(0, left) : batch;
     left -= take.length;
     if (take.length > 0) yield take;
