@@ -113,6 +113,10 @@ function printTrace(r: TraceResult, format: 'table' | 'jsonl'): void {
   console.log(
     `replayed ${replayed} records of ${r.replayed.map((s) => `${s.topic}[${s.partition}]`).join(', ') || 'nothing'} in ${(r.elapsedMs / 1000).toFixed(1)} s; ${r.steps.length} records reached the key`,
   );
+  if (r.repartition.records > 0)
+    console.log(
+      `repartition: kept ${r.repartition.kept} of ${r.repartition.records} records (by ${r.repartition.keyFiltered.length > 0 ? 'key' : 'partition'})`,
+    );
   process.stdout.write(
     formatRows(
       r.steps.map((s) => ({

@@ -23,6 +23,7 @@ import { inputLag, versionStatuses } from '../replay/status.js';
 import { recordedRun } from '../runs/recorder.js';
 import { TopologyRunner } from '../runtime/runner.js';
 import type { Topology } from '../topology/graph.js';
+import { replayReaderGroupId } from '../topology/names.js';
 import { type Backend, openBackend } from './env.js';
 import { formatRows } from './format.js';
 import { knownTopologies, loadTopology, loadVersions } from './topologies.js';
@@ -252,6 +253,7 @@ async function runToEnd(
     registry: b.registry,
     stateDir: b.paths.stateDir,
     untilIdle: true,
+    readerGroupId: replayReaderGroupId(t.name, t.version),
     maxBatchRecords: o.maxBatchRecords,
     processingGuarantee: o.guarantee,
     onBatch: (stats) => {

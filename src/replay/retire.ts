@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { Log } from '../log/contract.js';
 import type { SchemaRegistry } from '../schema/types.js';
 import type { Topology } from '../topology/graph.js';
-import { groupId, versionId } from '../topology/names.js';
+import { groupId, replayReaderGroupId, versionId } from '../topology/names.js';
 import { VersionStateError } from './errors.js';
 import { getVersion, liveVersionOf, readVersions, setVersionState } from './registry.js';
 import { ownedTopicsOf, prefixedTopics, topicRecords } from './status.js';
@@ -19,7 +19,7 @@ export interface DeletionPlan {
   readonly version: number;
   /** Topics that exist on the log, with their record counts. */
   readonly topics: readonly { readonly name: string; readonly records: number }[];
-  /** The version's consumer group `<topology>.v<N>`. */
+  /** The version's consumer group `<topology>.v<N>` and the reader group of its replays `<topology>.replay.v<N>`. */
   readonly groups: readonly string[];
   /** `<stateDir>/<topology>.v<N>`, and whether it exists. */
   readonly stateDir: string;
@@ -51,7 +51,7 @@ export async function planVersionDeletion(
     topology: opts.topology,
     version: opts.version,
     topics,
-    groups: [groupId(opts.topology, opts.version)],
+    groups: [groupId(opts.topology, opts.version), replayReaderGroupId(opts.topology, opts.version)],
     stateDir: dir,
     stateDirExists: existsSync(dir),
     subjects,

@@ -52,6 +52,11 @@ export interface RunnerOptions {
   readonly stats?: (version: number) => RunStats | undefined;
   /** Stop once every input partition is at its end (batch mode); default false (run until `stop()`). */
   readonly untilIdle?: boolean;
+  /**
+   * The reader group (partition assignment only); default `<topology>` (`readerGroupId`). `eddy replay` uses its own
+   * (`replayReaderGroupId`) so that it reads every input partition beside a running worker.
+   */
+  readonly readerGroupId?: string;
   /** Called after every committed batch (progress bars, metrics), with the stats of the batch's version. */
   readonly onBatch?: (stats: RunStats, batch: BatchInfo) => void;
   /** Called while stores restore, in changelog records. */
@@ -247,7 +252,7 @@ export class TopologyRunner {
     }
     const topics = [...new Set(this.versions.flatMap((v) => v.sourceTopics))];
     const consumer = this.opts.log.consumer({
-      groupId: readerGroupId(this.topology.name),
+      groupId: this.opts.readerGroupId ?? readerGroupId(this.topology.name),
       topics,
       maxBatchRecords: this.opts.maxBatchRecords ?? 5_000,
       startPaused: true,

@@ -65,3 +65,11 @@ export function versionedTaskId(topology: string, version: number, subtopology: 
 export function readerGroupId(topology: string): string {
   return topology;
 }
+
+/**
+ * The reader group of `eddy replay` of one version: its own, so that a replay beside a running worker of the live
+ * version is assigned every input partition instead of splitting them with the worker (`<topology>.replay.v<N>`).
+ */
+export function replayReaderGroupId(topology: string, version: number): string {
+  return `${topology}.replay.v${version}`;
+}

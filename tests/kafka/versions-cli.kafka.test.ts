@@ -285,11 +285,9 @@ describe('eddy replay, versions, promote, inspect, diff, retire on Kafka (CLI)',
 });
 
 /**
- * KNOWN BUG (reported; \`it.fails\` until fixed, then drop \`.fails\`): \`eddy replay\` joins the reader group \`<topology>\`
- * that a running worker of the live version uses, so the group splits the input partitions between the two processes:
- * the replay consumes only the partitions it was assigned, stops "behind the inputs' end", and the worker's v1 pauses
- * on the partitions the replay holds. Proposed fix: a reader group of the replay's own (RunnerOptions.readerGroupId,
- * \`<topology>.replay.v<N>\` from \`eddy replay\`).
+ * Regression: `eddy replay` once joined the reader group `<topology>` that a running worker of the live version uses,
+ * so the group split the input partitions between the two processes and the replay stopped behind the inputs' end.
+ * It now reads through a reader group of its own (`<topology>.replay.v<N>`).
  */
 describe('eddy replay while a worker of the live version runs (Kafka, CLI)', () => {
   let n: VersionsNamespace;
@@ -302,7 +300,7 @@ describe('eddy replay while a worker of the live version runs (Kafka, CLI)', () 
     await n?.cleanup();
   });
 
-  it.fails('replays v2 to the end of every input partition', async () => {
+  it('replays v2 to the end of every input partition', async () => {
     const worker = n.spawn(['worker', n.name]);
     await worker.waitFor((l) => l.event === 'ready', 120_000);
     const r = await n.cli(['replay', n.name, '--version', '2', '--no-progress']);

@@ -201,7 +201,7 @@ describe('versions: promote, diff, retire (embedded)', () => {
     ]);
     // the repartition topic was purged once its records were committed downstream (DeleteRecords)
     expect(r.plan.topics.find((t) => t.name === 'delays.v1.route_stats.repartition')!.records).toBe(0);
-    expect(r.plan.groups).toEqual(['delays.v1']);
+    expect(r.plan.groups).toEqual(['delays.v1', 'delays.replay.v1']);
     expect(r.plan).toMatchObject({ stateDir: join(env.stateDir, 'delays.v1'), stateDirExists: true });
     expect(r.plan.subjects).toEqual([
       'delays.v1.by_airport_hour.changelog-key',
