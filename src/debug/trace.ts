@@ -141,7 +141,20 @@ export async function traceStore(o: TraceStoreOptions): Promise<TraceResult> {
       for (const id of task.subtopology.nodes) {
         const n = t.nodes[id];
         if (n.kind !== 'source' || !narrowed.relevant.has(id) || t.topics.get(n.topic!)?.role !== 'source') continue;
-        replayed.push(await replay(ctx, engine, n.topic!, task.partition, o.until));
+        // An output's provenance (`until`) names the input record that emitted it. Fed straight from the input, the
+        // key lives in that one partition: replay it up to that record. Behind a repartition the run interleaved the
+        // upstream partitions in an order the log does not keep: replay the provenance partition up to the record and
+        // every other partition to its committed position (every record that may have contributed).
+        replayed.push(
+          await replay(
+            ctx,
+            engine,
+            n.topic!,
+            task.partition,
+            o.until,
+            task.subtopology === sub ? 'only' : 'others-committed',
+          ),
+        );
       }
     return {
       topology: t.name,
@@ -175,7 +188,9 @@ export interface TraceOutputOptions extends Omit<TraceStoreOptions, 'store' | 'k
 /**
  * Traces an output record back to its input records: the store whose aggregate it carries (the aggregation upstream
  * of the output), the record's key, its window (a windowed aggregate emits at window end - 1 ms), replayed up to the
- * input record named by its provenance headers.
+ * input record named by its provenance headers. Behind a repartition the other upstream partitions replay to their
+ * committed positions (their interleaving with the provenance partition is not kept in the log): the steps are every
+ * record of the key that may have contributed.
  * @throws EddyError `NO_RECORD` when there is no record at that offset, `NOT_TRACEABLE` when no aggregation feeds it.
  */
 export async function traceOutput(
@@ -256,10 +271,15 @@ async function replay(
   topic: string,
   partition: number,
   until: TraceStoreOptions['until'],
+  /** `only`: the other partitions of `until`'s topic replay nothing; `others-committed`: to their committed position. */
+  untilMode: 'only' | 'others-committed',
 ): Promise<InputSlice> {
   const range = (await ctx.log.offsets(topic)).find((x) => x.partition === partition)!;
   let end = (await committedPositions(ctx, topic)).get(partition)?.offset ?? range.low;
-  if (until !== undefined && until.topic === topic) end = until.partition === partition ? until.offset + 1 : range.low;
+  if (until !== undefined && until.topic === topic) {
+    if (until.partition === partition) end = until.offset + 1;
+    else if (untilMode === 'only') end = range.low;
+  }
   let records = 0;
   let to = range.low;
   for await (const batch of readSlice(
