@@ -55,7 +55,7 @@ export function registerVersionCommands(program: Command, config: ConfigOf): voi
   program
     .command('versions')
     .description(
-      'list the versions of a topology: state, fingerprint, records in/out, lag per input partition, which is live',
+      'list the versions of a topology: state, fingerprint, records in/out, lag per input partition, records/s and ETA while replaying, which is live',
     )
     .argument('<topology>', 'topology name')
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'json']).default('table'))
@@ -148,11 +148,24 @@ async function cmdVersions(config: EddyConfig, name: string, o: { format: 'table
           records_in: r.recordsIn,
           records_out: r.recordsOut,
           lag: r.lag.map((l) => `${l.topic}:${l.partition}=${l.lagRecords}`).join(' '),
+          'records/s': r.recordsPerSecond === null ? '-' : Math.round(r.recordsPerSecond),
+          eta: r.etaMs === null ? '-' : formatEta(r.etaMs),
         })),
         'table',
       ),
     );
   });
+}
+
+/** `ms` as `1h02m`, `3m05s` or `12s`. */
+function formatEta(ms: number): string {
+  const s = Math.round(ms / 1000);
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const pad = (n: number) => String(n).padStart(2, '0');
+  if (h > 0) return `${h}h${pad(m)}m`;
+  if (m > 0) return `${m}m${pad(s % 60)}s`;
+  return `${s}s`;
 }
 
 interface ReplayFlags {

@@ -8,6 +8,7 @@ import type { Topology } from '../topology/graph.js';
 import { groupId, versionId } from '../topology/names.js';
 import type { Fingerprint, FingerprintGuarantee } from './fingerprint.js';
 import { fingerprintOf } from './fingerprint.js';
+import { readRunHistory, replayRate } from './progress.js';
 import { liveVersionOf, type VersionState, type VersionsSnapshot, versionsOf } from './registry.js';
 
 /** One input partition of a version: its committed position (next offset to read) and the lag behind the head. */
@@ -66,6 +67,13 @@ export interface VersionStatus {
   /** Records in the version's output topics. */
   readonly recordsOut: number;
   readonly lag: readonly PartitionLag[];
+  /**
+   * While `replaying`: input records processed per second by the processes running the version (from their run
+   * records, between their last two heartbeats; see `./progress.ts`); null when unknown or not replaying.
+   */
+  readonly recordsPerSecond: number | null;
+  /** While `replaying`: the lag over every input partition / `recordsPerSecond`, ms; null when unknown. */
+  readonly etaMs: number | null;
   readonly consumerGroup: string;
 }
 
@@ -78,12 +86,14 @@ export async function versionStatuses(
   snap: VersionsSnapshot,
   name: string,
   versions: readonly Topology[],
-  opts: { processingGuarantee?: FingerprintGuarantee } = {},
+  opts: { processingGuarantee?: FingerprintGuarantee; nowMs?: number } = {},
 ): Promise<VersionStatus[]> {
   const recorded = new Map(versionsOf(snap, name).map((r) => [r.version, r]));
   const inCode = new Map(versions.map((t) => [t.version, t]));
   const live = liveVersionOf(snap, name);
   const numbers = [...new Set([...recorded.keys(), ...inCode.keys()])].sort((a, b) => a - b);
+  const replaying = [...recorded.values()].some((r) => r.state === 'replaying');
+  const history = replaying ? await readRunHistory(log, name) : new Map();
   const out: VersionStatus[] = [];
   for (const v of numbers) {
     const rec = recorded.get(v);
@@ -92,6 +102,17 @@ export async function versionStatuses(
     const lag = t !== undefined && rec?.state !== 'retired' ? await inputLag(log, t) : [];
     let recordsOut = 0;
     for (const topic of outputTopicsOf(rec?.fingerprint, t)) recordsOut += await topicRecords(log, topic);
+    const sources = t === undefined ? [] : [...t.topics.values()].filter((x) => x.role === 'source').map((x) => x.name);
+    const rate =
+      rec?.state === 'replaying' && t !== undefined
+        ? replayRate(
+            history,
+            v,
+            sources,
+            lag.reduce((n, l) => n + l.lagRecords, 0),
+            opts.nowMs,
+          )
+        : { recordsPerSecond: null, etaMs: null };
     out.push({
       topology: name,
       version: v,
@@ -103,6 +124,8 @@ export async function versionStatuses(
       recordsIn: lag.reduce((n, l) => n + l.position, 0),
       recordsOut,
       lag,
+      recordsPerSecond: rate.recordsPerSecond,
+      etaMs: rate.etaMs,
       consumerGroup: groupId(name, v),
     });
   }

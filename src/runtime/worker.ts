@@ -20,7 +20,7 @@ import type { Topology } from '../topology/graph.js';
 import { type HttpServerHandle, startHttpServer } from './http.js';
 import { readStore } from './inspect.js';
 import { errorCode, type Logger } from './logger.js';
-import { type PartitionLag, WorkerMetrics } from './metrics.js';
+import { versionsLag, WorkerMetrics } from './metrics.js';
 import { type Readiness, TopologyRunner } from './runner.js';
 import type { RunStats } from './stats.js';
 import type { ProcessingGuarantee } from './task.js';
@@ -149,12 +149,28 @@ export class Worker {
       });
     this.runnerNow = this.newRunner();
     for (const v of this.runnerNow.versions) this.statsByVersion.set(v.topology.version, v.stats);
+    // Every hosted version, from the current runner at each scrape (a new runner after each ridden-out broker loss).
     this.metrics = new WorkerMetrics({
-      stats: this.runner.stats,
+      versions: () =>
+        this.runner.versions.map((v) => ({
+          name: v.topology.name,
+          version: v.topology.version,
+          stats: v.stats,
+          stores: [...v.topology.stores.keys()],
+          health: healthTopicsOf(v.topology),
+        })),
+      rebalances: () => this.runner.stats.rebalances,
       readiness: () => this.runner.readiness(),
-      stores: [...o.topology.stores.keys()],
-      lag: () => this.lag(),
-      health: healthTopicsOf(o.topology),
+      lag: () =>
+        versionsLag(
+          o.log,
+          [...this.assigned.values()],
+          this.runner.versions.map((v) => ({
+            version: v.topology.version,
+            groupId: v.topology.groupId,
+            sourceTopics: v.sourceTopics,
+          })),
+        ),
     });
   }
 
@@ -294,25 +310,6 @@ export class Worker {
         `ready: ${r.tasks.length} task(s) processing`,
       );
     else this.log.info({ event: 'not-ready', phase: r.phase }, `not ready (${r.phase})`);
-  }
-
-  /** Lag of each assigned partition from the log: end offset - committed offset. */
-  private async lag(): Promise<PartitionLag[]> {
-    const byTopic = new Map<string, number[]>();
-    for (const tp of this.assigned.values()) byTopic.set(tp.topic, [...(byTopic.get(tp.topic) ?? []), tp.partition]);
-    const out: PartitionLag[] = [];
-    for (const [topic, partitions] of byTopic) {
-      const [offsets, committed] = await Promise.all([
-        this.o.log.offsets(topic),
-        this.o.log.committedOffsets(this.o.topology.groupId, topic),
-      ]);
-      for (const o of offsets) {
-        if (!partitions.includes(o.partition)) continue;
-        const next = Math.max(o.low, committed.get(o.partition)?.offset ?? o.low);
-        out.push({ topic, partition: o.partition, lag: Math.max(0, o.high - next) });
-      }
-    }
-    return out.sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
   }
 
   private async store(name: string, q: { key?: string; limit: number; version?: number }) {

@@ -58,18 +58,17 @@ describe('data health', () => {
   it('are exported as Prometheus metrics', async () => {
     const stats = fed();
     const m = new WorkerMetrics({
-      stats,
+      versions: () => [{ name: 'app', version: 1, stats, stores: [], health: topics }],
+      rebalances: () => 0,
       readiness: () => ({ ready: true, phase: 'running', tasks: [] }),
-      stores: [],
       lag: async () => [],
-      health: topics,
     });
     const text = await m.metrics();
-    expect(text).toMatch(/^eddy_dead_letter_ratio\{topic="app.v1.dlq"\} 0.025$/m);
-    expect(text).toMatch(/^eddy_late_ratio 0.02$/m);
-    expect(text).toMatch(/^eddy_output_null_values_total\{topic="delays.v1",field="avg_delay"\} 2$/m);
-    expect(text).toMatch(/^eddy_output_null_values_total\{topic="delays.v1",field="flights"\} 0$/m);
-    expect(text).toMatch(/^eddy_output_records_per_second\{topic="delays.v1"\} \d/m);
-    expect(text).toMatch(/^eddy_output_records_per_second\{topic="app.v1.dlq"\} \d/m);
+    expect(text).toMatch(/^eddy_dead_letter_ratio\{topic="app.v1.dlq",version="1"\} 0.025$/m);
+    expect(text).toMatch(/^eddy_late_ratio\{version="1"\} 0.02$/m);
+    expect(text).toMatch(/^eddy_output_null_values_total\{topic="delays.v1",field="avg_delay",version="1"\} 2$/m);
+    expect(text).toMatch(/^eddy_output_null_values_total\{topic="delays.v1",field="flights",version="1"\} 0$/m);
+    expect(text).toMatch(/^eddy_output_records_per_second\{topic="delays.v1",version="1"\} \d/m);
+    expect(text).toMatch(/^eddy_output_records_per_second\{topic="app.v1.dlq",version="1"\} \d/m);
   });
 });

@@ -91,36 +91,42 @@ describe('eddy worker flight-delays (embedded log, real process, real HTTP)', ()
     const body = JSON.parse(ready.text) as { ready: boolean; phase: string; tasks: string[] };
     expect(body.ready).toBe(true);
     expect(body.phase).toBe('running');
-    expect(body.tasks).toEqual(['0_0', '0_1', '0_2', '0_3', '1_0', '1_1', '1_2', '1_3'].map((t) => `flight-delays.v1/${t}`));
+    expect(body.tasks).toEqual(
+      ['0_0', '0_1', '0_2', '0_3', '1_0', '1_1', '1_2', '1_3'].map((t) => `flight-delays.v1/${t}`),
+    );
 
     // Caught up: every flight counted exactly once, and no lag left on any assigned partition.
     const text = await until('all flights processed', async () => {
       const t = await metrics(port);
       const lag = [...samples(t, 'eddy_consumer_lag').values()];
-      return metricValue(t, 'eddy_records_in_total', '{topic="flights"}') === LIMIT &&
+      return metricValue(t, 'eddy_records_in_total', '{topic="flights",version="1"}') === LIMIT &&
         lag.length === 8 &&
         lag.every((x) => x === 0)
         ? t
         : undefined;
     });
     expect(
-      metricValue(text, 'eddy_records_in_total', '{topic="flight-delays.v1.route_stats.repartition"}'),
+      metricValue(text, 'eddy_records_in_total', '{topic="flight-delays.v1.route_stats.repartition",version="1"}'),
     ).toBeGreaterThan(0);
-    expect(metricValue(text, 'eddy_commits_total')).toBeGreaterThan(0);
-    expect(metricValue(text, 'eddy_aborts_total')).toBe(0);
+    expect(metricValue(text, 'eddy_commits_total', '{version="1"}')).toBeGreaterThan(0);
+    expect(metricValue(text, 'eddy_aborts_total', '{version="1"}')).toBe(0);
     expect(metricValue(text, 'eddy_rebalances_total')).toBe(1);
     expect(metricValue(text, 'eddy_ready')).toBe(1);
-    expect(metricValue(text, 'eddy_restore_remaining', '{store="route_stats"}')).toBe(0);
-    expect(samples(text, 'eddy_consumer_lag').has('{topic="flights",partition="3"}')).toBe(true);
-    expect(metricValue(text, 'eddy_processing_latency_seconds_count', '{topic="flights"}')).toBeGreaterThan(0);
-    expect(metricValue(text, 'eddy_records_out_total', '{topic="airport-delays-hourly.v1"}')).toBeGreaterThan(0);
+    expect(metricValue(text, 'eddy_restore_remaining', '{store="route_stats",version="1"}')).toBe(0);
+    expect(samples(text, 'eddy_consumer_lag').has('{topic="flights",partition="3",version="1"}')).toBe(true);
+    expect(metricValue(text, 'eddy_processing_latency_seconds_count', '{topic="flights",version="1"}')).toBeGreaterThan(
+      0,
+    );
+    expect(
+      metricValue(text, 'eddy_records_out_total', '{topic="airport-delays-hourly.v1",version="1"}'),
+    ).toBeGreaterThan(0);
     expect(text).toMatch(/^# TYPE eddy_processing_latency_seconds histogram$/m);
     expect(text).toMatch(/^# TYPE eddy_records_in_total counter$/m);
     expect(text).toMatch(/^process_cpu_user_seconds_total /m); // prom-client's default metrics
     expect(text).toMatch(/^nodejs_heap_size_used_bytes /m);
     // Idle: a later scrape counts nothing twice.
     await new Promise((r) => setTimeout(r, 300));
-    expect(metricValue(await metrics(port), 'eddy_records_in_total', '{topic="flights"}')).toBe(LIMIT);
+    expect(metricValue(await metrics(port), 'eddy_records_in_total', '{topic="flights",version="1"}')).toBe(LIMIT);
 
     // Store view: one key of the key-value store, then a bounded dump.
     const some = JSON.parse((await get(port, '/stores/route_stats?limit=3')).text) as {
@@ -183,7 +189,7 @@ describe('eddy worker flight-delays (embedded log, real process, real HTTP)', ()
     const text = await metrics(port);
     const restored: Record<string, number> = {};
     for (const store of topology.stores.keys())
-      restored[store] = metricValue(text, 'eddy_restore_records_total', `{store="${store}"}`)!;
+      restored[store] = metricValue(text, 'eddy_restore_records_total', `{store="${store}",version="1"}`)!;
     const stop = await sigterm(p);
     expect(stop.code, p.stderr()).toBe(0);
     return { restored, p, text };
@@ -196,7 +202,7 @@ describe('eddy worker flight-delays (embedded log, real process, real HTTP)', ()
     const { restored, text } = await restoredAfterRestart();
     expect(restored).toEqual({ delays_by_airport_hour: 0, route_stats: 0 });
     // Nothing was processed again either.
-    expect(metricValue(text, 'eddy_records_in_total', '{topic="flights"}') ?? 0).toBe(0);
+    expect(metricValue(text, 'eddy_records_in_total', '{topic="flights",version="1"}') ?? 0).toBe(0);
   });
 
   it('a restart without local state restores exactly the changelogs, and logs the progress', async () => {
@@ -257,7 +263,7 @@ describe('two workers in one consumer group: rebalances', () => {
       return r.status === 200 ? (JSON.parse(r.text).tasks as string[]) : undefined;
     });
   const flightsIn = async (port: number) =>
-    metricValue(await metrics(port), 'eddy_records_in_total', '{topic="flights"}') ?? 0;
+    metricValue(await metrics(port), 'eddy_records_in_total', '{topic="flights",version="1"}') ?? 0;
 
   it('a second worker takes half the tasks, both count each record once, and the first takes them back', async () => {
     const a = await startWorker(args);
@@ -553,7 +559,9 @@ describe('runner hooks the worker relies on', () => {
         for (const t of restoring) for (const st of t.stores) expect(st.restored).toBeLessThanOrEqual(st.total);
       }
       expect(during.some((r) => r.tasks.some((t) => t.stores.some((st) => st.restored > 0)))).toBe(true);
-      expect(assigned).toEqual([['1_0', '0_0', '1_1', '0_1', '1_2', '0_2', '1_3', '0_3'].map((t) => `flight-delays.v1/${t}`)]);
+      expect(assigned).toEqual([
+        ['1_0', '0_0', '1_1', '0_1', '1_2', '0_2', '1_3', '0_3'].map((t) => `flight-delays.v1/${t}`),
+      ]);
       expect(revoked.flat().sort()).toEqual(assigned.flat().sort());
       expect(runner.stats.rebalances).toBe(1); // the revocation on stop is not a rebalance
       expect([...runner.stats.restoredBy.values()].reduce((a, b) => a + b, 0)).toBe(runner.stats.restoredRecords);
@@ -568,46 +576,46 @@ describe('runner hooks the worker relies on', () => {
     const stats = new RunStats();
     stats.restored('a', 7);
     const m = new WorkerMetrics({
-      stats,
-      stores: ['a', 'b'],
-      lag: async () => [{ topic: 't', partition: 2, lag: 5 }],
+      versions: () => [{ name: 'app', version: 1, stats, stores: ['a', 'b'] }],
+      rebalances: () => stats.rebalances,
+      lag: async () => [{ version: 1, topic: 't', partition: 2, lag: 5 }],
       readiness: () => ({
         ready: false,
         phase: 'running',
         tasks: [
-          { task: '0_0', state: 'restoring', stores: [{ store: 'a', restored: 10, total: 25 }] },
-          { task: '0_1', state: 'restoring', stores: [{ store: 'a', restored: 1, total: 6 }] },
-          { task: '0_2', state: 'running', stores: [{ store: 'a', restored: 3, total: 9 }] },
+          { task: 'app.v1/0_0', state: 'restoring', stores: [{ store: 'a', restored: 10, total: 25 }] },
+          { task: 'app.v1/0_1', state: 'restoring', stores: [{ store: 'a', restored: 1, total: 6 }] },
+          { task: 'app.v1/0_2', state: 'running', stores: [{ store: 'a', restored: 3, total: 9 }] },
         ],
       }),
     });
     const text = await m.metrics();
     expect(samples(text, 'eddy_restore_remaining')).toEqual(
       new Map([
-        ['{store="a"}', 20],
-        ['{store="b"}', 0],
+        ['{store="a",version="1"}', 20],
+        ['{store="b",version="1"}', 0],
       ]),
     );
     expect(samples(text, 'eddy_restore_records_total')).toEqual(
       new Map([
-        ['{store="a"}', 7],
-        ['{store="b"}', 0],
+        ['{store="a",version="1"}', 7],
+        ['{store="b",version="1"}', 0],
       ]),
     );
-    expect(samples(text, 'eddy_consumer_lag')).toEqual(new Map([['{topic="t",partition="2"}', 5]]));
+    expect(samples(text, 'eddy_consumer_lag')).toEqual(new Map([['{topic="t",partition="2",version="1"}', 5]]));
     expect(metricValue(text, 'eddy_ready')).toBe(0);
     expect(samples(text, 'eddy_tasks')).toEqual(
       new Map([
-        ['{state="restoring"}', 2],
-        ['{state="running"}', 1],
+        ['{state="restoring",version="1"}', 2],
+        ['{state="running",version="1"}', 1],
       ]),
     );
     stats.deadLetter('validate');
     stats.late('hourly', 3);
     stats.dropped('enrich', 2);
     const again = await m.metrics();
-    expect(metricValue(again, 'eddy_dead_letters_total', '{processor="validate"}')).toBe(1);
-    expect(metricValue(again, 'eddy_late_records_total', '{processor="hourly"}')).toBe(3);
-    expect(metricValue(again, 'eddy_dropped_records_total', '{processor="enrich"}')).toBe(2);
+    expect(metricValue(again, 'eddy_dead_letters_total', '{processor="validate",version="1"}')).toBe(1);
+    expect(metricValue(again, 'eddy_late_records_total', '{processor="hourly",version="1"}')).toBe(3);
+    expect(metricValue(again, 'eddy_dropped_records_total', '{processor="enrich",version="1"}')).toBe(2);
   });
 });

@@ -149,8 +149,8 @@ describe('eddy sql and GET /sql (embedded log, real processes)', () => {
     expect(slow.status).toBe(408);
     expect(((await slow.json()) as { error: { code: string } }).error.code).toBe('SQL_TIMEOUT');
     const metrics = await (await get('/metrics', TOKEN)).text();
-    expect(metrics).toMatch(/^eddy_dead_letter_ratio\{topic="flight-delays.v1.dlq"\} /m);
-    expect(metrics).toMatch(/^eddy_late_ratio /m);
+    expect(metrics).toMatch(/^eddy_dead_letter_ratio\{topic="flight-delays.v1.dlq",version="1"\} /m);
+    expect(metrics).toMatch(/^eddy_late_ratio\{version="1"\} /m);
     w.child.kill('SIGTERM');
     expect((await w.exit).code).toBe(0);
     expect(JSON.stringify(w.lines) + w.stderr()).not.toContain(TOKEN);
