@@ -253,7 +253,6 @@ export class Worker {
         await runner.run();
         if (this.stopRequested || runner.retiredVersions.length === 0) return;
         if (!(await this.dropRetired(runner))) return;
-        continue;
       } catch (err) {
         // the streak of failures starts again after any committed batch
         if (failingSinceMs === undefined || this.lastProgressMs > failingSinceMs) {
