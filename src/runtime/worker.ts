@@ -6,6 +6,10 @@
  * stores, the HTTP server and the log, and exits 0; all of it within `shutdownTimeoutMs`, past which it exits 1.
  * A second signal exits at once with 128 + the signal number (130 for SIGINT, 143 for SIGTERM). Nothing is lost
  * either way: whatever did not commit is processed again by the next owner of the partition, exactly once.
+ *
+ * Retire: when a version it runs is recorded `retired` (`eddy retire`; the runner reads the versions registry every
+ * `RETIRED_CHECK_MS`), the worker stops its runner, ends that version's run record (exit `retired`) and runs the other
+ * versions in a new runner from their committed positions; with none left it logs `retired` and exits 0.
  */
 import { constants } from 'node:os';
 import { EddyError, UnknownStoreError } from '../errors.js';

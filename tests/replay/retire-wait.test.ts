@@ -48,7 +48,12 @@ describe('retire waits for the open runs of the version', () => {
     env = tempBackend('eddy-retire-wait-');
     await loadFlightData({ log: env.log, registry: env.registry, limit: 1_000 });
     for (const t of [v1, v2])
-      await new TopologyRunner(t, { log: env.log, registry: env.registry, stateDir: env.stateDir, untilIdle: true }).run();
+      await new TopologyRunner(t, {
+        log: env.log,
+        registry: env.registry,
+        stateDir: env.stateDir,
+        untilIdle: true,
+      }).run();
     await setVersionState(env.log, 'delays', 2, 'live');
     await ensureRunsTopic(env.log);
   }, 120_000);
@@ -89,7 +94,12 @@ describe('retire waits for the open runs of the version', () => {
     try {
       await loadFlightData({ log: e2.log, registry: e2.registry, limit: 500 });
       for (const t of [v1, v2])
-        await new TopologyRunner(t, { log: e2.log, registry: e2.registry, stateDir: e2.stateDir, untilIdle: true }).run();
+        await new TopologyRunner(t, {
+          log: e2.log,
+          registry: e2.registry,
+          stateDir: e2.stateDir,
+          untilIdle: true,
+        }).run();
       await setVersionState(e2.log, 'delays', 2, 'live');
       await ensureRunsTopic(e2.log);
       await writeRunRecord(e2.log, openRun('delays.v1@stale', Date.now() - RUN_STALE_MS - 1_000));
