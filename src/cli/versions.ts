@@ -18,7 +18,7 @@ import {
   TruncatedInputError,
   truncatedInputs,
 } from '../replay/replay.js';
-import { describePlan, retire } from '../replay/retire.js';
+import { describePlan, describeRuns, RETIRE_WAIT_MS, retire } from '../replay/retire.js';
 import { inputLag, versionStatuses } from '../replay/status.js';
 import { recordedRun } from '../runs/recorder.js';
 import { TopologyRunner } from '../runtime/runner.js';
@@ -100,12 +100,17 @@ export function registerVersionCommands(program: Command, config: ConfigOf): voi
   program
     .command('retire')
     .description(
-      'delete a version (topics, consumer group, state, internal subjects) and record it retired; without --yes, print what it would delete',
+      'record a version retired, wait until no process runs it, then delete it (topics, consumer group, state, internal subjects); without --yes, print what it would delete',
     )
     .argument('<topology>', 'topology name')
     .argument('<version>', 'version to retire', nonNegativeInt('version', 1))
-    .option('--yes', 'delete (without it, only print what would be deleted)')
-    .action(async (name: string, version: number, o: { yes?: boolean }, cmd: Command) =>
+    .option('--yes', 'retire and delete (without it, only print what would be deleted)')
+    .option(
+      '--wait-ms <ms>',
+      `how long to wait for the processes running the version to stop running it (default ${RETIRE_WAIT_MS})`,
+      nonNegativeInt('--wait-ms'),
+    )
+    .action(async (name: string, version: number, o: { yes?: boolean; waitMs?: number }, cmd: Command) =>
       cmdRetire(config(cmd).config, name, version, o),
     );
 
@@ -332,27 +337,47 @@ async function cmdPromote(
   });
 }
 
-/** `eddy retire <topology> N [--yes]`. */
-async function cmdRetire(config: EddyConfig, name: string, version: number, o: { yes?: boolean }): Promise<void> {
+/** `eddy retire <topology> N [--yes] [--wait-ms ms]`. */
+async function cmdRetire(
+  config: EddyConfig,
+  name: string,
+  version: number,
+  o: { yes?: boolean; waitMs?: number },
+): Promise<void> {
   const versions = await loadVersions(name, config.topologies);
   const t = versions.find((v) => v.version === version);
+  const topology = versions[0].name;
   await withBackend(config, async (b) => {
     const r = await retire(b.log, b.registry, {
-      topology: versions[0].name,
+      topology,
       version,
       t,
       stateDir: b.paths.stateDir,
       yes: o.yes === true,
+      waitMs: o.waitMs,
+      onWaiting: (runs) => {
+        out(
+          `${topology} version ${version} is recorded retired; waiting for ${runs.length} process(es) to stop running it:`,
+        );
+        for (const line of describeRuns(runs)) out(`  ${line}`);
+      },
     });
+    if (!o.yes) {
+      out(`${topology} version ${version}: would delete (run again with --yes to delete):`);
+      for (const line of describePlan(r.plan, { subjects: true })) out(`  ${line}`);
+      if (r.openRuns.length > 0) {
+        out(`  running in (stopped first: they stop running it, other versions go on from their committed positions):`);
+        for (const line of describeRuns(r.openRuns)) out(`    ${line}`);
+      }
+      return;
+    }
     out(
-      `${versions[0].name} version ${version}: ${o.yes ? 'deleted' : 'would delete (run again with --yes to delete)'}:`,
+      `${topology} version ${version}: ${r.wasRetired ? 'was retired already; finishing its deletion: ' : ''}deleted:`,
     );
     for (const line of describePlan(r.plan, { subjects: true })) out(`  ${line}`);
-    if (o.yes) {
-      if (!r.subjectsDeleted && r.plan.subjects.length > 0)
-        out('  (the schema registry offers no delete: the subjects stay; they are harmless)');
-      out(`${versions[0].name} version ${version} is retired.`);
-    }
+    if (!r.subjectsDeleted && r.plan.subjects.length > 0)
+      out('  (the schema registry offers no delete: the subjects stay; they are harmless)');
+    out(`${topology} version ${version} is retired.`);
   });
 }
 

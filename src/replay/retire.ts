@@ -1,11 +1,20 @@
 /**
- * Retire: delete everything a topology version owns (its output, changelog, repartition and dead-letter topics, its
- * consumer group, its state directory, the registry subjects of its internal topics) and record it `retired`. The
- * live version is refused. `planVersionDeletion` also serves `eddy replay --reset` (which keeps the subjects).
+ * Retire: record a topology version `retired`, wait until no process runs it any more, then delete everything it owns
+ * (its output, changelog, repartition and dead-letter topics, its consumer group, its state directory, the registry
+ * subjects of its internal topics). The live version is refused. `planVersionDeletion` also serves
+ * `eddy replay --reset` (which keeps the subjects).
+ *
+ * Why in that order: a runner running the version reads the registry every `RETIRED_CHECK_MS` and stops running it
+ * when it is recorded `retired` (src/runtime/registry-sync.ts); it then ends its run record (`eddy.meta.runs`, exit
+ * `retired`). Deleting before that would make the runner fail on, or (Kafka auto-create) recreate, the deleted
+ * topics. States move forward only, so `retired` is recorded first and a timed-out wait leaves the version retired
+ * with its deletion pending: `retire` of a retired version finishes it.
  */
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { EddyError } from '../errors.js';
 import type { Log } from '../log/contract.js';
+import { type ListedRun, RUN_HEARTBEAT_MS, readRuns } from '../runs/record.js';
 import type { SchemaRegistry } from '../schema/types.js';
 import type { Topology } from '../topology/graph.js';
 import { groupId, replayReaderGroupId, versionId } from '../topology/names.js';
@@ -84,21 +93,108 @@ export async function deletePlanned(log: Log, plan: DeletionPlan): Promise<void>
   rmSync(plan.stateDir, { recursive: true, force: true });
 }
 
+/** How long `retire --yes` waits by default for the processes running the version to stop running it, ms. */
+export const RETIRE_WAIT_MS = 60_000;
+/** An open run record not rewritten for this long belongs to a dead process (two heartbeats missed), ms. */
+export const RUN_STALE_MS = 2 * RUN_HEARTBEAT_MS;
+/** How often `retire` reads the run records while it waits, ms. */
+const RUNS_POLL_MS = 250;
+
+/**
+ * The runs of a version that are open: no end written, the process alive (same host: its pid exists; see
+ * `statusOf`), and the record rewritten within `RUN_STALE_MS`. A record left open by a SIGKILLed process is not open.
+ */
+export async function openRunsOf(
+  log: Log,
+  topology: string,
+  version: number,
+  nowMs = Date.now(),
+): Promise<ListedRun[]> {
+  return (await readRuns(log, topology, nowMs)).filter(
+    (r) => r.version === version && r.status === 'running' && nowMs - r.updatedMs <= RUN_STALE_MS,
+  );
+}
+
+/** One line per open run: `<kind> <run id> on <host> pid <pid>, last seen <n> s ago`. */
+export function describeRuns(runs: readonly ListedRun[], nowMs = Date.now()): string[] {
+  return runs.map(
+    (r) =>
+      `${r.kind} ${r.runId} on ${r.host} pid ${r.pid}, last written ${Math.round((nowMs - r.updatedMs) / 1000)} s ago`,
+  );
+}
+
+/**
+ * `retire --yes` recorded the version retired but a process still runs it after the wait: nothing was deleted. The
+ * version stays retired (runners stop running it); `eddy retire` again finishes the deletion.
+ */
+export class RetirePendingError extends EddyError {
+  constructor(topology: string, version: number, waitedMs: number, runs: readonly ListedRun[]) {
+    super(
+      'RETIRE_PENDING',
+      `${topology} version ${version} is recorded retired, but after ${waitedMs} ms ${runs.length} process(es) still run it: ` +
+        `${describeRuns(runs).join('; ')}. Nothing was deleted yet. A worker stops running a retired version within seconds; ` +
+        `check that process (an older eddy does not), then run \`eddy retire ${topology} ${version} --yes\` again to finish ` +
+        `the deletion (or pass a longer --wait-ms).`,
+      { details: { topology, version, waitedMs, runs: runs.map((r) => r.runId) } },
+    );
+  }
+}
+
+/**
+ * Waits until no run of the version is open (`openRunsOf`), up to `waitMs`; `onWaiting` hears the open runs each time
+ * they change. Throws `RetirePendingError` when some are still open after `waitMs`.
+ */
+export async function waitForRunsToEnd(
+  log: Log,
+  opts: { topology: string; version: number; waitMs: number; onWaiting?: (runs: readonly ListedRun[]) => void },
+): Promise<void> {
+  const startMs = Date.now();
+  let seen = '';
+  for (;;) {
+    const open = await openRunsOf(log, opts.topology, opts.version);
+    if (open.length === 0) return;
+    const ids = open.map((r) => r.runId).join(',');
+    if (ids !== seen) {
+      seen = ids;
+      opts.onWaiting?.(open);
+    }
+    const waitedMs = Date.now() - startMs;
+    if (waitedMs >= opts.waitMs) throw new RetirePendingError(opts.topology, opts.version, opts.waitMs, open);
+    await new Promise((r) => setTimeout(r, Math.min(RUNS_POLL_MS, opts.waitMs - waitedMs)));
+  }
+}
+
 /** The outcome of `retire`. */
 export interface RetireResult {
   readonly plan: DeletionPlan;
   /** Whether the subjects were deleted (false when the registry offers no delete: they stay, harmless). */
   readonly subjectsDeleted: boolean;
+  /** The runs of the version open when the plan was made (without `yes`: the processes a retire would stop). */
+  readonly openRuns: readonly ListedRun[];
+  /** The version was already retired (a deletion left pending, or done, by an earlier retire). */
+  readonly wasRetired: boolean;
 }
 
 /**
  * Refuses the live version (`VersionStateError`) and a version the registry does not know (`UnknownVersionError`);
- * returns the plan. With `yes`, deletes everything in it, the subjects if the registry can, and records `retired`.
+ * returns the plan. With `yes`: records the version `retired` (first: runners stop running it), waits up to `waitMs`
+ * (default `RETIRE_WAIT_MS`) until no process runs it (else throws `RetirePendingError`, deleting nothing), then
+ * deletes everything in the plan and the subjects if the registry can. Retiring a retired version finishes a pending
+ * deletion (and deletes nothing more when it was done).
  */
 export async function retire(
   log: Log,
   registry: SchemaRegistry,
-  opts: { topology: string; version: number; t?: Topology; stateDir: string; yes: boolean; nowMs?: number },
+  opts: {
+    topology: string;
+    version: number;
+    t?: Topology;
+    stateDir: string;
+    yes: boolean;
+    nowMs?: number;
+    waitMs?: number;
+    onWaiting?: (runs: readonly ListedRun[]) => void;
+  },
 ): Promise<RetireResult> {
   const rec = await getVersion(log, opts.topology, opts.version);
   const live = liveVersionOf(await readVersions(log), opts.topology);
@@ -110,14 +206,21 @@ export async function retire(
       'retired',
       `Promote another version first (\`eddy promote ${opts.topology} <N>\`), then retire ${opts.version}.`,
     );
+  const wasRetired = rec.state === 'retired';
+  const openRuns = await openRunsOf(log, opts.topology, opts.version);
+  if (!opts.yes) return { plan: await planVersionDeletion(log, opts), subjectsDeleted: false, openRuns, wasRetired };
+  if (!wasRetired) await setVersionState(log, opts.topology, opts.version, 'retired', opts.nowMs);
+  await waitForRunsToEnd(log, { ...opts, waitMs: opts.waitMs ?? RETIRE_WAIT_MS });
+  // A runner's last registry write raced with ours? It read the record before `retired` was appended: record it again.
+  if ((await getVersion(log, opts.topology, opts.version)).state !== 'retired')
+    await setVersionState(log, opts.topology, opts.version, 'retired', opts.nowMs);
+  // planned after the wait: the runners that stopped may have created topics meanwhile
   const plan = await planVersionDeletion(log, opts);
-  if (!opts.yes) return { plan, subjectsDeleted: false };
   await deletePlanned(log, plan);
   let subjectsDeleted = false;
   if (canDelete(registry)) {
     for (const s of plan.subjects) await registry.deleteSubject(s);
     subjectsDeleted = true;
   }
-  if (rec.state !== 'retired') await setVersionState(log, opts.topology, opts.version, 'retired', opts.nowMs);
-  return { plan, subjectsDeleted };
+  return { plan, subjectsDeleted, openRuns, wasRetired };
 }

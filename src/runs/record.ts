@@ -26,11 +26,12 @@ export type RunKind = 'run' | 'replay' | 'worker';
 
 /**
  * How a run ended: `idle` (every input consumed, `--until-idle` and replays), `signal` (SIGINT/SIGTERM, graceful),
- * `stopped` (stopped by its caller), `error` (with the error's code), `killed` (derived when reading: no end was ever
+ * `stopped` (stopped by its caller), `retired` (the version was recorded retired, `eddy retire`, and the process stopped
+ * running it), `error` (with the error's code), `killed` (derived when reading: no end was ever
  * written), `running` (derived: no end yet, and the record is fresh).
  */
 export type RunExit =
-  | { readonly reason: 'idle' | 'stopped' }
+  | { readonly reason: 'idle' | 'stopped' | 'retired' }
   | { readonly reason: 'signal'; readonly signal: string }
   | { readonly reason: 'error'; readonly code: string; readonly message: string };
 

@@ -27,6 +27,8 @@ export interface RecordedVersions {
     readonly stats: RunStats;
     readonly fingerprint?: string;
   }[];
+  /** Versions the run stopped running because they were retired (`TopologyRunner.retiredVersions`). */
+  readonly retiredVersions?: readonly number[];
 }
 
 /** The topics of `t` by role, for `RunStats.health`. */
@@ -150,6 +152,25 @@ export class RunRecorder {
     await this.enqueue(exit);
   }
 
+  /**
+   * Writes the end records (exit `retired`) of versions this run stopped running while the run goes on with others (a
+   * worker whose version was retired); later writes skip them. Never throws.
+   */
+  async endVersions(versions: RecordedVersions['versions']): Promise<void> {
+    const ending = versions.filter((v) => this.base.has(v.topology.version));
+    if (ending.length === 0 || this.finished) return;
+    const exit: RunExit = { reason: 'retired' };
+    this.writing = this.writing.then(async () => {
+      try {
+        await this.writeVersions(ending, exit);
+      } catch (err) {
+        this.onWarning(`cannot write run records to eddy.meta.runs: ${describeError(err).message}`);
+      }
+      for (const v of ending) this.base.delete(v.topology.version);
+    });
+    await this.writing;
+  }
+
   private enqueue(exit: RunExit | undefined): Promise<void> {
     this.writing = this.writing.then(() =>
       this.write(exit).catch((err) =>
@@ -161,8 +182,12 @@ export class RunRecorder {
 
   private async write(exit: RunExit | undefined): Promise<void> {
     if (this.finished && exit === undefined) return;
+    await this.writeVersions(this.runner().versions, exit);
+  }
+
+  private async writeVersions(versions: RecordedVersions['versions'], exit: RunExit | undefined): Promise<void> {
     const nowMs = Date.now();
-    for (const v of this.runner().versions) {
+    for (const v of versions) {
       const b = this.base.get(v.topology.version);
       if (b === undefined) continue;
       const s = v.stats;
@@ -202,7 +227,9 @@ export async function recordedRun<T>(
   process.on('SIGTERM', onSignal);
   try {
     const r = await body();
-    await rec.finish({ idle: o.idle });
+    const retired = runner.retiredVersions ?? [];
+    await rec.endVersions(runner.versions.filter((v) => retired.includes(v.topology.version)));
+    await rec.finish({ idle: o.idle && retired.length === 0 });
     return r;
   } catch (err) {
     await rec.finish({ error: err });

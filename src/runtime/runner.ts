@@ -2,22 +2,14 @@ import { ConfigError } from '../errors.js';
 import type { Consumer, Log, TopicPartition } from '../log/contract.js';
 import { tpKey } from '../log/contract.js';
 import { fingerprintOf } from '../replay/fingerprint.js';
-import { DEFAULT_MAX_LAG_RECORDS } from '../replay/promote.js';
-import {
-  checkVersion,
-  getVersion,
-  liveVersionOf,
-  readVersions,
-  recordPositions,
-  setVersionState,
-} from '../replay/registry.js';
-import { inputLag } from '../replay/status.js';
+import { checkVersion, readVersions } from '../replay/registry.js';
 import type { SchemaRegistry } from '../schema/types.js';
 import type { QuarantinedStore } from '../state/task-stores.js';
 import type { Topology } from '../topology/graph.js';
 import { readerGroupId } from '../topology/names.js';
 import type { ProcessingGuarantee } from './commit.js';
 import { SharedRead } from './reader.js';
+import { RegistrySync } from './registry-sync.js';
 import type { RunStats } from './stats.js';
 import type { Task } from './task.js';
 import { StateUpdater } from './updater.js';
@@ -71,10 +63,14 @@ export interface RunnerOptions {
   readonly onRestored?: (task: string) => void;
   /** Called after revoked partitions' tasks are closed (also on `stop()`, when every partition is revoked). */
   readonly onRevoked?: (tasks: readonly string[], partitions: readonly TopicPartition[]) => void;
+  /**
+   * How often the runner reads the versions registry to learn that a version it runs was retired (`eddy retire`),
+   * ms; default `RETIRED_CHECK_MS` (2 s). Reading `eddy.meta.versions` is cheap (one small compacted partition).
+   */
+  readonly retiredCheckMs?: number;
 }
 
-/** How often a running runner records its versions' committed positions in the versions registry, ms. */
-export const REGISTRY_SYNC_MS = 30_000;
+export { REGISTRY_SYNC_MS, RETIRED_CHECK_MS } from './registry-sync.js';
 
 /** One committed batch, as reported to `onBatch`. */
 export interface BatchInfo {
@@ -136,7 +132,7 @@ export class TopologyRunner {
   private revokedSinceBatch = false;
   /** `untilIdle` ended the run: every version consumed every input. */
   private idleReached = false;
-  private registryTimer?: NodeJS.Timeout;
+  private readonly registrySync: RegistrySync;
 
   constructor(
     topologies: Topology | readonly Topology[],
@@ -184,6 +180,13 @@ export class TopologyRunner {
           durationMs: b.durationMs,
         });
       },
+    });
+    this.registrySync = new RegistrySync({
+      log: opts.log,
+      versions: list,
+      retiredCheckMs: opts.retiredCheckMs,
+      onWarning: opts.onWarning,
+      onRetired: () => void this.stop(),
     });
     this.updater = new StateUpdater({
       onOpened: (task) => this.opened(task),
@@ -259,8 +262,7 @@ export class TopologyRunner {
     });
     this.consumer = consumer;
     this.phaseNow = 'joining';
-    this.registryTimer = setInterval(() => void this.syncRegistry(false), REGISTRY_SYNC_MS);
-    this.registryTimer.unref();
+    this.registrySync.start();
     let failed = false;
     try {
       await consumer.run({
@@ -281,47 +283,21 @@ export class TopologyRunner {
       failed = true;
       throw this.failure?.error ?? err;
     } finally {
-      clearInterval(this.registryTimer);
+      this.registrySync.stop();
       await this.closeTasks();
       this.phaseNow = failed ? 'failed' : 'stopped';
     }
-    await this.syncRegistry(this.idleReached);
+    await this.registrySync.sync(this.idleReached);
     return this.stats;
   }
 
   /**
-   * Records each version's committed input positions in the versions registry, and moves a `replaying` version that
-   * reached the end of its inputs (`atEnd`), or is within `DEFAULT_MAX_LAG_RECORDS` of it on every input partition,
-   * to `caught-up` (and to `live` when the topology has no live version yet). A position that would move backwards is refused by the
-   * registry and reported through `onWarning`; registry trouble never stops processing.
+   * The versions found `retired` in the versions registry while running (`eddy retire`); when not empty, the run
+   * stopped because of them (the batch in flight committed and every task closed, as with `stop()`), and its caller
+   * runs the remaining versions again (a worker) or ends (`eddy run`, `eddy replay`).
    */
-  private async syncRegistry(atEnd: boolean): Promise<void> {
-    const { log } = this.opts;
-    for (const v of this.versions) {
-      const t = v.topology;
-      try {
-        const positions: Record<string, number> = {};
-        for (const info of t.topics.values()) {
-          if (info.role !== 'source') continue;
-          for (const [p, c] of await log.committedOffsets(t.groupId, info.name))
-            positions[tpKey(info.name, p)] = c.offset;
-        }
-        if (Object.keys(positions).length > 0) await recordPositions(log, t.name, t.version, positions);
-        let state = (await getVersion(log, t.name, t.version)).state;
-        if (state === 'replaying') {
-          const caughtUp = atEnd || (await inputLag(log, t)).every((l) => l.lagRecords <= DEFAULT_MAX_LAG_RECORDS);
-          if (caughtUp) {
-            await setVersionState(log, t.name, t.version, 'caught-up');
-            state = 'caught-up';
-          }
-        }
-        // The first version of a topology to catch up becomes live by itself: there is nothing to switch readers from.
-        if (state === 'caught-up' && liveVersionOf(await readVersions(log), t.name) === undefined)
-          await setVersionState(log, t.name, t.version, 'live');
-      } catch (err) {
-        this.opts.onWarning?.('versions-registry', `${t.groupId}: ${err instanceof Error ? err.message : String(err)}`);
-      }
-    }
+  get retiredVersions(): readonly number[] {
+    return this.registrySync.retired;
   }
 
   /** Stops fetching, lets the batch in flight commit, closes the tasks. Safe to call twice. */

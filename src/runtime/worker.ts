@@ -6,6 +6,10 @@
  * stores, the HTTP server and the log, and exits 0; all of it within `shutdownTimeoutMs`, past which it exits 1.
  * A second signal exits at once with 128 + the signal number (130 for SIGINT, 143 for SIGTERM). Nothing is lost
  * either way: whatever did not commit is processed again by the next owner of the partition, exactly once.
+ *
+ * Retire: when a version it runs is recorded `retired` (`eddy retire`; the runner reads the versions registry every
+ * `RETIRED_CHECK_MS`), the worker stops its runner, ends that version's run record (exit `retired`) and runs the other
+ * versions in a new runner from their committed positions; with none left it logs `retired` and exits 0.
  */
 import { constants } from 'node:os';
 import { EddyError, UnknownStoreError } from '../errors.js';
@@ -63,6 +67,13 @@ const READY_POLL_MS = 200;
 export class Worker {
   private runnerNow: TopologyRunner;
   private readonly newRunner: () => TopologyRunner;
+  /** The versions the worker runs now: those given, less those retired since (`eddy retire`). */
+  private versionsNow: readonly Topology[];
+  /**
+   * Called when the worker stops running versions that were retired (before it runs the others again), with their
+   * runtimes (topology, counters): `runWorker` ends their run records with exit `retired`.
+   */
+  onRetired?: (versions: TopologyRunner['versions']) => Promise<void>;
   private readonly statsByVersion = new Map<number, RunStats>();
   private lastProgressMs = Date.now();
   private stopRequested = false;
@@ -77,8 +88,9 @@ export class Worker {
 
   constructor(private readonly o: WorkerOptions) {
     this.log = o.logger;
+    this.versionsNow = o.versions ?? [o.topology];
     this.newRunner = () =>
-      new TopologyRunner(o.versions ?? [o.topology], {
+      new TopologyRunner(this.versionsNow, {
         stats: (version) => this.statsByVersion.get(version),
         log: o.log,
         registry: o.registry,
@@ -247,6 +259,9 @@ export class Worker {
    * Runs the runner; on a recoverable error (the broker unreachable, a retriable Kafka error, a task fenced by a
    * newer owner) backs off, recreates the runner (producers, consumer, tasks; stores restore their changelog tail)
    * and carries on, until no batch has committed for `maxReconnectMs`.
+   * When the runner stopped because versions it ran were retired (`eddy retire`), logs `retired` and runs the other
+   * versions in a new runner (they go on from their committed positions; their stores restore only their changelog
+   * tail), or returns (the worker exits 0) when none is left.
    */
   private async supervise(): Promise<void> {
     const boundMs = this.o.maxReconnectMs ?? 180_000;
@@ -254,8 +269,10 @@ export class Worker {
     let failingSinceMs: number | undefined;
     for (;;) {
       try {
-        await this.runnerNow.run();
-        return;
+        const runner = this.runnerNow;
+        await runner.run();
+        if (this.stopRequested || runner.retiredVersions.length === 0) return;
+        if (!(await this.dropRetired(runner))) return;
       } catch (err) {
         // the streak of failures starts again after any committed batch
         if (failingSinceMs === undefined || this.lastProgressMs > failingSinceMs) {
@@ -298,6 +315,36 @@ export class Worker {
         if (this.stopRequested) return;
       }
     }
+  }
+
+  /**
+   * After `runner` stopped for retired versions: ends their run records, drops them (and any other version recorded
+   * retired meanwhile) from the versions to run, and sets a new runner up for the rest. Returns false when no version
+   * is left (or a stop was requested meanwhile).
+   */
+  private async dropRetired(runner: TopologyRunner): Promise<boolean> {
+    // others retired meanwhile too (best effort: the runner's own finding is enough to go on)
+    const snap = await readVersions(this.o.log).catch(() => undefined);
+    const gone = (t: Topology) =>
+      runner.retiredVersions.includes(t.version) || snap?.versions.get(t.groupId)?.state === 'retired';
+    const retired = this.versionsNow.filter(gone);
+    await this.onRetired?.(runner.versions.filter((v) => gone(v.topology)));
+    this.versionsNow = this.versionsNow.filter((t) => !gone(t));
+    const remaining = this.versionsNow.map((t) => t.version);
+    this.log.info(
+      {
+        event: 'retired',
+        versions: retired.map((t) => t.version),
+        remaining,
+      },
+      remaining.length === 0
+        ? `${retired.map((t) => t.groupId).join(', ')} retired; no version left to run: stopping`
+        : `${retired.map((t) => t.groupId).join(', ')} retired: stopped running it; running ${this.versionsNow.map((t) => t.groupId).join(', ')} again from their committed positions`,
+    );
+    if (remaining.length === 0 || this.stopRequested) return false;
+    this.runnerNow = this.newRunner();
+    await this.runnerNow.setup();
+    return !this.stopRequested;
   }
 
   private checkReady(): void {
@@ -409,6 +456,7 @@ export async function runWorker(o: RunWorkerOptions): Promise<number> {
         kind: 'worker',
         onWarning: (m) => log.warn({ event: 'run-record' }, m),
       });
+      worker.onRetired = (versions) => runRecord!.endVersions(versions);
       await worker.done;
     } catch (err) {
       code = 1;

@@ -1,0 +1,118 @@
+/**
+ * A runner's link to the versions registry (`eddy.meta.versions`, src/replay/registry.ts) while it runs:
+ * - every `REGISTRY_SYNC_MS` and at the end, each version's committed input positions are recorded, and a
+ *   `replaying` version near the end of its inputs moves to `caught-up` (and to `live` when there is none);
+ * - every `RETIRED_CHECK_MS` the registry is read (no write) to learn that a version run here was retired
+ *   (`eddy retire`): the runner is then told to stop, and `eddy retire` deletes the version's topics and state once
+ *   no run of it is open any more.
+ * Registry trouble never stops processing: it is reported through `onWarning`.
+ */
+import type { Log } from '../log/contract.js';
+import { tpKey } from '../log/contract.js';
+import { DEFAULT_MAX_LAG_RECORDS } from '../replay/promote.js';
+import { getVersion, liveVersionOf, readVersions, recordPositions, setVersionState } from '../replay/registry.js';
+import { inputLag } from '../replay/status.js';
+import type { Topology } from '../topology/graph.js';
+import { versionId } from '../topology/names.js';
+
+/** How often a running runner records its versions' committed positions in the versions registry, ms. */
+export const REGISTRY_SYNC_MS = 30_000;
+
+/**
+ * How often a running runner reads the versions registry for a retired version, ms. A runner that finds one of its
+ * versions recorded `retired` stops (see `TopologyRunner.retiredVersions`).
+ */
+export const RETIRED_CHECK_MS = 2_000;
+
+/** Periodic registry work of one runner; `start()` when the run starts, `stop()` then `sync(atEnd)` when it ends. */
+export class RegistrySync {
+  private syncTimer?: NodeJS.Timeout;
+  private retiredTimer?: NodeJS.Timeout;
+  private checking = false;
+  private retiredNow: number[] = [];
+
+  constructor(
+    private readonly o: {
+      readonly log: Log;
+      readonly versions: readonly Topology[];
+      /** ms between two reads of the registry for a retired version; default `RETIRED_CHECK_MS`. */
+      readonly retiredCheckMs?: number;
+      /** Called once, with the version numbers found retired; the runner stops. */
+      readonly onRetired: (versions: readonly number[]) => void;
+      readonly onWarning?: (event: string, message: string) => void;
+    },
+  ) {}
+
+  /** The versions found `retired` (empty while none was). */
+  get retired(): readonly number[] {
+    return this.retiredNow;
+  }
+
+  start(): void {
+    this.syncTimer = setInterval(() => void this.sync(false), REGISTRY_SYNC_MS);
+    this.syncTimer.unref();
+    this.retiredTimer = setInterval(() => void this.checkRetired(), this.o.retiredCheckMs ?? RETIRED_CHECK_MS);
+    this.retiredTimer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.syncTimer);
+    clearInterval(this.retiredTimer);
+  }
+
+  /** Reads the registry; reports (once) the versions run here that are recorded `retired`. */
+  async checkRetired(): Promise<void> {
+    if (this.checking || this.retiredNow.length > 0) return;
+    this.checking = true;
+    try {
+      const snap = await readVersions(this.o.log);
+      const retired = this.o.versions
+        .filter((t) => snap.versions.get(versionId(t.name, t.version))?.state === 'retired')
+        .map((t) => t.version);
+      if (retired.length === 0 || this.retiredNow.length > 0) return;
+      this.retiredNow = retired;
+      this.o.onRetired(retired);
+    } catch (err) {
+      this.o.onWarning?.('versions-registry', err instanceof Error ? err.message : String(err));
+    } finally {
+      this.checking = false;
+    }
+  }
+
+  /**
+   * Records each version's committed input positions in the versions registry, and moves a `replaying` version that
+   * reached the end of its inputs (`atEnd`), or is within `DEFAULT_MAX_LAG_RECORDS` of it on every input partition,
+   * to `caught-up` (and to `live` when the topology has no live version yet). A retired version is left as it is
+   * (`eddy retire` deletes its group and topics). A position that would move backwards is refused by the registry and
+   * reported through `onWarning`.
+   */
+  async sync(atEnd: boolean): Promise<void> {
+    const { log } = this.o;
+    for (const t of this.o.versions) {
+      try {
+        if (this.retiredNow.includes(t.version)) continue;
+        let state = (await getVersion(log, t.name, t.version)).state;
+        if (state === 'retired') continue;
+        const positions: Record<string, number> = {};
+        for (const info of t.topics.values()) {
+          if (info.role !== 'source') continue;
+          for (const [p, c] of await log.committedOffsets(t.groupId, info.name))
+            positions[tpKey(info.name, p)] = c.offset;
+        }
+        if (Object.keys(positions).length > 0) state = (await recordPositions(log, t.name, t.version, positions)).state;
+        if (state === 'replaying') {
+          const caughtUp = atEnd || (await inputLag(log, t)).every((l) => l.lagRecords <= DEFAULT_MAX_LAG_RECORDS);
+          if (caughtUp) {
+            await setVersionState(log, t.name, t.version, 'caught-up');
+            state = 'caught-up';
+          }
+        }
+        // The first version of a topology to catch up becomes live by itself: there is nothing to switch readers from.
+        if (state === 'caught-up' && liveVersionOf(await readVersions(log), t.name) === undefined)
+          await setVersionState(log, t.name, t.version, 'live');
+      } catch (err) {
+        this.o.onWarning?.('versions-registry', `${t.groupId}: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+  }
+}
