@@ -221,6 +221,10 @@ async function cmdReplay(config: EddyConfig, name: string, o: ReplayFlags): Prom
       );
     }
     await runToEnd(b, t, { guarantee, maxBatchRecords: config.worker.maxBatchRecords, progress: o.progress });
+    if ((await getVersion(b.log, t.name, t.version)).state === 'retired') {
+      out(`${t.groupId}: retired while replaying (eddy retire); stopped`);
+      return;
+    }
     const lag = await inputLag(b.log, t);
     try {
       await recordPositions(
