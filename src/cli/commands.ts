@@ -1,17 +1,17 @@
 import cliProgress from 'cli-progress';
-import { ConfigError } from '../errors.js';
 import { loadFlightData } from '../../examples/flight-delays/load.js';
 import { type EddyConfig, type LoadedConfig, renderConfigTable } from '../config/index.js';
 import { CONFIG_SCHEMA, type SchemaNode } from '../config/schema.js';
+import { ConfigError } from '../errors.js';
 import type { Log } from '../log/contract.js';
-import { readStore } from '../runtime/inspect.js';
 import { liveVersionOf, readVersions } from '../replay/registry.js';
+import { recordedRun } from '../runs/recorder.js';
+import { readStore } from '../runtime/inspect.js';
 import { createLogger, errorCode } from '../runtime/logger.js';
+import { runWorker } from '../runtime/run-worker.js';
 import { TopologyRunner } from '../runtime/runner.js';
 import type { RunStats } from '../runtime/stats.js';
 import type { ProcessingGuarantee } from '../runtime/task.js';
-import { runWorker } from '../runtime/worker.js';
-import { recordedRun } from '../runs/recorder.js';
 import { describeMermaid, describeText } from '../topology/describe.js';
 import type { Topology } from '../topology/graph.js';
 import { cmdDryRun } from './debug.js';
@@ -43,7 +43,15 @@ function bar(enabled: boolean, label: string): cliProgress.SingleBar | undefined
 /** `eddy load`. */
 export async function cmdLoad(
   config: EddyConfig,
-  o: { limit?: number; skip?: number; flightSchema?: number; partitions: number; flights?: string; airports?: string; progress: boolean },
+  o: {
+    limit?: number;
+    skip?: number;
+    flightSchema?: number;
+    partitions: number;
+    flights?: string;
+    airports?: string;
+    progress: boolean;
+  },
 ): Promise<void> {
   if (o.flightSchema !== undefined && o.flightSchema !== 1 && o.flightSchema !== 2)
     throw new ConfigError(`--flight-schema must be 1 or 2, got ${o.flightSchema}`);
@@ -254,7 +262,15 @@ export async function cmdDemo(
 
 async function cmdLoadInto(
   b: Backend,
-  o: { limit?: number; skip?: number; flightSchema?: number; partitions?: number; flights?: string; airports?: string; progress: boolean },
+  o: {
+    limit?: number;
+    skip?: number;
+    flightSchema?: number;
+    partitions?: number;
+    flights?: string;
+    airports?: string;
+    progress: boolean;
+  },
 ): Promise<void> {
   const started = Date.now();
   const pb = bar(o.progress, 'load');

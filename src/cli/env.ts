@@ -110,3 +110,13 @@ export function kafkaLogLevel(level: LogLevel): 'nothing' | 'error' | 'warn' | '
       return 'error';
   }
 }
+
+/** Opens the configured backend, runs `fn` with it, and closes it (also when `fn` throws). */
+export async function withBackend<T>(config: EddyConfig, fn: (b: Backend) => Promise<T>): Promise<T> {
+  const b = await openBackend(config);
+  try {
+    return await fn(b);
+  } finally {
+    await b.close();
+  }
+}

@@ -27,3 +27,8 @@ export function formatRows(rows: readonly Record<string, unknown>[], format: For
   for (const r of rows) t.push(columns.map((c) => cell(r[c])));
   return `${t.toString()}\n`;
 }
+
+/** Writes one line to standard output. */
+export const out = (line = ''): void => {
+  process.stdout.write(`${line}\n`);
+};
