@@ -11,7 +11,7 @@
 import type { Log } from '../log/contract.js';
 import type { Topology } from '../topology/graph.js';
 import { versionId } from '../topology/names.js';
-import { topicConfigFor } from '../topology/topic-config.js';
+import { META_TOPIC_CONFIG } from '../topology/topic-config.js';
 import { FingerprintMismatchError, PositionsBackwardError, UnknownVersionError, VersionStateError } from './errors.js';
 import { type Fingerprint, type FingerprintGuarantee, fingerprintChanges, fingerprintOf } from './fingerprint.js';
 
@@ -65,39 +65,58 @@ export interface VersionsSnapshot {
 /** Creates the registry topic if missing (1 partition, compacted). */
 export async function ensureVersionsTopic(log: Log): Promise<void> {
   // compacted, and no time retention: the registry's records keep their write times, but a version outlives any limit
-  await log.createTopics([
-    { name: VERSIONS_TOPIC, partitions: 1, compacted: true, config: topicConfigFor('changelog') },
-  ]);
+  await log.createTopics([{ name: VERSIONS_TOPIC, partitions: 1, compacted: true, config: META_TOPIC_CONFIG }]);
 }
 
 /** Reads the whole registry (the last record per key). An absent topic is an empty registry. */
 export async function readVersions(log: Log): Promise<VersionsSnapshot> {
-  const versions = new Map<string, VersionRecord>();
-  const topologies = new Map<string, TopologyRecord>();
-  if ((await log.describeTopic(VERSIONS_TOPIC)) === undefined) return { versions, topologies };
-  for await (const batch of log.read({ topic: VERSIONS_TOPIC, partition: 0 })) {
-    for (const r of batch) {
-      if (r.key === null) continue;
-      const key = r.key.toString('utf8');
-      if (r.value === null) {
-        versions.delete(key);
-        topologies.delete(key);
-        continue;
+  return new VersionsTail(log).refresh();
+}
+
+/**
+ * The registry kept up to date by reading only what was appended since the last `refresh()` (a process that checks
+ * it every few seconds reads each record once, however long the topic grows before compaction).
+ */
+export class VersionsTail {
+  private readonly versions = new Map<string, VersionRecord>();
+  private readonly topologies = new Map<string, TopologyRecord>();
+  private next = 0;
+
+  constructor(private readonly log: Log) {}
+
+  /**
+   * Applies the records appended since the last call and returns the registry (live maps: read them before the next
+   * `refresh()`). An absent topic is an empty registry. Throws `VersionStateError` for a record of a newer format.
+   */
+  async refresh(): Promise<VersionsSnapshot> {
+    const { versions, topologies } = this;
+    if (this.next === 0 && (await this.log.describeTopic(VERSIONS_TOPIC)) === undefined)
+      return { versions, topologies };
+    for await (const batch of this.log.read({ topic: VERSIONS_TOPIC, partition: 0 }, { fromOffset: this.next })) {
+      for (const r of batch) {
+        this.next = Math.max(this.next, r.offset + 1);
+        if (r.key === null) continue;
+        const key = r.key.toString('utf8');
+        if (r.value === null) {
+          versions.delete(key);
+          topologies.delete(key);
+          continue;
+        }
+        const v = JSON.parse(r.value.toString('utf8')) as { format?: number; version?: number };
+        if ((v.format ?? 0) > VERSIONS_FORMAT)
+          throw new VersionStateError(
+            key,
+            0,
+            `recorded in format ${v.format}`,
+            'read',
+            `This eddy reads format ${VERSIONS_FORMAT}: upgrade eddy.`,
+          );
+        if (typeof v.version === 'number') versions.set(key, v as VersionRecord);
+        else topologies.set(key, v as TopologyRecord);
       }
-      const v = JSON.parse(r.value.toString('utf8')) as { format?: number; version?: number };
-      if ((v.format ?? 0) > VERSIONS_FORMAT)
-        throw new VersionStateError(
-          key,
-          0,
-          `recorded in format ${v.format}`,
-          'read',
-          `This eddy reads format ${VERSIONS_FORMAT}: upgrade eddy.`,
-        );
-      if (typeof v.version === 'number') versions.set(key, v as VersionRecord);
-      else topologies.set(key, v as TopologyRecord);
     }
+    return { versions, topologies };
   }
-  return { versions, topologies };
 }
 
 /** The recorded versions of one topology, by version number. */
@@ -258,6 +277,8 @@ export async function recordPositions(
     .filter(([tp, o]) => rec.positions[tp] !== undefined && o < rec.positions[tp])
     .map(([tp, to]) => ({ tp, from: rec.positions[tp], to }));
   if (moves.length > 0) throw new PositionsBackwardError(topology, version, moves);
+  // Nothing moved (an idle version): no record, so that an idle worker does not grow the registry every sync.
+  if (Object.entries(positions).every(([tp, o]) => rec.positions[tp] === o)) return rec;
   const next: VersionRecord = { ...rec, positions: { ...rec.positions, ...positions }, updatedMs: nowMs };
   await append(log, versionId(topology, version), next);
   return next;

@@ -10,7 +10,7 @@ import { hostname } from 'node:os';
 import { EddyError } from '../errors.js';
 import type { Log } from '../log/contract.js';
 import type { DataHealth } from '../runtime/stats.js';
-import { topicConfigFor } from '../topology/topic-config.js';
+import { META_TOPIC_CONFIG } from '../topology/topic-config.js';
 
 /** The compacted topic of run records. */
 export const RUNS_TOPIC = 'eddy.meta.runs';
@@ -92,7 +92,7 @@ export class RunRecordFormatError extends EddyError {
 
 /** Creates the run records topic if missing (1 partition, compacted, no time retention). */
 export async function ensureRunsTopic(log: Log): Promise<void> {
-  await log.createTopics([{ name: RUNS_TOPIC, partitions: 1, compacted: true, config: topicConfigFor('changelog') }]);
+  await log.createTopics([{ name: RUNS_TOPIC, partitions: 1, compacted: true, config: META_TOPIC_CONFIG }]);
 }
 
 /** Appends (or replaces, by key) one run record. */

@@ -10,7 +10,14 @@
 import type { Log } from '../log/contract.js';
 import { tpKey } from '../log/contract.js';
 import { DEFAULT_MAX_LAG_RECORDS } from '../replay/promote.js';
-import { getVersion, liveVersionOf, readVersions, recordPositions, setVersionState } from '../replay/registry.js';
+import {
+  getVersion,
+  liveVersionOf,
+  readVersions,
+  recordPositions,
+  setVersionState,
+  VersionsTail,
+} from '../replay/registry.js';
 import { inputLag } from '../replay/status.js';
 import type { Topology } from '../topology/graph.js';
 import { versionId } from '../topology/names.js';
@@ -30,6 +37,8 @@ export class RegistrySync {
   private retiredTimer?: NodeJS.Timeout;
   private checking = false;
   private retiredNow: number[] = [];
+  /** The registry as last read by the retired check (each check reads only what was appended since). */
+  private tail?: VersionsTail;
 
   constructor(
     private readonly o: {
@@ -65,7 +74,8 @@ export class RegistrySync {
     if (this.checking || this.retiredNow.length > 0) return;
     this.checking = true;
     try {
-      const snap = await readVersions(this.o.log);
+      this.tail ??= new VersionsTail(this.o.log);
+      const snap = await this.tail.refresh();
       const retired = this.o.versions
         .filter((t) => snap.versions.get(versionId(t.name, t.version))?.state === 'retired')
         .map((t) => t.version);

@@ -13,6 +13,9 @@
  * | source      | `retention.ms=-1`                              | inputs created by eddy (`eddy load`) are the      |
  * |             |                                                | source of truth                                   |
  * | global      | `cleanup.policy=compact`, `retention.ms=-1`    | a table topic created by eddy (`eddy load`)       |
+ * | eddy.meta.* | changelog's, and `segment.ms=3600000`          | rewritten every 30 s by running workers: hourly   |
+ * |             |                                                | segments let compaction keep them small (Kafka    |
+ * |             |                                                | compacts only segments that have rolled)          |
  *
  * The embedded log keeps these configs but deletes nothing by time.
  */
@@ -35,3 +38,10 @@ export function topicConfigFor(role: TopicRole, overrides: TopicConfig = {}): To
     role === 'changelog' || role === 'global' ? { 'cleanup.policy': 'compact', ...KEEP_FOREVER } : { ...KEEP_FOREVER };
   return { ...base, ...overrides };
 }
+
+/**
+ * The configs of eddy's own registry topics (`eddy.meta.versions`, `eddy.meta.runs`): compacted, no time retention,
+ * and hourly segments (`segment.ms`, default 7 days), since Kafka compacts only rolled segments and running workers
+ * rewrite their records every 30 s.
+ */
+export const META_TOPIC_CONFIG: TopicConfig = { 'cleanup.policy': 'compact', ...KEEP_FOREVER, 'segment.ms': '3600000' };

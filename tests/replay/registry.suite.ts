@@ -12,6 +12,7 @@ import {
   recordPositions,
   setVersionState,
   VERSIONS_TOPIC,
+  VersionsTail,
   versionsOf,
 } from '../../src/replay/registry.js';
 import { delaysTopology } from './helpers.js';
@@ -102,6 +103,47 @@ export function registrySuite(
       expect((await getVersion(env.log, name, 1)).positions).toEqual({ 'flights:0': 12, 'flights:1': 5 });
     });
 
+    it('writes nothing when the positions did not move (an idle worker does not grow the registry)', async () => {
+      const name = env.name;
+      const end = async () => (await env.log.offsets(VERSIONS_TOPIC))[0].high;
+      const before = await end();
+      const rec = await recordPositions(env.log, name, 1, { 'flights:0': 12, 'flights:1': 5 });
+      expect(rec.positions).toEqual({ 'flights:0': 12, 'flights:1': 5 });
+      expect(await end()).toBe(before);
+      await recordPositions(env.log, name, 1, { 'flights:0': 13 });
+      expect(await end()).toBeGreaterThan(before);
+    });
+
+    it('a tail of the registry sees what was appended since its last refresh', async () => {
+      const name = `${env.name}-tail`;
+      // Counts the registry records the tail reads (the real log underneath).
+      let read = 0;
+      const counting = Object.create(env.log) as Log;
+      counting.read = async function* (tp, o) {
+        for await (const b of env.log.read(tp, o)) {
+          read += b.length;
+          yield b;
+        }
+      };
+      const tail = new VersionsTail(counting);
+      const first = await tail.refresh();
+      expect(first.versions.has(`${name}.v1`)).toBe(false);
+      const t = delaysTopology({ name });
+      await checkVersion(env.log, t, { processingGuarantee: 'exactly-once', nowMs: 1000 });
+      expect((await tail.refresh()).versions.get(`${name}.v1`)?.state).toBe('replaying');
+      await setVersionState(env.log, name, 1, 'caught-up', 2000);
+      await setVersionState(env.log, name, 1, 'live', 3000);
+      read = 0;
+      const snap = await tail.refresh();
+      expect(read).toBeLessThanOrEqual(3); // the version twice and the topology's live version, not the whole topic
+      expect(snap.versions.get(`${name}.v1`)?.state).toBe('live');
+      expect(liveVersionOf(snap, name)).toBe(1);
+      // The same view as a full read.
+      const full = await readVersions(env.log);
+      expect([...snap.versions.entries()]).toEqual([...full.versions.entries()]);
+      expect([...snap.topologies.entries()]).toEqual([...full.topologies.entries()]);
+    });
+
     it('keeps the latest record per key after compaction', async () => {
       await env.log.compact(VERSIONS_TOPIC);
       const snap = await readVersions(env.log);
@@ -110,7 +152,7 @@ export function registrySuite(
         [1, 'replaying'],
         [2, 'replaying'],
       ]);
-      expect(snap.versions.get(`${env.name}.v1`)!.positions).toEqual({ 'flights:0': 12, 'flights:1': 5 });
+      expect(snap.versions.get(`${env.name}.v1`)!.positions).toEqual({ 'flights:0': 13, 'flights:1': 5 });
     });
   });
 }
