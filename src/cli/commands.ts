@@ -78,7 +78,7 @@ async function runTopology(
   b: Backend,
   ts: readonly Topology[],
   o: { untilIdle?: boolean; maxBatchRecords: number; processingGuarantee?: ProcessingGuarantee; progress: boolean },
-): Promise<Map<Topology, RunStats>> {
+): Promise<{ stats: Map<Topology, RunStats>; retired: readonly number[] }> {
   const first = ts[0];
   const sources = [...first.topics.values()].filter((x) => x.role === 'source').map((x) => x.name);
   const pb = bar(o.progress, ts.map((t) => t.groupId).join(' + '));
@@ -107,7 +107,7 @@ async function runTopology(
   process.once('SIGTERM', stop);
   try {
     await recordedRun(b.log, runner, { kind: 'run', idle: o.untilIdle === true }, () => runner.run());
-    return new Map(runner.versions.map((v) => [v.topology, v.stats]));
+    return { stats: new Map(runner.versions.map((v) => [v.topology, v.stats])), retired: runner.retiredVersions };
   } finally {
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
@@ -128,14 +128,24 @@ export async function cmdRun(
   if (o.dryRun) return cmdDryRun(config, name, o);
   if (o.limit !== undefined || o.from !== undefined) throw new ConfigError('--limit and --from go with --dry-run');
   await withBackend(config, async (b) => {
-    const ts = await versionsToRun(b.log, name, config.topologies, o.version);
-    const started = Date.now();
-    const stats = await runTopology(b, ts, {
-      ...o,
-      maxBatchRecords: config.worker.maxBatchRecords,
-      processingGuarantee: config.worker.processingGuarantee,
-    });
-    for (const [t, st] of stats) printSummary(t, st, Date.now() - started);
+    let ts = await versionsToRun(b.log, name, config.topologies, o.version);
+    // A version retired meanwhile (`eddy retire`) stops the runner; the other versions go on from their committed
+    // positions in a new one, as a worker's do.
+    for (;;) {
+      const started = Date.now();
+      const { stats, retired } = await runTopology(b, ts, {
+        ...o,
+        maxBatchRecords: config.worker.maxBatchRecords,
+        processingGuarantee: config.worker.processingGuarantee,
+      });
+      for (const [t, st] of stats) printSummary(t, st, Date.now() - started);
+      if (retired.length === 0) return;
+      ts = ts.filter((t) => !retired.includes(t.version));
+      console.log(
+        `${name}: version ${retired.join(', ')} was retired (eddy retire): stopped running it${ts.length > 0 ? `; going on with version ${ts.map((t) => t.version).join(', ')}` : ''}`,
+      );
+      if (ts.length === 0) return;
+    }
   });
 }
 
@@ -234,7 +244,7 @@ export async function cmdDemo(
     const ts = await versionsToRun(b.log, 'flight-delays', config.topologies);
     const t = ts[0];
     const started = Date.now();
-    const all = await runTopology(b, ts, {
+    const { stats: all } = await runTopology(b, ts, {
       untilIdle: true,
       maxBatchRecords: config.worker.maxBatchRecords,
       processingGuarantee: config.worker.processingGuarantee,

@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadFlightData } from '../../examples/flight-delays/load.js';
 import { flightDelaysVersions } from '../../examples/flight-delays/topology.js';
 import { getVersion, setVersionState } from '../../src/replay/registry.js';
+import { readRuns } from '../../src/runs/record.js';
 import { TopologyRunner } from '../../src/runtime/runner.js';
 import { openBackendAt, tempBackend } from '../helpers/backend.js';
 import { eddy, type Proc, until } from '../helpers/proc.js';
@@ -132,6 +133,35 @@ describe('eddy retire beside a running worker (embedded log, real processes)', (
     w.child.kill('SIGTERM');
     expect((await w.exit).code).toBe(0);
     expect(await topicsOf(dataDir, 1)).toEqual([]);
+  }, 300_000);
+
+  it('eddy run running v1 and v2 stops v1 when it is retired and goes on with v2', async () => {
+    const dataDir = await twoVersions();
+    const run = eddy(['--data-dir', dataDir, 'run', 'flight-delays', '--no-progress']);
+    procs.push(run);
+    // Retire once the run has recorded that it runs v1 (otherwise it would not start v1 at all).
+    await until('the run records v1', async () =>
+      withLog(dataDir, async (env) =>
+        (await readRuns(env.log, 'flight-delays')).some((r) => r.version === 1 && r.status === 'running')
+          ? true
+          : undefined,
+      ),
+    );
+    const r = retireCli(dataDir);
+    expect((await r.exit).code, `${output(r)}\n${r.stderr()}`).toBe(0);
+    expect(await topicsOf(dataDir, 1)).toEqual([]);
+    await withLog(dataDir, (env) => loadFlightData({ log: env.log, registry: env.registry, skip: FIRST, limit: MORE }));
+    await until('v2 consumed the new input', async () =>
+      (await committedInput(dataDir, v2.groupId)) === FIRST + MORE ? true : undefined,
+    );
+    run.child.kill('SIGTERM');
+    expect((await run.exit).code, run.stderr()).toBe(0);
+    const text = output(run);
+    expect(text).toContain(
+      'flight-delays: version 1 was retired (eddy retire): stopped running it; going on with version 2',
+    );
+    expect(await topicsOf(dataDir, 1)).toEqual([]);
+    expect(await committedInput(dataDir, v1.groupId)).toBe(0);
   }, 300_000);
 
   it('a worker running only v1 exits 0 with event retired', async () => {
