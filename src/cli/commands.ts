@@ -15,18 +15,9 @@ import type { ProcessingGuarantee } from '../runtime/task.js';
 import { describeMermaid, describeText } from '../topology/describe.js';
 import type { Topology } from '../topology/graph.js';
 import { cmdDryRun } from './debug.js';
-import { type Backend, dataPaths, openBackend } from './env.js';
+import { type Backend, dataPaths, openBackend, withBackend } from './env.js';
 import { type Format, formatRows } from './format.js';
 import { findStore, loadTopology, versionsToRun } from './topologies.js';
-
-async function withBackend<T>(config: EddyConfig, fn: (b: Backend) => Promise<T>): Promise<T> {
-  const b = await openBackend(config);
-  try {
-    return await fn(b);
-  } finally {
-    await b.close();
-  }
-}
 
 function bar(enabled: boolean, label: string): cliProgress.SingleBar | undefined {
   if (!enabled || !process.stderr.isTTY) return undefined;

@@ -27,7 +27,7 @@ import { formatOf, INPUT_FORMATS, type InputFormat, parseRows } from '../tools/r
 import { DEFAULT_LAST_RECORDS, parsePartitionOffset, parseTime, type TailStart, tail } from '../tools/tail.js';
 import type { Topology } from '../topology/graph.js';
 import { packageRoot } from '../util/paths.js';
-import { type Backend, openBackend } from './env.js';
+import { type Backend, withBackend } from './env.js';
 import { formatRows } from './format.js';
 import { resolveVersion } from './topologies.js';
 
@@ -40,15 +40,6 @@ function positiveInt(what: string) {
       throw new InvalidArgumentError(`${what} must be a positive integer, got "${raw}"`);
     return n;
   };
-}
-
-async function withBackend<T>(config: EddyConfig, fn: (b: Backend) => Promise<T>): Promise<T> {
-  const b = await openBackend(config);
-  try {
-    return await fn(b);
-  } finally {
-    await b.close();
-  }
 }
 
 /** Registers `produce`, `tail` and `dlq` on the program. */
