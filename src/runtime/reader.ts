@@ -13,6 +13,7 @@
 import type { ConsumerBatch, Log, LogRecord } from '../log/contract.js';
 import { tpKey } from '../log/contract.js';
 import type { Flowing } from '../processors/context.js';
+import { Mutex } from '../util/mutex.js';
 import type { Task } from './task.js';
 import type { Decoded, VersionRuntime } from './version.js';
 
@@ -52,8 +53,12 @@ export class SharedRead {
   private readonly frontier = new Map<string, number>();
   private readonly catchUps = new Map<string, Promise<void>>();
   private readonly readers = new Map<string, VersionRuntime[]>();
+  /** Runs one catch-up batch: one at a time on the embedded log, all at once on Kafka (see `catchUp`). */
+  private readonly catchUpGate: <T>(fn: () => Promise<T>) => Promise<T>;
 
   constructor(private readonly o: SharedReadOptions) {
+    const gate = new Mutex();
+    this.catchUpGate = o.log.kind === 'embedded' ? (fn) => gate.run(fn) : (fn) => fn();
     for (const v of o.versions)
       for (const t of v.sourceTopics) if (!v.isInternal(t)) this.readers.set(t, [...(this.readers.get(t) ?? []), v]);
   }
@@ -175,22 +180,36 @@ export class SharedRead {
       if (target === undefined || task.state !== 'running') return;
       const from = task.position(topic);
       if (Math.max(from, this.frontier.get(k) ?? -1) >= target) return;
-      const reads = this.o.log.read(
-        { topic, partition },
-        { fromOffset: from, toOffset: target, maxBatchRecords: this.o.maxBatchRecords },
-      );
-      for await (const recs of reads) {
-        if (task.state !== 'running') return;
-        if (recs.length === 0) continue;
-        this.fetchedRecords += recs.length;
-        this.catchUpRecords += recs.length;
-        await task.lock.run(async () => {
-          if (task.state !== 'running') return;
-          const todo = after(recs, task.position(topic));
-          if (todo.length > 0)
-            await this.process(v, task, topic, todo, await this.decodeShared(v, topic, todo, false), target, true);
-        });
+      const reads = this.o.log
+        .read({ topic, partition }, { fromOffset: from, toOffset: target, maxBatchRecords: this.o.maxBatchRecords })
+        [Symbol.asyncIterator]();
+      try {
+        for (;;) {
+          // One batch: read, decode, process, commit. On the embedded log all of it is synchronous work in this
+          // thread, so batches of several catch-ups in flight at once overlap nothing and only hold more records
+          // alive (measured: ~10 % more CPU, most of it garbage collection); there the gate lets one through at a
+          // time. On Kafka reads and commits wait on the broker and the catch-ups overlap.
+          const step = await this.catchUpGate(async () => {
+            const next = await reads.next();
+            if (next.done === true || task.state !== 'running') return 'stop';
+            const recs = next.value;
+            if (recs.length === 0) return 'more';
+            this.fetchedRecords += recs.length;
+            this.catchUpRecords += recs.length;
+            await task.lock.run(async () => {
+              if (task.state !== 'running') return;
+              const todo = after(recs, task.position(topic));
+              if (todo.length > 0)
+                await this.process(v, task, topic, todo, await this.decodeShared(v, topic, todo, false), target, true);
+            });
+            return 'more';
+          });
+          if (step === 'stop') break;
+        }
+      } finally {
+        await reads.return?.();
       }
+      if (task.state !== 'running') return;
       this.frontier.set(k, Math.max(this.frontier.get(k) ?? -1, target));
     }
   }
