@@ -8,6 +8,7 @@
  *   shared                run flight-delays v1 and v2 in one runner (one read of the input) until idle: from the
  *                         start for both, or (after `version 1`) v2 replaying beside a caught-up v1; the records
  *                         counted are v2's
+ *   threads               as `shared`, with one thread per version (`ThreadedRunner`, a worker's default)
  *   diff                  eddy diff of v1 and v2's two stores (after `version 1` and `version 2`, or `shared`)
  *   trace <store> <key> [window]  eddy trace of one key (JSON) of a v1 store (after `pipeline`), beside a raw read
  *                         of topic flights in the same process (the floor any replay pays); wall and CPU ms of each
@@ -20,6 +21,8 @@ import { diffVersions } from '../src/replay/diff.js';
 import { EmbeddedLog } from '../src/log/embedded/index.js';
 import type { ProducerRecord } from '../src/log/contract.js';
 import { TopologyRunner } from '../src/runtime/runner.js';
+import { ThreadedRunner } from '../src/runtime/threads/host.js';
+import { loadConfig } from '../src/config/index.js';
 import { LocalSchemaRegistry } from '../src/schema/local-registry.js';
 
 const [phase, dataDir, arg] = process.argv.slice(2);
@@ -55,9 +58,13 @@ if (phase === 'load') {
   result.changelogRecords = Object.fromEntries([...stats.recordsOut].filter(([k]) => k.endsWith('.changelog')));
   result.deadLetters = Object.fromEntries(stats.deadLetters);
   result.outputs = stats.recordsOut.get('airport-delays-hourly.v1') ?? 0;
-} else if (phase === 'version' || phase === 'shared') {
-  const versions = flightDelaysVersions().filter((t) => phase === 'shared' || t.version === Number(arg));
-  const runner = new TopologyRunner(versions, { log, registry, stateDir: join(dataDir, 'state'), untilIdle: true, maxBatchRecords: 5000 });
+} else if (phase === 'version' || phase === 'shared' || phase === 'threads') {
+  const versions = flightDelaysVersions().filter((t) => phase !== 'version' || t.version === Number(arg));
+  const o = { log, registry, stateDir: join(dataDir, 'state'), untilIdle: true, maxBatchRecords: 5000 };
+  const runner =
+    phase === 'threads'
+      ? new ThreadedRunner(versions, { ...o, threads: { config: loadConfig({ env: { EDDY_DATA_DIR: dataDir }, cwd: dataDir }).config, topology: 'flight-delays' } })
+      : new TopologyRunner(versions, o);
   await runner.run();
   result.records = runner.versions[runner.versions.length - 1].stats.totalIn(['flights']);
   result.perVersion = Object.fromEntries(runner.versions.map((v) => [v.topology.version, v.stats.totalIn(['flights'])]));

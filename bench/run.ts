@@ -57,7 +57,8 @@ const runs = runsArg >= 0 ? Math.max(1, Number(args[runsArg + 1])) : 2;
 /**
  * Replay, shared read and diff. `dir` holds the loaded flights and v1's first run (`first`). Returns Markdown lines:
  * v2 replayed beside v1 (one runner, v1 caught up: v2 catches up with its own reads) against v2's first run alone on a
- * fresh copy; v1 and v2 from the start in one runner (shared read) against each version alone; eddy diff.
+ * fresh copy; v1 and v2 from the start in one runner (shared read) against each version alone; both again with one
+ * thread per version (`ThreadedRunner`, what a worker runs); eddy diff.
  */
 function versionsPart(dir: string, firstRun: PhaseResult): string[] {
   type Shared = PhaseResult & { fetched: { sharedInputRecords: number; catchUpRecords: number } };
@@ -80,13 +81,16 @@ function versionsPart(dir: string, firstRun: PhaseResult): string[] {
       return d;
     };
     const copies = Array.from({ length: runs - 1 }, () => copyOf('beside'));
+    const threadCopies = Array.from({ length: runs }, () => copyOf('beside-threads'));
     // v2's first run on a log that already holds v1's run (what a replay writes into), without v1 beside it.
     const onV1Log = fastest(Array.from({ length: runs }, () => phase('version', copyOf('v2-on-v1'), '2')));
     const beside = fastest([phase('shared', dir) as Shared, ...copies.map((d) => phase('shared', d) as Shared)]);
+    const besideThreads = fastest(threadCopies.map((d) => phase('threads', d) as Shared));
     const diff = phase('diff', dir) as PhaseResult & { diffMs: Record<string, number> } & Record<string, number>;
     const first = fastest([firstRun, ...Array.from({ length: runs - 1 }, () => phase('version', loaded('v1'), '1'))]);
     const second = fastest(Array.from({ length: runs }, () => phase('version', loaded('v2'), '2')));
     const shared = fastest(Array.from({ length: runs }, () => phase('shared', loaded('shared')) as Shared));
+    const threads = fastest(Array.from({ length: runs }, () => phase('threads', loaded('threads')) as Shared));
     const perVersion = rate(shared);
     const slower = Math.min(rate(first), rate(second));
     const cpuPerVersion = cpuRate(shared);
@@ -101,6 +105,8 @@ function versionsPart(dir: string, firstRun: PhaseResult): string[] {
       `| v2, first run alone on a log holding v1's run | ${onV1Log.records} | ${row(onV1Log)} | ${rate(onV1Log)} | ${mb(onV1Log.maxRssBytes)} | the log a replay writes into (${(rate(onV1Log) / rate(second)).toFixed(2)}× v2 on a fresh log) |`,
       `| v2 replayed beside a caught-up v1 (one runner) | ${beside.records} | ${row(beside)} | ${rate(beside)} | ${mb(beside.maxRssBytes)} | **${(rate(beside) / rate(second)).toFixed(2)}×** v2's first run (CPU: ${(cpuRate(beside) / cpuRate(second)).toFixed(2)}×); ${(rate(beside) / rate(onV1Log)).toFixed(2)}× v2 alone on the same log (CPU: ${(cpuRate(beside) / cpuRate(onV1Log)).toFixed(2)}×); ${beside.fetched.catchUpRecords} records by catch-up reads |`,
       `| v1 + v2 from the start in one runner (shared read) | ${shared.records} each | ${row(shared)} | ${perVersion} per version | ${mb(shared.maxRssBytes)} | **${(perVersion / slower).toFixed(2)}×** the slower version alone (${(perVersion / rate(first)).toFixed(2)}× v1, ${(perVersion / rate(second)).toFixed(2)}× v2; CPU: ${(cpuPerVersion / cpuSlower).toFixed(2)}×); input fetched ${shared.fetched.sharedInputRecords} times for ${shared.records} records, ${shared.fetched.catchUpRecords} by catch-up reads |`,
+      `| v2 replayed beside a caught-up v1, one thread per version (a worker's default) | ${besideThreads.records} | ${row(besideThreads)} | ${rate(besideThreads)} | ${mb(besideThreads.maxRssBytes)} | **${(rate(besideThreads) / rate(second)).toFixed(2)}×** v2's first run; ${besideThreads.fetched.catchUpRecords} records by catch-up reads |`,
+      `| v1 + v2 from the start, one thread per version (a worker's default) | ${threads.records} each | ${row(threads)} | ${rate(threads)} per version | ${mb(threads.maxRssBytes)} | **${(rate(threads) / slower).toFixed(2)}×** the slower version alone (${(rate(threads) / rate(first)).toFixed(2)}× v1, ${(rate(threads) / rate(second)).toFixed(2)}× v2); CPU ${(threads.cpuMs / 1000).toFixed(1)} s in all threads; input fetched ${threads.fetched.sharedInputRecords} times for ${threads.records} records, ${threads.fetched.catchUpRecords} by catch-up reads |`,
       '',
       `eddy diff of v1 and v2 (--fields delayed): route_stats ${(diff.diffMs.route_stats / 1000).toFixed(1)} s (${diff['route_stats.different']} keys differ), delays_by_airport_hour ${(diff.diffMs.delays_by_airport_hour / 1000).toFixed(1)} s (${diff['delays_by_airport_hour.different']} windows differ); ${diff.records} keys compared in all.`,
     ];

@@ -6,12 +6,13 @@ import { ConfigError } from '../errors.js';
 import type { Log } from '../log/contract.js';
 import { liveVersionOf, readVersions } from '../replay/registry.js';
 import { recordedRun } from '../runs/recorder.js';
+import { createRunner } from '../runtime/create-runner.js';
 import { readStore } from '../runtime/inspect.js';
 import { createLogger, errorCode } from '../runtime/logger.js';
 import { runWorker } from '../runtime/run-worker.js';
-import { TopologyRunner } from '../runtime/runner.js';
 import type { RunStats } from '../runtime/stats.js';
 import type { ProcessingGuarantee } from '../runtime/task.js';
+import type { ThreadsOptions } from '../runtime/threads/host.js';
 import { describeMermaid, describeText } from '../topology/describe.js';
 import type { Topology } from '../topology/graph.js';
 import { cmdDryRun } from './debug.js';
@@ -68,14 +69,21 @@ async function remaining(log: Log, t: Topology): Promise<number> {
 async function runTopology(
   b: Backend,
   ts: readonly Topology[],
-  o: { untilIdle?: boolean; maxBatchRecords: number; processingGuarantee?: ProcessingGuarantee; progress: boolean },
+  o: {
+    untilIdle?: boolean;
+    maxBatchRecords: number;
+    processingGuarantee?: ProcessingGuarantee;
+    progress: boolean;
+    threads?: ThreadsOptions;
+  },
 ): Promise<{ stats: Map<Topology, RunStats>; retired: readonly number[] }> {
   const first = ts[0];
   const sources = [...first.topics.values()].filter((x) => x.role === 'source').map((x) => x.name);
   const pb = bar(o.progress, ts.map((t) => t.groupId).join(' + '));
   const started = Date.now();
   let lastDraw = 0;
-  const runner = new TopologyRunner(ts, {
+  const runner = createRunner(ts, {
+    threads: o.threads,
     log: b.log,
     registry: b.registry,
     stateDir: b.paths.stateDir,
@@ -128,6 +136,7 @@ export async function cmdRun(
         ...o,
         maxBatchRecords: config.worker.maxBatchRecords,
         processingGuarantee: config.worker.processingGuarantee,
+        threads: config.worker.versionThreads ? { config, topology: name } : undefined,
       });
       for (const [t, st] of stats) printSummary(t, st, Date.now() - started);
       if (retired.length === 0) return;
@@ -343,6 +352,13 @@ export async function cmdWorker(loaded: LoadedConfig, name: string, o: { version
     shutdownTimeoutMs: config.worker.shutdownTimeoutMs,
     maxReconnectMs: config.kafka.maxReconnectMs,
     describe: { backend: config.backend, dataDir: paths.dataDir, configFile: loaded.file ?? null },
+    threads: config.worker.versionThreads
+      ? {
+          config,
+          topology: name,
+          kafkaLogSink: (l) => logger[l.level]({ event: 'kafkajs', namespace: l.namespace, ...l.fields }, l.message),
+        }
+      : undefined,
     close: () => backend.close(),
   });
 }

@@ -40,7 +40,11 @@ export interface Backend {
  */
 export async function openBackend(
   config: EddyConfig,
-  opts: { kafkaLogSink?: (line: KafkaLogLine) => void } = {},
+  opts: {
+    kafkaLogSink?: (line: KafkaLogLine) => void;
+    /** The embedded log's in-process write lock of another thread's connection (`EmbeddedLogOptions.writeLock`). */
+    embeddedWriteLock?: SharedArrayBuffer;
+  } = {},
 ): Promise<Backend> {
   const paths = dataPaths(config.dataDir);
   if (config.backend === 'kafka') {
@@ -79,7 +83,7 @@ export async function openBackend(
       },
     };
   }
-  const log = new EmbeddedLog(paths.logPath);
+  const log = new EmbeddedLog(paths.logPath, { writeLock: opts.embeddedWriteLock });
   const registry = LocalSchemaRegistry.open(paths.logPath);
   return {
     kind: 'embedded',

@@ -56,6 +56,7 @@ export interface EddyConfig {
     readonly shutdownTimeoutMs: number;
     readonly maxBatchRecords: number;
     readonly processingGuarantee: ProcessingGuaranteeSetting;
+    readonly versionThreads: boolean;
   };
 }
 
@@ -355,6 +356,14 @@ export const CONFIG_SCHEMA: SchemaNode = {
             "Kafka Streams' `processing.guarantee`: `exactly-once` commits each batch's outputs, state changes and input offsets in one transaction; `at-least-once` appends them without a transaction, then commits the input offsets (a crash in between reprocesses the batch: duplicates, no loss).",
           'x-env': 'EDDY_PROCESSING_GUARANTEE',
           'x-flag': '--processing-guarantee',
+        },
+        versionThreads: {
+          type: 'boolean',
+          default: true,
+          description:
+            'When a worker or `eddy run` runs several versions of a topology, run each version in its own thread: the input is still fetched once, and the versions process it in parallel on a machine with several cores. `false` runs them all in one thread.',
+          'x-env': 'EDDY_VERSION_THREADS',
+          'x-expected': 'true or false',
         },
       },
     },

@@ -83,6 +83,16 @@ export class SharedRead {
     this.prevEnd.set(tpKey(topic, partition), offset);
   }
 
+  /**
+   * A host fetching for several version threads resumed a shared partition at `offset`, past where this runner asked
+   * (`threads/host.ts`): the shared position moves there; the caller starts the catch-up of the tasks behind it.
+   */
+  startedAt(topic: string, partition: number, offset: number): void {
+    const key = tpKey(topic, partition);
+    const now = this.prevEnd.get(key);
+    if (now !== undefined && offset > now) this.prevEnd.set(key, offset);
+  }
+
   /** True once `started` for this shared partition (until `stopped`). */
   isStarted(topic: string, partition: number): boolean {
     return this.prevEnd.has(tpKey(topic, partition));

@@ -1,7 +1,8 @@
 /** The options and status types of `TopologyRunner` (src/runtime/runner.ts). */
-import type { Log, TopicPartition } from '../log/contract.js';
+import type { Consumer, ConsumerOptions, Log, TopicPartition } from '../log/contract.js';
 import type { SchemaRegistry } from '../schema/types.js';
 import type { QuarantinedStore } from '../state/task-stores.js';
+import type { Topology } from '../topology/graph.js';
 import type { ProcessingGuarantee } from './commit.js';
 import type { RunStats } from './stats.js';
 
@@ -58,6 +59,11 @@ export interface RunnerOptions {
    * ms; default `RETIRED_CHECK_MS` (2 s). Reading `eddy.meta.versions` is cheap (one small compacted partition).
    */
   readonly retiredCheckMs?: number;
+  /**
+   * The consumer the runner reads its inputs through; default `log.consumer(options)`, a member of the reader group.
+   * A version thread reads through its host's shared consumer instead (`threads/port-consumer.ts`).
+   */
+  readonly consumer?: (options: ConsumerOptions) => Consumer;
 }
 
 /** One committed batch, as reported to `onBatch`. */
@@ -96,4 +102,36 @@ export interface Readiness {
   readonly ready: boolean;
   readonly phase: RunnerPhase;
   readonly tasks: readonly TaskStatus[];
+}
+
+/** One version a runner hosts, as its callers read it (`VersionRuntime` in one thread, a version thread's view). */
+export interface HostedVersionView {
+  readonly topology: Topology;
+  readonly stats: RunStats;
+  /** The version's fingerprint hash, once set up. */
+  readonly fingerprint?: string;
+  /** Topics its tasks read: external inputs and its own repartition topics. */
+  readonly sourceTopics: readonly string[];
+}
+
+/**
+ * What a worker, `eddy run` and the run recorder use of a runner: `TopologyRunner` (every version in one thread) or
+ * `ThreadedRunner` (`threads/host.ts`, one thread per version).
+ */
+export interface Runner {
+  readonly versions: readonly HostedVersionView[];
+  /** The first version given. */
+  readonly topology: Topology;
+  /** The counters of the first version given. */
+  readonly stats: RunStats;
+  statsOf(version: number): RunStats | undefined;
+  /** Records fetched: all, those of shared inputs by the shared consumer, those of catch-up reads. */
+  readonly fetched: { records: number; sharedInputRecords: number; catchUpRecords: number };
+  readonly phase: RunnerPhase;
+  /** Versions found retired while running (the run stopped because of them). */
+  readonly retiredVersions: readonly number[];
+  setup(): Promise<void>;
+  run(): Promise<RunStats>;
+  stop(): Promise<void>;
+  readiness(): Readiness;
 }

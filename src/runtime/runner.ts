@@ -135,19 +135,42 @@ export class TopologyRunner {
    * co-partitioned.
    */
   async setup(): Promise<void> {
+    await this.check();
+    await this.create();
+  }
+
+  /**
+   * The first half of `setup`, which writes nothing to the log: a recorded version whose code changed is refused,
+   * every version's inputs, co-partitioning and retention are checked and its schemas registered. A host running
+   * versions in threads calls it in every thread before any thread calls `create`.
+   */
+  async check(): Promise<void> {
     if (this.phaseNow === 'created') this.phaseNow = 'setting-up';
     try {
       const known = this.opts.knownVersions ?? this.versions.map((v) => v.topology.version);
       const processingGuarantee = this.opts.processingGuarantee ?? 'exactly-once';
       // Before any write: a version whose code no longer matches what it recorded (graph, windows, schemas,
-      // guarantee) is refused, naming the change; a new version is recorded as `replaying`.
-      // Read-only first: a recorded version whose code changed is refused before anything is registered or written.
+      // guarantee) is refused, naming the change.
       const recorded = await readVersions(this.opts.log);
       for (const v of this.versions)
         if (recorded.versions.has(v.topology.groupId))
           await checkVersion(this.opts.log, v.topology, { processingGuarantee, knownVersions: known });
       // Every check of every version (inputs, co-partitioning, retention, schemas) before any write to the log.
       for (const v of this.versions) await v.prepare();
+    } catch (err) {
+      this.phaseNow = 'failed';
+      throw err;
+    }
+  }
+
+  /**
+   * The second half of `setup`, after `check`: records a new version as `replaying`, creates the versions' missing
+   * topics and bootstraps their global tables.
+   */
+  async create(): Promise<void> {
+    try {
+      const known = this.opts.knownVersions ?? this.versions.map((v) => v.topology.version);
+      const processingGuarantee = this.opts.processingGuarantee ?? 'exactly-once';
       for (const v of this.versions) {
         await checkVersion(this.opts.log, v.topology, { processingGuarantee, knownVersions: known });
         v.fingerprint = fingerprintOf(v.topology, { processingGuarantee }).hash;
@@ -167,7 +190,7 @@ export class TopologyRunner {
       return this.stats;
     }
     const topics = [...new Set(this.versions.flatMap((v) => v.sourceTopics))];
-    const consumer = this.opts.log.consumer({
+    const consumer = (this.opts.consumer ?? ((o) => this.opts.log.consumer(o)))({
       groupId: this.opts.readerGroupId ?? readerGroupId(this.topology.name),
       topics,
       maxBatchRecords: this.opts.maxBatchRecords ?? 5_000,
@@ -184,11 +207,8 @@ export class TopologyRunner {
         eachBatch: (batch) => this.shared.deliver(batch),
         onIdle: async () => {
           this.markRunning();
-          if (!this.opts.untilIdle || this.stopping || !this.updater.idle || this.shared.catchingUp) return;
-          if (this.versions.some((v) => [...v.tasks.values()].some((t) => t.state !== 'running'))) return;
-          this.idleReached = true;
-          this.stopping = true;
-          void consumer.stop();
+          if (!this.opts.untilIdle || this.stopping || !this.idleNow()) return;
+          void this.endIdle(); // not awaited: the consumer's stop waits for this handler to return
         },
       });
       if (this.failure !== undefined) throw this.failure.error;
@@ -202,6 +222,26 @@ export class TopologyRunner {
     }
     await this.registrySync.sync(this.idleReached);
     return this.stats;
+  }
+
+  /**
+   * True when nothing is left to do but read new input: every task restored and running, no catch-up read in flight.
+   * (With `untilIdle`, the run ends when its consumer is idle too.)
+   */
+  idleNow(): boolean {
+    if (!this.updater.idle || this.shared.catchingUp) return false;
+    return this.versions.every((v) => [...v.tasks.values()].every((t) => t.state === 'running'));
+  }
+
+  /**
+   * Ends the run as `untilIdle` does once every version consumed every input (the versions registry records that a
+   * replaying version caught up). A host of version threads calls it when all of them are idle.
+   */
+  async endIdle(): Promise<void> {
+    if (this.stopping) return;
+    this.idleReached = true;
+    this.stopping = true;
+    await this.consumer?.stop();
   }
 
   /**
@@ -305,6 +345,19 @@ export class TopologyRunner {
       for (const [i, t] of tasks.entries()) this.shared.startCatchUp(readers[i], t!, topic);
     }
     this.opts.onRestored?.(task.taskId);
+  }
+
+  /**
+   * The host of this runner's version thread (`threads/host.ts`) resumed a shared input partition at `offset`, the
+   * furthest position of the versions reading it: this version's task there catches up to it with its own reads.
+   */
+  sharedStartedAt(topic: string, partition: number, offset: number): void {
+    if (!this.shared.isStarted(topic, partition)) return;
+    this.shared.startedAt(topic, partition, offset);
+    for (const v of this.shared.readersOf(topic)) {
+      const task = v.existingTask(topic, partition);
+      if (task?.state === 'running') this.shared.startCatchUp(v, task, topic);
+    }
   }
 
   private async revoke(tps: readonly TopicPartition[]): Promise<void> {

@@ -78,6 +78,22 @@ export interface HealthTopics {
  * Counters of one run. Beside the process (commits, restores) they describe the data: records in and out per
  * topic, dead letters per processor, records dropped by filters and joins, late records per window.
  */
+/** The counters of a `RunStats` as plain data (see `RunStats.counters`). */
+export interface RunCounters {
+  readonly recordsIn: Record<string, number>;
+  readonly recordsOut: Record<string, number>;
+  readonly deadLetters: Record<string, number>;
+  readonly droppedBy: Record<string, number>;
+  readonly lateBy: Record<string, number>;
+  readonly restoredBy: Record<string, number>;
+  readonly lag: Record<string, number>;
+  readonly nullCounts: Record<string, Record<string, number>>;
+  readonly commits: number;
+  readonly aborts: number;
+  readonly restoredRecords: number;
+  readonly rebalances: number;
+}
+
 export class RunStats implements ProcessorMetrics {
   readonly startedAtMs = Date.now();
   readonly recordsIn = new Map<string, number>();
@@ -200,6 +216,62 @@ export class RunStats implements ProcessorMetrics {
       outputs: Object.fromEntries(t.outputs.map((o) => [o, topic(o, true)])),
       deadLetterTopics: { [t.deadLetterTopic]: topic(t.deadLetterTopic, false) },
     };
+  }
+
+  /**
+   * Every counter as plain data (structured-clonable): what a version thread sends its host, which adds the growth
+   * between two of them to its own counters (`addGrowth`).
+   */
+  counters(): RunCounters {
+    const nulls: Record<string, Record<string, number>> = {};
+    for (const [topic, m] of this.nullCounts) nulls[topic] = Object.fromEntries(m);
+    return {
+      recordsIn: Object.fromEntries(this.recordsIn),
+      recordsOut: Object.fromEntries(this.recordsOut),
+      deadLetters: Object.fromEntries(this.deadLetters),
+      droppedBy: Object.fromEntries(this.droppedBy),
+      lateBy: Object.fromEntries(this.lateBy),
+      restoredBy: Object.fromEntries(this.restoredBy),
+      lag: Object.fromEntries(this.lag),
+      nullCounts: nulls,
+      commits: this.commits,
+      aborts: this.aborts,
+      restoredRecords: this.restoredRecords,
+      rebalances: this.rebalances,
+    };
+  }
+
+  /**
+   * Adds what grew from `prev` to `next` (two `counters()` of another `RunStats`, e.g. a version thread's) to these
+   * counters; output records also count into the records/s windows. Lag is taken as `next` says.
+   */
+  addGrowth(prev: RunCounters | undefined, next: RunCounters): void {
+    const grow = (into: Map<string, number>, a: Record<string, number> | undefined, b: Record<string, number>) => {
+      for (const [k, v] of Object.entries(b)) if (v !== (a?.[k] ?? 0)) bump(into, k, v - (a?.[k] ?? 0));
+    };
+    grow(this.recordsIn, prev?.recordsIn, next.recordsIn);
+    for (const [k, v] of Object.entries(next.recordsOut)) {
+      const d = v - (prev?.recordsOut[k] ?? 0);
+      if (d !== 0) this.out(k, d);
+    }
+    grow(this.deadLetters, prev?.deadLetters, next.deadLetters);
+    grow(this.droppedBy, prev?.droppedBy, next.droppedBy);
+    grow(this.lateBy, prev?.lateBy, next.lateBy);
+    grow(this.restoredBy, prev?.restoredBy, next.restoredBy);
+    for (const [topic, m] of Object.entries(next.nullCounts)) {
+      let into = this.nullCounts.get(topic);
+      if (into === undefined) {
+        into = new Map();
+        this.nullCounts.set(topic, into);
+      }
+      for (const [f, v] of Object.entries(m)) into.set(f, (into.get(f) ?? 0) + v - (prev?.nullCounts[topic]?.[f] ?? 0));
+    }
+    this.lag.clear();
+    for (const [k, v] of Object.entries(next.lag)) this.lag.set(k, v);
+    this.commits += next.commits - (prev?.commits ?? 0);
+    this.aborts += next.aborts - (prev?.aborts ?? 0);
+    this.restoredRecords += next.restoredRecords - (prev?.restoredRecords ?? 0);
+    this.rebalances += next.rebalances - (prev?.rebalances ?? 0);
   }
 
   /** A plain-object snapshot (for JSON output and run records). */

@@ -20,13 +20,16 @@ import type { SchemaRegistry } from '../schema/types.js';
 import { workerSql } from '../sql/worker-sql.js';
 import { describeQuarantine } from '../state/task-stores.js';
 import type { Topology } from '../topology/graph.js';
+import { createRunner } from './create-runner.js';
 import { type HttpServerHandle, startHttpServer } from './http.js';
 import { readStore } from './inspect.js';
 import { errorCode, type Logger } from './logger.js';
 import { versionsLag, WorkerMetrics } from './metrics.js';
-import { type Readiness, TopologyRunner } from './runner.js';
+import type { Readiness } from './runner.js';
+import type { Runner } from './runner-types.js';
 import type { RunStats } from './stats.js';
 import type { ProcessingGuarantee } from './task.js';
+import { ThreadedRunner, type ThreadsOptions } from './threads/host.js';
 
 /** Options of a worker. */
 export interface WorkerOptions {
@@ -52,6 +55,11 @@ export interface WorkerOptions {
   readonly processingGuarantee?: ProcessingGuarantee;
   /** Fields for the `start` log line (backend, data directory, ...). */
   readonly describe?: Record<string, unknown>;
+  /**
+   * Where version threads load the topology and open their connections: given, a worker running several versions
+   * runs each in its own thread (`ThreadedRunner`; `worker.versionThreads`). Default: all in this thread.
+   */
+  readonly threads?: ThreadsOptions;
 }
 
 /** Minimum ms between two `restore` progress lines of one store of one task. */
@@ -64,15 +72,15 @@ const READY_POLL_MS = 200;
  * background until `stop()`; `done` settles when processing ends (rejects if a task fails).
  */
 export class Worker {
-  private runnerNow: TopologyRunner;
-  private readonly newRunner: () => TopologyRunner;
+  private runnerNow: Runner;
+  private readonly newRunner: () => Runner;
   /** The versions the worker runs now: those given, less those retired since (`eddy retire`). */
   private versionsNow: readonly Topology[];
   /**
    * Called when the worker stops running versions that were retired (before it runs the others again), with their
    * runtimes (topology, counters): `runWorker` ends their run records with exit `retired`.
    */
-  onRetired?: (versions: TopologyRunner['versions']) => Promise<void>;
+  onRetired?: (versions: Runner['versions']) => Promise<void>;
   private readonly statsByVersion = new Map<number, RunStats>();
   private lastProgressMs = Date.now();
   private stopRequested = false;
@@ -89,7 +97,8 @@ export class Worker {
     this.log = o.logger;
     this.versionsNow = o.versions ?? [o.topology];
     this.newRunner = () =>
-      new TopologyRunner(this.versionsNow, {
+      createRunner(this.versionsNow, {
+        threads: o.threads,
         stats: (version) => this.statsByVersion.get(version),
         log: o.log,
         registry: o.registry,
@@ -186,7 +195,7 @@ export class Worker {
   }
 
   /** The runner of the current incarnation (a new one after each ridden-out broker loss). */
-  get runner(): TopologyRunner {
+  get runner(): Runner {
     return this.runnerNow;
   }
 
@@ -226,6 +235,8 @@ export class Worker {
         stateDir: this.o.stateDir,
         maxBatchRecords: this.o.maxBatchRecords,
         processingGuarantee: this.o.processingGuarantee ?? 'exactly-once',
+        versions: this.versionsNow.map((v) => v.version),
+        versionThreads: this.runner instanceof ThreadedRunner,
         ...this.o.describe,
       },
       `eddy worker ${t.groupId} started; http on ${this.http.url}`,
@@ -321,7 +332,7 @@ export class Worker {
    * retired meanwhile) from the versions to run, and sets a new runner up for the rest. Returns false when no version
    * is left (or a stop was requested meanwhile).
    */
-  private async dropRetired(runner: TopologyRunner): Promise<boolean> {
+  private async dropRetired(runner: Runner): Promise<boolean> {
     // others retired meanwhile too (best effort: the runner's own finding is enough to go on)
     const snap = await readVersions(this.o.log).catch(() => undefined);
     const gone = (t: Topology) =>

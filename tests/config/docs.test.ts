@@ -34,6 +34,7 @@ const ENV_VARS = [
   'EDDY_HTTP_TOKEN',
   'EDDY_LOG_LEVEL',
   'EDDY_PROCESSING_GUARANTEE',
+  'EDDY_VERSION_THREADS',
 ];
 
 describe('renderConfigTable', () => {

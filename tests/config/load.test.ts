@@ -34,7 +34,12 @@ describe('defaults', () => {
       schemaRegistry: {},
       http: { port: 9464, host: '127.0.0.1' },
       topologies: {},
-      worker: { shutdownTimeoutMs: 30_000, maxBatchRecords: 5_000, processingGuarantee: 'exactly-once' },
+      worker: {
+        shutdownTimeoutMs: 30_000,
+        maxBatchRecords: 5_000,
+        processingGuarantee: 'exactly-once',
+        versionThreads: true,
+      },
     });
     expect(file).toBeUndefined();
     expect(origins.size).toBe(0);
@@ -153,7 +158,12 @@ describe('environment variables', () => {
       schemaRegistry: { url: 'https://registry.example.com:8081', username: 'key', password: 'secret' },
       http: { port: 0, host: '127.0.0.1' },
       topologies: {},
-      worker: { shutdownTimeoutMs: 30_000, maxBatchRecords: 5_000, processingGuarantee: 'exactly-once' },
+      worker: {
+        shutdownTimeoutMs: 30_000,
+        maxBatchRecords: 5_000,
+        processingGuarantee: 'exactly-once',
+        versionThreads: true,
+      },
     });
   });
 

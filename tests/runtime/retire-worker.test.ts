@@ -102,6 +102,8 @@ describe('eddy retire beside a running worker (embedded log, real processes)', (
     expect((await topicsOf(dataDir, 1)).length).toBeGreaterThan(0);
     const w = worker(dataDir);
     await w.waitFor((l) => l.event === 'ready');
+    // two versions: each in its own thread (worker.versionThreads, the default)
+    expect(w.lines.find((l) => l.event === 'start')).toMatchObject({ versions: [1, 2], versionThreads: true });
 
     const r = retireCli(dataDir);
     const exit = await r.exit;

@@ -55,6 +55,25 @@ function badRecord(r: ProducerRecord): never {
   );
 }
 
+/**
+ * Takes the in-process write lock of `EmbeddedLogOptions.writeLock` (0 free, 1 held), waiting with `Atomics.wait`:
+ * woken as soon as the holder releases it. Throws `LogBusyError` after `timeoutMs`.
+ */
+function acquire(lock: Int32Array, path: string, timeoutMs: number): void {
+  const deadline = Date.now() + timeoutMs;
+  while (Atomics.compareExchange(lock, 0, 0, 1) !== 0) {
+    const left = deadline - Date.now();
+    if (left <= 0)
+      throw new LogBusyError(path, timeoutMs, new Error('another thread of this process holds the write lock'));
+    Atomics.wait(lock, 0, 1, left);
+  }
+}
+
+function release(lock: Int32Array): void {
+  Atomics.store(lock, 0, 0);
+  Atomics.notify(lock, 0, 1);
+}
+
 /** `LogBusyError` for SQLite's BUSY/LOCKED errors (a lock wait longer than the busy timeout), else undefined. */
 function busyError(err: unknown, path: string, timeoutMs: number): LogBusyError | undefined {
   const code = (err as { code?: unknown } | null)?.code;
@@ -79,6 +98,8 @@ export class LogStore {
   constructor(
     readonly path: string,
     readonly busyTimeoutMs: number,
+    /** See `EmbeddedLogOptions.writeLock`; never shared by two connections of one thread. */
+    private readonly writeLock?: Int32Array,
   ) {
     try {
       this.db = openDatabase(path, { busyTimeoutMs });
@@ -129,12 +150,20 @@ export class LogStore {
    */
   writeTx<T>(fn: () => T): T {
     this.assertOpen();
+    const outer = this.txDepth === 0 && this.writeLock !== undefined;
+    if (outer) acquire(this.writeLock!, this.path, this.busyTimeoutMs);
+    this.txDepth++;
     try {
       return this.db.transaction(fn).immediate();
     } catch (err) {
       throw busyError(err, this.path, this.busyTimeoutMs) ?? err;
+    } finally {
+      this.txDepth--;
+      if (outer) release(this.writeLock!);
     }
   }
+
+  private txDepth = 0;
 
   /** The topic named `name`, or undefined. */
   topic(name: string): TopicRow | undefined {

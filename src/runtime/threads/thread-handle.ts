@@ -1,0 +1,128 @@
+/** The host's handle on one version thread (`version-thread.ts`): start, calls and replies, counters, end. */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { fingerprintOf } from '../../replay/fingerprint.js';
+import type { Topology } from '../../topology/graph.js';
+import { packageRoot } from '../../util/paths.js';
+import type { Readiness, RunnerOptions } from '../runner-types.js';
+import { type RunCounters, RunStats } from '../stats.js';
+import {
+  fromWire,
+  type HostCall,
+  type IdleReply,
+  type ThreadInit,
+  type ThreadMessage,
+  type WireError,
+} from './protocol.js';
+
+/** One hosted version, as the worker, the run recorder and the CLI read it. */
+export interface HostedVersion {
+  readonly topology: Topology;
+  readonly stats: RunStats;
+  readonly fingerprint: string;
+  /** Topics its tasks read: external inputs and its own repartition topics. */
+  readonly sourceTopics: readonly string[];
+}
+
+/**
+ * The compiled thread entry: beside this module when it runs compiled, else (this module run from its TypeScript
+ * source, as under vitest) the one in the package's `dist/` (`npm run build`).
+ */
+function threadEntry(): URL {
+  const beside = new URL('./version-thread.js', import.meta.url);
+  if (existsSync(fileURLToPath(beside))) return beside;
+  return pathToFileURL(join(packageRoot(import.meta.url), 'dist', 'src', 'runtime', 'threads', 'version-thread.js'));
+}
+
+/** One version thread, seen from the host. */
+export class VersionThread implements HostedVersion {
+  readonly stats: RunStats;
+  readonly fingerprint: string;
+  readonly sourceTopics: readonly string[];
+  readonly internal: ReadonlySet<string>;
+  readiness?: Readiness;
+  catchUpRecords = 0;
+  finished = false;
+  result?: { error?: WireError; retired: readonly number[] };
+  private last?: RunCounters;
+  private worker?: Worker;
+  private nextId = 0;
+  private readonly calls = new Map<number, { resolve: (v?: IdleReply) => void; reject: (e: unknown) => void }>();
+  private ended!: () => void;
+  /** Resolves when the thread sent `done` (or exited). */
+  readonly done = new Promise<void>((resolve) => {
+    this.ended = resolve;
+  });
+
+  constructor(
+    readonly topology: Topology,
+    o: RunnerOptions,
+    processingGuarantee: 'exactly-once' | 'at-least-once',
+  ) {
+    this.stats = o.stats?.(topology.version) ?? new RunStats();
+    this.fingerprint = fingerprintOf(topology, { processingGuarantee }).hash;
+    this.sourceTopics = [...new Set(topology.subtopologies.flatMap((s) => s.sourceTopics))];
+    this.internal = new Set(this.sourceTopics.filter((t) => topology.topics.get(t)?.role === 'repartition'));
+  }
+
+  start(init: ThreadInit, onMessage: (t: VersionThread, m: ThreadMessage) => void): void {
+    const w = new Worker(threadEntry(), { workerData: init });
+    this.worker = w;
+    w.on('message', (m: ThreadMessage) => {
+      if (m.t === 'reply') {
+        const c = this.calls.get(m.id);
+        this.calls.delete(m.id);
+        if (m.error === undefined) c?.resolve(m.value);
+        else c?.reject(fromWire(m.error));
+        return;
+      }
+      if (m.t === 'status') {
+        this.stats.addGrowth(this.last, m.stats);
+        this.last = m.stats;
+        this.readiness = m.readiness;
+        this.catchUpRecords = m.catchUpRecords;
+      }
+      if (m.t === 'done') this.end(m);
+      onMessage(this, m);
+    });
+    w.on('error', (err) =>
+      this.end({ error: { name: err.name, message: err.message, stack: err.stack }, retired: [] }),
+    );
+    w.on('exit', () =>
+      this.end({ error: { name: 'Error', message: `the thread of ${this.topology.groupId} exited` }, retired: [] }),
+    );
+  }
+
+  private end(r: { error?: WireError; retired: readonly number[] }): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.result = { error: r.error, retired: r.retired };
+    for (const c of this.calls.values()) c.resolve(); // its partitions are revoked: nothing of theirs is in flight
+    this.calls.clear();
+    this.ended();
+  }
+
+  /** Reads `topic` (an input or one of its repartition topics). */
+  reads(topic: string): boolean {
+    return this.sourceTopics.includes(topic);
+  }
+
+  call(call: HostCall): Promise<IdleReply | undefined> {
+    if (this.finished || this.worker === undefined) return Promise.resolve(undefined);
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.calls.set(id, { resolve, reject });
+      this.worker!.postMessage({ t: 'call', id, call });
+    });
+  }
+
+  post(m: { t: 'run' } | { t: 'stop'; idle?: boolean }): void {
+    if (!this.finished) this.worker?.postMessage(m);
+  }
+
+  async terminate(): Promise<void> {
+    await this.worker?.terminate();
+  }
+}
