@@ -110,6 +110,14 @@ describe('versions in threads: one fetch, one thread per version', () => {
     expect(await normalized(late, v2)).toEqual(expected[2]);
   }, 300_000);
 
+  it('a stop before the run ends every thread, and the run then ends at once', async () => {
+    const runner = threaded(both, [v1, v2]);
+    await runner.setup();
+    await runner.stop();
+    await runner.run();
+    expect(runner.phase).toBe('stopped');
+  }, 60_000);
+
   it('a version whose code in the thread differs from the host is refused before any write', async () => {
     const other = buildDelays(1, 15, 'flight-delays'); // named flight-delays v1, another graph than the built-in v1
     const topicsBefore = (await refused.log.listTopics()).map((t) => t.name).sort();

@@ -87,11 +87,16 @@ export class VersionThread implements HostedVersion {
       if (m.t === 'done') this.end(m);
       onMessage(this, m);
     });
-    w.on('error', (err) =>
-      this.end({ error: { name: err.name, message: err.message, stack: err.stack }, retired: [] }),
-    );
-    w.on('exit', () =>
-      this.end({ error: { name: 'Error', message: `the thread of ${this.topology.groupId} exited` }, retired: [] }),
+    // A thread that dies without its `done` (an uncaught error, an exit) ends as failed.
+    const died = (error: WireError) => {
+      if (this.finished) return;
+      const m: ThreadMessage = { t: 'done', error, retired: [] };
+      this.end(m);
+      onMessage(this, m);
+    };
+    w.on('error', (err) => died({ name: err.name, message: err.message, stack: err.stack }));
+    w.on('exit', (code) =>
+      died({ name: 'Error', message: `the thread of ${this.topology.groupId} exited (code ${code}) before it ended` }),
     );
   }
 

@@ -29,6 +29,8 @@ const backend = await openBackend(init.config, {
 const versions = await loadVersions(init.topology, init.config.topologies);
 const topology = versions.find((t) => t.version === init.version);
 let runner: TopologyRunner | undefined;
+/** `run` was called: a stop ends the run (and `finish` follows it); before that, a stop finishes at once. */
+let running = false;
 const consumer = new PortConsumer(send, (topic, partition, offset) =>
   runner?.sharedStartedAt(topic, partition, offset),
 );
@@ -75,7 +77,10 @@ function status(): void {
 }
 const timer = setInterval(status, STATUS_INTERVAL_MS);
 
+let finished = false;
 async function finish(error?: unknown): Promise<void> {
+  if (finished) return;
+  finished = true;
   clearInterval(timer);
   status();
   await backend.close().catch(() => undefined);
@@ -100,7 +105,7 @@ port.on('message', (m: HostMessage) => {
       (err: unknown) => reply(err),
     );
   } else if (m.t === 'stop') {
-    if (runner === undefined) void finish(setupError);
+    if (runner === undefined || !running) void finish(runner === undefined ? setupError : undefined);
     else if (m.idle === true) void runner.endIdle();
     else void runner.stop();
   } else if (m.t === 'run') {
@@ -108,6 +113,7 @@ port.on('message', (m: HostMessage) => {
       void finish(setupError);
       return;
     }
+    running = true;
     runner.run().then(
       () => finish(),
       (err: unknown) => finish(err),
