@@ -17,7 +17,7 @@ import type { Topology } from '../topology/graph.js';
 import { cmdDryRun } from './debug.js';
 import { type Backend, dataPaths, openBackend, withBackend } from './env.js';
 import { type Format, formatRows } from './format.js';
-import { findStore, loadTopology, versionsToRun } from './topologies.js';
+import { findStore, loadTopology, loadVersions, versionsToRun } from './topologies.js';
 
 function bar(enabled: boolean, label: string): cliProgress.SingleBar | undefined {
   if (!enabled || !process.stderr.isTTY) return undefined;
@@ -68,7 +68,14 @@ async function remaining(log: Log, t: Topology): Promise<number> {
 async function runTopology(
   b: Backend,
   ts: readonly Topology[],
-  o: { untilIdle?: boolean; maxBatchRecords: number; processingGuarantee?: ProcessingGuarantee; progress: boolean },
+  o: {
+    untilIdle?: boolean;
+    maxBatchRecords: number;
+    processingGuarantee?: ProcessingGuarantee;
+    progress: boolean;
+    /** The version numbers the code defines (a refused fingerprint suggests one free in the code too). */
+    knownVersions: readonly number[];
+  },
 ): Promise<{ stats: Map<Topology, RunStats>; retired: readonly number[] }> {
   const first = ts[0];
   const sources = [...first.topics.values()].filter((x) => x.role === 'source').map((x) => x.name);
@@ -82,6 +89,7 @@ async function runTopology(
     untilIdle: o.untilIdle,
     maxBatchRecords: o.maxBatchRecords,
     processingGuarantee: o.processingGuarantee,
+    knownVersions: o.knownVersions,
     onWarning: (_event, message) => process.stderr.write(`eddy: warning: ${message}\n`),
     onBatch: () => {
       const now = Date.now();
@@ -120,6 +128,7 @@ export async function cmdRun(
   if (o.limit !== undefined || o.from !== undefined) throw new ConfigError('--limit and --from go with --dry-run');
   await withBackend(config, async (b) => {
     let ts = await versionsToRun(b.log, name, config.topologies, o.version);
+    const knownVersions = (await loadVersions(name, config.topologies)).map((t) => t.version);
     // A version retired meanwhile (`eddy retire`) stops the runner; the other versions go on from their committed
     // positions in a new one, as a worker's do.
     for (;;) {
@@ -128,6 +137,7 @@ export async function cmdRun(
         ...o,
         maxBatchRecords: config.worker.maxBatchRecords,
         processingGuarantee: config.worker.processingGuarantee,
+        knownVersions,
       });
       for (const [t, st] of stats) printSummary(t, st, Date.now() - started);
       if (retired.length === 0) return;
@@ -240,6 +250,7 @@ export async function cmdDemo(
       maxBatchRecords: config.worker.maxBatchRecords,
       processingGuarantee: config.worker.processingGuarantee,
       progress: o.progress,
+      knownVersions: (await loadVersions('flight-delays', config.topologies)).map((v) => v.version),
     });
     for (const [v, st] of all) printSummary(v, st, Date.now() - started);
     const rows = await readStore({
