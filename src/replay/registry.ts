@@ -298,6 +298,18 @@ export async function recordPositions(
   return next;
 }
 
+/** Throws `VersionStateError` for a live or retired version: never started over (`resetVersion`). */
+export function checkResettable(rec: VersionRecord): void {
+  if (rec.state === 'live' || rec.state === 'retired')
+    throw new VersionStateError(
+      rec.topology,
+      rec.version,
+      rec.state,
+      'reset',
+      'A live or retired version is never replayed over: bump the version.',
+    );
+}
+
 /**
  * Starts a version's positions over (`eddy replay --reset`): positions emptied and state back to `replaying`. The
  * only way positions move back, on purpose, after the version's outputs and state were deleted. Refuses a live or
@@ -310,14 +322,7 @@ export async function resetVersion(
   nowMs = Date.now(),
 ): Promise<VersionRecord> {
   const rec = await getVersion(log, topology, version);
-  if (rec.state === 'live' || rec.state === 'retired')
-    throw new VersionStateError(
-      topology,
-      version,
-      rec.state,
-      'reset',
-      'A live or retired version is never replayed over: bump the version.',
-    );
+  checkResettable(rec);
   const next: VersionRecord = {
     ...rec,
     state: 'replaying',

@@ -154,6 +154,8 @@ describe('eddy versions, replay, promote, diff, retire (embedded, CLI)', () => {
     const r = eddy(['replay', 'delays', '--version', '2']);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('delays version 2 is live and already has outputs');
+    expect(r.stderr).toContain('a live version is never replayed over');
+    expect(r.stderr).not.toContain('--reset'); // refused for a live version too
     const live = eddy(['retire', 'delays', '2', '--yes']);
     expect(live.code).toBe(1);
     expect(live.stderr).toContain('Promote another version first');
