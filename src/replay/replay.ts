@@ -100,7 +100,8 @@ export async function planReplay(
   if (hasOutputs && !opts.reset && rec.state !== 'replaying')
     throw new ReplayOverOutputsError(t.name, t.version, rec.state, plan);
   const committed = (await inputLag(log, t)).some((l) => l.position > 0);
-  return { plan, resuming: !opts.reset && (hasOutputs || committed) };
+  // Not `hasOutputs`: a state directory alone (say, left by a run on another backend) is no position to resume from.
+  return { plan, resuming: !opts.reset && committed };
 }
 
 /**
