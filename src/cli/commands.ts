@@ -18,7 +18,7 @@ import type { Topology } from '../topology/graph.js';
 import { cmdDryRun } from './debug.js';
 import { type Backend, dataPaths, openBackend, withBackend } from './env.js';
 import { type Format, formatRows } from './format.js';
-import { findStore, loadTopology, versionsToRun } from './topologies.js';
+import { findStore, loadTopology, loadVersions, versionsToRun } from './topologies.js';
 
 function bar(enabled: boolean, label: string): cliProgress.SingleBar | undefined {
   if (!enabled || !process.stderr.isTTY) return undefined;
@@ -75,6 +75,8 @@ async function runTopology(
     processingGuarantee?: ProcessingGuarantee;
     progress: boolean;
     threads?: ThreadsOptions;
+    /** The version numbers the code defines (a refused fingerprint suggests one free in the code too). */
+    knownVersions: readonly number[];
   },
 ): Promise<{ stats: Map<Topology, RunStats>; retired: readonly number[] }> {
   const first = ts[0];
@@ -90,6 +92,7 @@ async function runTopology(
     untilIdle: o.untilIdle,
     maxBatchRecords: o.maxBatchRecords,
     processingGuarantee: o.processingGuarantee,
+    knownVersions: o.knownVersions,
     onWarning: (_event, message) => process.stderr.write(`eddy: warning: ${message}\n`),
     onBatch: () => {
       const now = Date.now();
@@ -128,6 +131,7 @@ export async function cmdRun(
   if (o.limit !== undefined || o.from !== undefined) throw new ConfigError('--limit and --from go with --dry-run');
   await withBackend(config, async (b) => {
     let ts = await versionsToRun(b.log, name, config.topologies, o.version);
+    const knownVersions = (await loadVersions(name, config.topologies)).map((t) => t.version);
     // A version retired meanwhile (`eddy retire`) stops the runner; the other versions go on from their committed
     // positions in a new one, as a worker's do.
     for (;;) {
@@ -137,6 +141,7 @@ export async function cmdRun(
         maxBatchRecords: config.worker.maxBatchRecords,
         processingGuarantee: config.worker.processingGuarantee,
         threads: config.worker.versionThreads ? { config, topology: name } : undefined,
+        knownVersions,
       });
       for (const [t, st] of stats) printSummary(t, st, Date.now() - started);
       if (retired.length === 0) return;
@@ -249,6 +254,7 @@ export async function cmdDemo(
       maxBatchRecords: config.worker.maxBatchRecords,
       processingGuarantee: config.worker.processingGuarantee,
       progress: o.progress,
+      knownVersions: (await loadVersions('flight-delays', config.topologies)).map((v) => v.version),
     });
     for (const [v, st] of all) printSummary(v, st, Date.now() - started);
     const rows = await readStore({

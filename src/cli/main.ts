@@ -12,13 +12,13 @@ import { ConfigValidationError, configLeaves, LOG_LEVELS, type LoadedConfig, loa
 import { ConfigError, EddyError } from '../errors.js';
 import { packageRoot } from '../util/paths.js';
 import { cmdConfig, cmdDemo, cmdDescribe, cmdInspect, cmdLoad, cmdRun, cmdTopics, cmdWorker } from './commands.js';
-import { FORMATS } from './format.js';
-import { registerVersionCommands } from './versions.js';
-import { registerSchemaCommands } from './schemas.js';
-import { isoTime, registerDebugCommands } from './debug.js';
 import { registerDataCommands } from './data.js';
-import { loadVersions } from './topologies.js';
+import { isoTime, registerDebugCommands } from './debug.js';
+import { FORMATS } from './format.js';
 import { registerRunsSqlCommands } from './runs-sql.js';
+import { registerSchemaCommands } from './schemas.js';
+import { loadVersions } from './topologies.js';
+import { registerVersionCommands } from './versions.js';
 
 function positiveInt(what: string) {
   return (raw: string): number => {
@@ -39,7 +39,8 @@ function nonNegative(what: string) {
 
 /** eddy's version, from its package.json. */
 function packageVersion(): string {
-  return (JSON.parse(readFileSync(join(packageRoot(import.meta.url), 'package.json'), 'utf8')) as { version: string }).version;
+  return (JSON.parse(readFileSync(join(packageRoot(import.meta.url), 'package.json'), 'utf8')) as { version: string })
+    .version;
 }
 
 const program = new Command()
@@ -76,7 +77,11 @@ program
   .option('--flights <file>', 'flights parquet file (default: vega-datasets flights-3m.parquet)')
   .option('--airports <file>', 'airports CSV file (default: vega-datasets airports.csv)')
   .option('--skip <n>', 'skip the first N flights of the file (load a later slice)', nonNegative('--skip'))
-  .option('--flight-schema <n>', 'write flights with Flight schema version 1 or 2 (2 adds source_row)', positiveInt('--flight-schema'))
+  .option(
+    '--flight-schema <n>',
+    'write flights with Flight schema version 1 or 2 (2 adds source_row)',
+    positiveInt('--flight-schema'),
+  )
   .option('--no-progress', 'no progress bar')
   .action(async (o, cmd: Command) => cmdLoad(config(cmd).config, o));
 
@@ -96,9 +101,20 @@ program
     'exactly-once or at-least-once (default exactly-once; env EDDY_PROCESSING_GUARANTEE)',
   )
   .option('--no-progress', 'no progress bar')
-  .option('--dry-run', 'process a slice of the input against a scratch copy of the state; write nothing, print what would be written')
-  .option('--limit <n>', 'with --dry-run: at most N input records, spread over the input partitions (default 1000)', positiveInt('--limit'))
-  .option('--from <time>', 'with --dry-run: start at this ISO time instead of the committed positions', isoTime('--from'))
+  .option(
+    '--dry-run',
+    'process a slice of the input against a scratch copy of the state; write nothing, print what would be written',
+  )
+  .option(
+    '--limit <n>',
+    'with --dry-run: at most N input records, spread over the input partitions (default 1000)',
+    positiveInt('--limit'),
+  )
+  .option(
+    '--from <time>',
+    'with --dry-run: start at this ISO time instead of the committed positions',
+    isoTime('--from'),
+  )
   .action(async (name, o, cmd: Command) => cmdRun(config(cmd).config, name, o));
 
 program
@@ -112,7 +128,11 @@ program
     'HTTP port; 0 = any free port, logged in the start line (default 9464; env EDDY_HTTP_PORT)',
   )
   .option('--http-host <host>', 'HTTP address to listen on (default 127.0.0.1)')
-  .option('--version <n>', 'run only this version (default: every version not retired, one read of the inputs)', positiveInt('--version'))
+  .option(
+    '--version <n>',
+    'run only this version (default: every version not retired, one read of the inputs)',
+    positiveInt('--version'),
+  )
   .option('--shutdown-timeout-ms <ms>', 'bound on a graceful shutdown; past it the exit code is 1 (default 30000)')
   .option('--max-batch-records <n>', 'records per batch and transaction (default 5000)')
   .option(

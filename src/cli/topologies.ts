@@ -170,7 +170,12 @@ export async function findStore(
  * topology that never ran, its lowest version. A version reaches the registry by running once (`eddy replay`).
  * Throws ConfigError for a version the code does not define.
  */
-export async function versionsToRun(log: Log, name: string, registered?: TopologyModules, version?: number): Promise<Topology[]> {
+export async function versionsToRun(
+  log: Log,
+  name: string,
+  registered?: TopologyModules,
+  version?: number,
+): Promise<Topology[]> {
   const versions = await loadVersions(name, registered);
   if (version !== undefined) return [pickVersion(name, versions, version)];
   const recorded = versionsOf(await readVersions(log), versions[0].name).filter((r) => r.state !== 'retired');

@@ -3,15 +3,15 @@
  * run records (`eddy.meta.runs`, src/runs) of the processes running the version (an `eddy replay`, or workers), so
  * `eddy versions` shows them while the replay runs elsewhere.
  *
- * A run counts while it is open: no end written, its process alive (src/runs `statusOf`) and its record rewritten
- * within `KILLED_AFTER_MS`. Its rate is the growth of the records read from the version's source topics (`recordsIn`)
+ * A run counts while it is open (src/runs `isOpenRun`: no end written, its process alive, its record rewritten
+ * within `KILLED_AFTER_MS`). Its rate is the growth of the records read from the version's source topics (`recordsIn`)
  * between the run's last two records on the log (heartbeats, every `RUN_HEARTBEAT_MS`), over the time between them;
  * when only one record with progress is left (the topic was compacted), over the run's elapsed time
  * (`updatedMs - startMs`). Several open runs of a version (workers sharing its partitions) add up. The time left is
  * the version's lag (records, over every input partition) / that rate.
  */
 import type { Log } from '../log/contract.js';
-import { KILLED_AFTER_MS, RUNS_FORMAT, RUNS_TOPIC, type RunRecord, statusOf } from '../runs/record.js';
+import { isOpenRun, RUNS_FORMAT, RUNS_TOPIC, type RunRecord } from '../runs/record.js';
 
 /** Records per second and time left of a version's replay; `null` where unknown. */
 export interface ReplayRate {
@@ -81,8 +81,7 @@ export function replayRate(
   let total: number | undefined;
   for (const recs of history.values()) {
     const last = recs[recs.length - 1];
-    if (last.version !== version || last.endMs !== undefined) continue;
-    if (nowMs - last.updatedMs > KILLED_AFTER_MS || statusOf(last, nowMs) !== 'running') continue;
+    if (last.version !== version || !isOpenRun(last, nowMs)) continue;
     const r = runRate(recs, sources);
     if (r !== undefined) total = (total ?? 0) + r;
   }

@@ -81,14 +81,24 @@ export class VersionsTail {
   private readonly versions = new Map<string, VersionRecord>();
   private readonly topologies = new Map<string, TopologyRecord>();
   private next = 0;
+  private reading: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly log: Log) {}
 
   /**
    * Applies the records appended since the last call and returns the registry (live maps: read them before the next
    * `refresh()`). An absent topic is an empty registry. Throws `VersionStateError` for a record of a newer format.
+   * Calls made while one runs wait for it (two overlapping reads would apply the same records twice, the slower one
+   * last, putting an older record of a key back).
    */
-  async refresh(): Promise<VersionsSnapshot> {
+  refresh(): Promise<VersionsSnapshot> {
+    const read = () => this.readAppended();
+    const next = this.reading.then(read, read);
+    this.reading = next;
+    return next;
+  }
+
+  private async readAppended(): Promise<VersionsSnapshot> {
     const { versions, topologies } = this;
     if (this.next === 0 && (await this.log.describeTopic(VERSIONS_TOPIC)) === undefined)
       return { versions, topologies };
@@ -131,7 +141,11 @@ export function liveVersionOf(snap: VersionsSnapshot, topology: string): number 
 
 /** One version's record; throws `UnknownVersionError` listing the known versions. */
 export async function getVersion(log: Log, topology: string, version: number): Promise<VersionRecord> {
-  const snap = await readVersions(log);
+  return versionIn(await readVersions(log), topology, version);
+}
+
+/** One version's record in `snap`; throws `UnknownVersionError` listing the known versions. */
+export function versionIn(snap: VersionsSnapshot, topology: string, version: number): VersionRecord {
   const rec = snap.versions.get(versionId(topology, version));
   if (rec === undefined)
     throw new UnknownVersionError(
@@ -284,6 +298,18 @@ export async function recordPositions(
   return next;
 }
 
+/** Throws `VersionStateError` for a live or retired version: never started over (`resetVersion`). */
+export function checkResettable(rec: VersionRecord): void {
+  if (rec.state === 'live' || rec.state === 'retired')
+    throw new VersionStateError(
+      rec.topology,
+      rec.version,
+      rec.state,
+      'reset',
+      'A live or retired version is never replayed over: bump the version.',
+    );
+}
+
 /**
  * Starts a version's positions over (`eddy replay --reset`): positions emptied and state back to `replaying`. The
  * only way positions move back, on purpose, after the version's outputs and state were deleted. Refuses a live or
@@ -296,14 +322,7 @@ export async function resetVersion(
   nowMs = Date.now(),
 ): Promise<VersionRecord> {
   const rec = await getVersion(log, topology, version);
-  if (rec.state === 'live' || rec.state === 'retired')
-    throw new VersionStateError(
-      topology,
-      version,
-      rec.state,
-      'reset',
-      'A live or retired version is never replayed over: bump the version.',
-    );
+  checkResettable(rec);
   const next: VersionRecord = {
     ...rec,
     state: 'replaying',

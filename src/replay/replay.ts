@@ -8,7 +8,7 @@
 import { EddyError } from '../errors.js';
 import type { Log, TopicPartitionOffset } from '../log/contract.js';
 import type { Topology } from '../topology/graph.js';
-import { resetVersion, type VersionRecord } from './registry.js';
+import { checkResettable, resetVersion, type VersionRecord } from './registry.js';
 import { type DeletionPlan, deletePlanned, planVersionDeletion } from './retire.js';
 import { inputLag } from './status.js';
 
@@ -72,9 +72,11 @@ export class ReplayOverOutputsError extends EddyError {
       `${topology} version ${version} is ${state} and already has outputs (${plan.topics
         .filter((t) => t.records > 0)
         .map((t) => `${t.name}: ${t.records}`)
-        .join(
-          ', ',
-        )}). It continues from its committed positions with \`eddy worker\`; to replay it from the start, add --reset (deletes them first).`,
+        .join(', ')}). It continues from its committed positions with \`eddy worker\`; ${
+        state === 'live'
+          ? 'a live version is never replayed over (readers follow it): to run the code from the start, bump the version and replay that.'
+          : 'to replay it from the start, add --reset (deletes them first).'
+      }`,
       { details: { topology, version, state } },
     );
   }
@@ -83,7 +85,8 @@ export class ReplayOverOutputsError extends EddyError {
 /**
  * What a replay of `t` would start over: the deletion plan (outputs, changelogs, repartition and dead-letter topics,
  * the consumer group's offsets, the state directory). Refuses with `ReplayOverOutputsError` when the version has
- * outputs, is past `replaying` and `reset` is false; a version still `replaying` resumes from its positions.
+ * outputs, is past `replaying` and `reset` is false; a version still `replaying` resumes from its positions. With
+ * `reset`, refuses a live or retired version first (`VersionStateError`).
  */
 export async function planReplay(
   log: Log,
@@ -91,12 +94,14 @@ export async function planReplay(
   rec: VersionRecord,
   opts: { stateDir: string; reset: boolean },
 ): Promise<{ plan: DeletionPlan; resuming: boolean }> {
+  if (opts.reset) checkResettable(rec); // before the plan is printed as what --reset deletes
   const plan = await planVersionDeletion(log, { topology: t.name, version: t.version, t, stateDir: opts.stateDir });
   const hasOutputs = plan.topics.some((x) => x.records > 0) || plan.stateDirExists;
   if (hasOutputs && !opts.reset && rec.state !== 'replaying')
     throw new ReplayOverOutputsError(t.name, t.version, rec.state, plan);
   const committed = (await inputLag(log, t)).some((l) => l.position > 0);
-  return { plan, resuming: !opts.reset && (hasOutputs || committed) };
+  // Not `hasOutputs`: a state directory alone (say, left by a run on another backend) is no position to resume from.
+  return { plan, resuming: !opts.reset && committed };
 }
 
 /**

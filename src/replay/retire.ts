@@ -14,7 +14,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { EddyError } from '../errors.js';
 import type { Log } from '../log/contract.js';
-import { type ListedRun, RUN_HEARTBEAT_MS, readRuns } from '../runs/record.js';
+import { isOpenRun, type ListedRun, readRuns } from '../runs/record.js';
 import type { SchemaRegistry } from '../schema/types.js';
 import type { Topology } from '../topology/graph.js';
 import { groupId, replayReaderGroupId, versionId } from '../topology/names.js';
@@ -95,14 +95,12 @@ export async function deletePlanned(log: Log, plan: DeletionPlan): Promise<void>
 
 /** How long `retire --yes` waits by default for the processes running the version to stop running it, ms. */
 export const RETIRE_WAIT_MS = 60_000;
-/** An open run record not rewritten for this long belongs to a dead process (two heartbeats missed), ms. */
-export const RUN_STALE_MS = 2 * RUN_HEARTBEAT_MS;
 /** How often `retire` reads the run records while it waits, ms. */
 const RUNS_POLL_MS = 250;
 
 /**
- * The runs of a version that are open: no end written, the process alive (same host: its pid exists; see
- * `statusOf`), and the record rewritten within `RUN_STALE_MS`. A record left open by a SIGKILLed process is not open.
+ * The runs of a version that are open (src/runs `isOpenRun`: no end written, the process alive, the record rewritten
+ * within `KILLED_AFTER_MS`). A record left open by a SIGKILLed process is not open.
  */
 export async function openRunsOf(
   log: Log,
@@ -110,9 +108,7 @@ export async function openRunsOf(
   version: number,
   nowMs = Date.now(),
 ): Promise<ListedRun[]> {
-  return (await readRuns(log, topology, nowMs)).filter(
-    (r) => r.version === version && r.status === 'running' && nowMs - r.updatedMs <= RUN_STALE_MS,
-  );
+  return (await readRuns(log, topology, nowMs)).filter((r) => r.version === version && isOpenRun(r, nowMs));
 }
 
 /** One line per open run: `<kind> <run id> on <host> pid <pid>, last seen <n> s ago`. */

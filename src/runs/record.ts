@@ -148,6 +148,17 @@ export function statusOf(r: RunRecord, nowMs = Date.now()): ListedRun['status'] 
   return nowMs - r.updatedMs > KILLED_AFTER_MS ? 'killed' : 'running';
 }
 
+/**
+ * Whether a run record belongs to a run still going on: no end written, `statusOf` says `running` (same host: its
+ * pid exists; another host: a heartbeat within `KILLED_AFTER_MS`), and, on any host, the record rewritten within
+ * `KILLED_AFTER_MS` of `nowMs` (ms since epoch): on this host the pid of a stale record may belong to another process
+ * by now. The one rule for "a process runs this version": `eddy retire` waits for these runs, `eddy versions`
+ * measures replay rates from them.
+ */
+export function isOpenRun(r: RunRecord, nowMs = Date.now()): boolean {
+  return r.endMs === undefined && nowMs - r.updatedMs <= KILLED_AFTER_MS && statusOf(r, nowMs) === 'running';
+}
+
 function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);

@@ -10,14 +10,7 @@
 import type { Log } from '../log/contract.js';
 import { tpKey } from '../log/contract.js';
 import { DEFAULT_MAX_LAG_RECORDS } from '../replay/promote.js';
-import {
-  getVersion,
-  liveVersionOf,
-  readVersions,
-  recordPositions,
-  setVersionState,
-  VersionsTail,
-} from '../replay/registry.js';
+import { liveVersionOf, recordPositions, setVersionState, VersionsTail, versionIn } from '../replay/registry.js';
 import { inputLag } from '../replay/status.js';
 import type { Topology } from '../topology/graph.js';
 import { versionId } from '../topology/names.js';
@@ -37,7 +30,7 @@ export class RegistrySync {
   private retiredTimer?: NodeJS.Timeout;
   private checking = false;
   private retiredNow: number[] = [];
-  /** The registry as last read by the retired check (each check reads only what was appended since). */
+  /** The registry as last read by the retired check or a sync (each refresh reads only what was appended since). */
   private tail?: VersionsTail;
 
   constructor(
@@ -74,8 +67,7 @@ export class RegistrySync {
     if (this.checking || this.retiredNow.length > 0) return;
     this.checking = true;
     try {
-      this.tail ??= new VersionsTail(this.o.log);
-      const snap = await this.tail.refresh();
+      const snap = await this.registry().refresh();
       const retired = this.o.versions
         .filter((t) => snap.versions.get(versionId(t.name, t.version))?.state === 'retired')
         .map((t) => t.version);
@@ -89,19 +81,30 @@ export class RegistrySync {
     }
   }
 
+  private registry(): VersionsTail {
+    this.tail ??= new VersionsTail(this.o.log);
+    return this.tail;
+  }
+
   /**
    * Records each version's committed input positions in the versions registry, and moves a `replaying` version that
    * reached the end of its inputs (`atEnd`), or is within `DEFAULT_MAX_LAG_RECORDS` of it on every input partition,
    * to `caught-up` (and to `live` when the topology has no live version yet). A retired version is left as it is
    * (`eddy retire` deletes its group and topics). A position that would move backwards is refused by the registry and
    * reported through `onWarning`.
+   *
+   * Reads: the registry tail once per sync (what was appended since the last refresh), again (as little) before
+   * making a version live, and in full only inside the registry's writes, each made only when it changes something.
    */
   async sync(atEnd: boolean): Promise<void> {
     const { log } = this.o;
+    const snapshot = this.registry().refresh();
+    snapshot.catch(() => {}); // a failed read is reported below, once per version
     for (const t of this.o.versions) {
       try {
         if (this.retiredNow.includes(t.version)) continue;
-        let state = (await getVersion(log, t.name, t.version)).state;
+        const rec = versionIn(await snapshot, t.name, t.version);
+        let state = rec.state;
         if (state === 'retired') continue;
         const positions: Record<string, number> = {};
         for (const info of t.topics.values()) {
@@ -109,7 +112,9 @@ export class RegistrySync {
           for (const [p, c] of await log.committedOffsets(t.groupId, info.name))
             positions[tpKey(info.name, p)] = c.offset;
         }
-        if (Object.keys(positions).length > 0) state = (await recordPositions(log, t.name, t.version, positions)).state;
+        // Positions as recorded (an idle version): `recordPositions` would write nothing; skip its read.
+        if (Object.entries(positions).some(([tp, o]) => rec.positions[tp] !== o))
+          state = (await recordPositions(log, t.name, t.version, positions)).state;
         if (state === 'replaying') {
           const caughtUp = atEnd || (await inputLag(log, t)).every((l) => l.lagRecords <= DEFAULT_MAX_LAG_RECORDS);
           if (caughtUp) {
@@ -118,7 +123,7 @@ export class RegistrySync {
           }
         }
         // The first version of a topology to catch up becomes live by itself: there is nothing to switch readers from.
-        if (state === 'caught-up' && liveVersionOf(await readVersions(log), t.name) === undefined)
+        if (state === 'caught-up' && liveVersionOf(await this.registry().refresh(), t.name) === undefined)
           await setVersionState(log, t.name, t.version, 'live');
       } catch (err) {
         this.o.onWarning?.('versions-registry', `${t.groupId}: ${err instanceof Error ? err.message : String(err)}`);

@@ -94,6 +94,7 @@ describe('eddy replay (embedded, CLI)', () => {
     const r = eddy(['replay', 'counts', '--version', '1', '--reset']);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('counts version 1 is live; it cannot become reset');
+    expect(r.stdout).not.toContain('--reset deletes');
     expect(existsSync(join(dir, '.eddy', 'state', 'counts.v1'))).toBe(true);
   });
 

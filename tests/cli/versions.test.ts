@@ -95,6 +95,10 @@ describe('eddy versions, replay, promote, diff, retire (embedded, CLI)', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('window size of by_airport_hour changed 3600000 ms → 604800000 ms');
     expect(r.stderr).toContain('bump the version to 3 and run `eddy replay delays --version 3`');
+    // eddy run (v1 only: v2 never ran) suggests a version free in the code too, not 2
+    const run = eddy(['run', 'delays', '--until-idle', '--no-progress'], { DELAYS_WINDOW_MS: '604800000' });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('bump the version to 3 and run `eddy replay delays --version 3`');
     expect(eddy(['topics', '--format', 'jsonl']).stdout).toBe(before);
   });
 
@@ -150,6 +154,8 @@ describe('eddy versions, replay, promote, diff, retire (embedded, CLI)', () => {
     const r = eddy(['replay', 'delays', '--version', '2']);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('delays version 2 is live and already has outputs');
+    expect(r.stderr).toContain('a live version is never replayed over');
+    expect(r.stderr).not.toContain('--reset'); // refused for a live version too
     const live = eddy(['retire', 'delays', '2', '--yes']);
     expect(live.code).toBe(1);
     expect(live.stderr).toContain('Promote another version first');

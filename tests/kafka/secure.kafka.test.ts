@@ -45,14 +45,18 @@ const brokerEnv: NodeJS.ProcessEnv = {
 };
 const caFile = join(dataDir, 'broker', 'tls', 'ca.pem');
 
-/** Stops the secured broker (synchronously: also used on process exit, when afterAll never ran). */
+/**
+ * Stops the secured broker (synchronously: also used on process exit, when afterAll never ran), only when this file
+ * started it: its CA in this file's data directory says so. Otherwise `stop` would stop whatever broker another run
+ * has on the port (the pid file is per port), e.g. when `beforeAll` failed before starting one.
+ */
 function stopBroker(): void {
-  spawnSync(SCRIPT, ['stop'], { env: brokerEnv, stdio: 'ignore' });
+  if (existsSync(caFile)) spawnSync(SCRIPT, ['stop'], { env: brokerEnv, stdio: 'ignore' });
 }
 
 /** What the basic-auth proxy saw. */
 const seen = { accepted: 0, refused: 0 };
-let proxy: Server;
+let proxy: Server | undefined;
 let proxyUrl = '';
 
 /** A loopback proxy to `upstream` that answers 401 unless the request carries `user:password` as basic auth. */
@@ -164,7 +168,7 @@ describe('secured connections (SASL/SCRAM-SHA-512 over TLS; registry basic auth)
     for (const p of procs) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
     stopBroker();
     process.removeListener('exit', stopBroker);
-    await new Promise((resolve) => proxy?.close(resolve));
+    await new Promise((resolve) => (proxy === undefined ? resolve(undefined) : proxy.close(resolve)));
     rmSync(dataDir, { recursive: true, force: true });
   });
 

@@ -142,6 +142,13 @@ export function registrySuite(
       const full = await readVersions(env.log);
       expect([...snap.versions.entries()]).toEqual([...full.versions.entries()]);
       expect([...snap.topologies.entries()]).toEqual([...full.topologies.entries()]);
+      // Overlapping refreshes (a runner's retired check and its sync) run one after the other: each record read once.
+      await setVersionState(env.log, name, 1, 'retired', 4000);
+      read = 0;
+      const [a, b] = await Promise.all([tail.refresh(), tail.refresh()]);
+      expect(read).toBe(1);
+      expect(a.versions.get(`${name}.v1`)?.state).toBe('retired');
+      expect(b.versions.get(`${name}.v1`)?.state).toBe('retired');
     });
 
     it('keeps the latest record per key after compaction', async () => {

@@ -1,13 +1,20 @@
 /**
  * `retire --yes` waits for the open run records of the version (embedded log, records written by hand as another
  * host's process would write them): a fresh one holds the deletion until the bound (the version stays retired, its
- * deletion pending, and `retire` again finishes it); one not rewritten for two heartbeats is dead and does not.
+ * deletion pending, and `retire` again finishes it); one not rewritten for `KILLED_AFTER_MS` (three heartbeats) is dead
+ * and does not.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadFlightData } from '../../examples/flight-delays/load.js';
 import { getVersion, setVersionState } from '../../src/replay/registry.js';
-import { RetirePendingError, RUN_STALE_MS, retire } from '../../src/replay/retire.js';
-import { ensureRunsTopic, RUNS_FORMAT, type RunRecord, writeRunRecord } from '../../src/runs/record.js';
+import { RetirePendingError, retire } from '../../src/replay/retire.js';
+import {
+  ensureRunsTopic,
+  KILLED_AFTER_MS,
+  RUNS_FORMAT,
+  type RunRecord,
+  writeRunRecord,
+} from '../../src/runs/record.js';
 import { TopologyRunner } from '../../src/runtime/runner.js';
 import { tempBackend } from '../helpers/backend.js';
 import { buildDelays } from '../helpers/versions.js';
@@ -89,7 +96,7 @@ describe('retire waits for the open runs of the version', () => {
     expect(again.plan.topics).toEqual([]);
   });
 
-  it('an open run not rewritten for two heartbeats is dead: retire does not wait for it', async () => {
+  it('an open run not rewritten for KILLED_AFTER_MS is dead: retire does not wait for it', async () => {
     const e2 = tempBackend('eddy-retire-stale-');
     try {
       await loadFlightData({ log: e2.log, registry: e2.registry, limit: 500 });
@@ -102,7 +109,7 @@ describe('retire waits for the open runs of the version', () => {
         }).run();
       await setVersionState(e2.log, 'delays', 2, 'live');
       await ensureRunsTopic(e2.log);
-      await writeRunRecord(e2.log, openRun('delays.v1@stale', Date.now() - RUN_STALE_MS - 1_000));
+      await writeRunRecord(e2.log, openRun('delays.v1@stale', Date.now() - KILLED_AFTER_MS - 1_000));
       const seen: unknown[] = [];
       // a bound far above the test's timeout: waiting on the dead run fails the test rather than slowing it
       const r = await retire(e2.log, e2.registry, {
