@@ -10,14 +10,17 @@
  *    alone (`--versions-only` runs just the pipeline and this part).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import kafkajs from 'kafkajs';
 import { loadFlightData } from '../examples/flight-delays/load.js';
 import { buildFlightDelays, flightDelaysVersions, flightTopics } from '../examples/flight-delays/topology.js';
 import { KafkaLog } from '../src/log/kafka/index.js';
 import { TopologyRunner } from '../src/runtime/runner.js';
+import { ThreadedRunner } from '../src/runtime/threads/host.js';
+import { loadConfig } from '../src/config/index.js';
 import { SqliteKeyValueStore } from '../src/state/kv-store.js';
 import { SqliteWindowStore } from '../src/state/window-store.js';
 import { ConfluentSchemaRegistry } from '../src/schema/confluent-registry.js';
@@ -139,9 +142,31 @@ try {
   const sharedFetched = sharedRunner.fetched;
   rmSync(sharedDir, { recursive: true, force: true });
   process.stderr.write(`shared v1+v2: ${Math.round(sharedRate)} records/s per version\n`);
+  // The same with one thread per version (a worker's default): the threads load the versions from a module.
+  const ns4 = `${ns}t`;
+  await loadFlightData({ log, registry, limit, topics: flightTopics(ns4) });
+  const threadsDir = mkdtempSync(join(tmpdir(), 'eddy-bench-threads-'));
+  const mod = join(threadsDir, 'versions.mjs');
+  const examples = pathToFileURL(join(packageRoot(import.meta.url), 'dist', 'examples', 'flight-delays', 'topology.js'));
+  writeFileSync(mod, `import { flightDelaysVersions } from '${examples.href}';\nexport default () => flightDelaysVersions({ namespace: '${ns4}' });\n`);
+  const base = loadConfig({ env: { EDDY_BACKEND: 'kafka', KAFKA_BROKERS: brokersStr, SCHEMA_REGISTRY_URL: registryUrl, EDDY_LOG_LEVEL: 'silent' }, cwd: threadsDir }).config;
+  t0 = performance.now();
+  const threadsRunner = new ThreadedRunner(flightDelaysVersions({ namespace: ns4 }), {
+    log,
+    registry,
+    stateDir: join(threadsDir, 'state'),
+    untilIdle: true,
+    threads: { config: { ...base, topologies: { 'bench-threads': mod } }, topology: 'bench-threads' },
+  });
+  await threadsRunner.run();
+  const threadsRate = threadsRunner.stats.totalIn([flightTopics(ns4).flights]) / ((performance.now() - t0) / 1000);
+  const threadsFetched = threadsRunner.fetched;
+  rmSync(threadsDir, { recursive: true, force: true });
+  process.stderr.write(`threads v1+v2: ${Math.round(threadsRate)} records/s per version\n`);
   const versionLines = [
     `| flight-delays v2 replayed beside v1 | ${replayRunner.stats.totalIn([topics.flights])} | ${Math.round(replayRate)} | **${(replayRate / pipe).toFixed(2)}×** v1's first run |`,
     `| v1 + v2 in one runner (shared read) | ${sharedRunner.stats.totalIn([flightTopics(ns3).flights])} each | ${Math.round(sharedRate)} per version | **${(sharedRate / pipe).toFixed(2)}×** a version alone; input fetched ${sharedFetched.sharedInputRecords} times (${sharedFetched.catchUpRecords} by catch-up reads) |`,
+    `| v1 + v2, one thread per version (a worker's default) | ${threadsRunner.stats.totalIn([flightTopics(ns4).flights])} each | ${Math.round(threadsRate)} per version | **${(threadsRate / pipe).toFixed(2)}×** a version alone; input fetched ${threadsFetched.sharedInputRecords} times (${threadsFetched.catchUpRecords} by catch-up reads) |`,
   ];
   if (versionsOnly) {
     console.log(
