@@ -338,8 +338,10 @@ export async function cmdWorker(loaded: LoadedConfig, name: string, o: { version
   }
   const paths = dataPaths(config.dataDir);
   let versions: Topology[];
+  let knownVersions: number[];
   try {
     versions = await versionsToRun(backend.log, name, config.topologies, o.version);
+    knownVersions = (await loadVersions(name, config.topologies)).map((t) => t.version);
   } catch (err) {
     logger.error({ event: 'error', code: errorCode(err), err }, (err as Error).message);
     await backend.close();
@@ -348,6 +350,7 @@ export async function cmdWorker(loaded: LoadedConfig, name: string, o: { version
   return runWorker({
     topology: versions[0],
     versions,
+    knownVersions,
     log: backend.log,
     registry: backend.registry,
     stateDir: paths.stateDir,

@@ -36,6 +36,8 @@ export interface WorkerOptions {
   readonly topology: Topology;
   /** Every version to run, in one runner (shared read); default `[topology]`. */
   readonly versions?: readonly Topology[];
+  /** The version numbers the code defines, so that a refused fingerprint suggests a free one (default: those run). */
+  readonly knownVersions?: readonly number[];
   /** How long to ride out a lost broker without a committed batch before exiting 1, ms; default 180,000. */
   readonly maxReconnectMs?: number;
   readonly log: Log;
@@ -99,6 +101,7 @@ export class Worker {
     this.newRunner = () =>
       createRunner(this.versionsNow, {
         threads: o.threads,
+        knownVersions: o.knownVersions,
         stats: (version) => this.statsByVersion.get(version),
         log: o.log,
         registry: o.registry,
