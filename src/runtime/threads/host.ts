@@ -25,6 +25,12 @@ import { packBatch } from './wire.js';
 
 export type { HostedVersion } from './thread-handle.js';
 
+/**
+ * Batches handed to one version thread and not yet processed: the host reads ahead of the slowest thread by at most
+ * this many (it pipelines its fetch with the threads' processing; memory stays bounded).
+ */
+export const MAX_BATCHES_IN_FLIGHT = 3;
+
 /** Where the version threads load their code and open their connections. */
 export interface ThreadsOptions {
   /** The configuration the threads open the log and registry with (`openBackend`): the one the host's log came from. */
@@ -168,9 +174,13 @@ export class ThreadedRunner {
           if (!to[0].internal.has(topic)) this.sharedInputRecords += records.length;
           const packed = packBatch(topic, partition, records);
           const hw = batch.highWatermark;
-          await Promise.all(to.map((v) => v.call({ op: 'batch', batch: { packed, highWatermark: hw } })));
+          // Handed on, not awaited: the host fetches the next batch while the threads process this one. A thread
+          // processes its batches in the order sent; at most MAX_BATCHES_IN_FLIGHT wait per thread.
+          for (const v of to) this.track(v, v.call({ op: 'batch', batch: { packed, highWatermark: hw } }));
           this.prevEnd.set(key, last.offset + 1);
           this.markRunning();
+          while (!this.stopping && to.some((v) => v.inFlight.size >= MAX_BATCHES_IN_FLIGHT))
+            await Promise.race(to.flatMap((v) => [...v.inFlight]));
         },
         onIdle: async () => {
           this.markRunning();
@@ -216,13 +226,25 @@ export class ThreadedRunner {
   /** Commits of all threads when every one was last found idle (reset when one is not). */
   private idleCommits?: number;
 
+  /** Counts a batch handed to a thread until the thread processed it; a failure fails the host. */
+  private track(v: VersionThread, p: Promise<unknown>): void {
+    const done: Promise<unknown> = p.then(
+      () => v.inFlight.delete(done),
+      (err: unknown) => {
+        v.inFlight.delete(done);
+        this.fail(err);
+      },
+    );
+    v.inFlight.add(done);
+  }
+
   /**
    * `untilIdle`: the host's consumer is at the end of every partition. The run ends once every thread is idle in two
    * rounds in a row with no commit between them: a thread's last commit (e.g. records for its repartition topic) may
    * land after the consumer looked, and the next round's look sees it.
    */
   private async checkIdle(): Promise<void> {
-    if (this.stopping) return;
+    if (this.stopping || this.versions.some((v) => v.inFlight.size > 0)) return;
     const replies = await Promise.all(this.versions.filter((v) => !v.finished).map((v) => v.call({ op: 'idle' })));
     if (!replies.every((r) => r === undefined || r.idle)) {
       this.idleCommits = undefined;

@@ -40,6 +40,11 @@ export class PortConsumer implements Consumer {
     });
   }
 
+  /** True while a request of the host is being handled (a batch in flight). */
+  get busy(): boolean {
+    return this.inFlight.size > 0;
+  }
+
   /** A request of the host; resolves when the handler it calls resolved (a batch: processed and committed). */
   handle(call: Exclude<HostCall, { op: 'check' | 'create' | 'idle' }>): Promise<void> {
     const p = this.dispatch(call);

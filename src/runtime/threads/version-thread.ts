@@ -97,7 +97,7 @@ port.on('message', (m: HostMessage) => {
     if (call.op === 'check') p = setupError !== undefined ? Promise.reject(setupError) : runner!.check();
     else if (call.op === 'create') p = runner!.create();
     else if (call.op === 'idle') {
-      reply(undefined, { idle: runner?.idleNow() ?? true, commits: runner?.stats.commits ?? 0 });
+      reply(undefined, { idle: !consumer.busy && (runner?.idleNow() ?? true), commits: runner?.stats.commits ?? 0 });
       return;
     } else p = consumer.handle(call);
     p.then(
