@@ -8,43 +8,23 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadFlightData } from '../../examples/flight-delays/load.js';
 import { getVersion, setVersionState } from '../../src/replay/registry.js';
 import { RetirePendingError, retire } from '../../src/replay/retire.js';
-import {
-  ensureRunsTopic,
-  KILLED_AFTER_MS,
-  RUNS_FORMAT,
-  type RunRecord,
-  writeRunRecord,
-} from '../../src/runs/record.js';
+import { ensureRunsTopic, KILLED_AFTER_MS, type RunRecord, writeRunRecord } from '../../src/runs/record.js';
 import { TopologyRunner } from '../../src/runtime/runner.js';
 import { tempBackend } from '../helpers/backend.js';
+import { runRecord } from '../helpers/run-record.js';
 import { buildDelays } from '../helpers/versions.js';
 
 const v1 = buildDelays(1);
 const v2 = buildDelays(2, 14);
 
 function openRun(runId: string, updatedMs: number, end?: number): RunRecord {
-  return {
-    format: RUNS_FORMAT,
+  return runRecord({
     runId,
-    kind: 'worker',
-    topology: 'delays',
-    version: 1,
     host: 'another-host.example',
     pid: 1,
-    startMs: updatedMs,
     updatedMs,
-    ...(end === undefined ? {} : { endMs: end, exit: { reason: 'retired' as const } }),
-    positionsAtStart: {},
-    recordsIn: {},
-    recordsOut: {},
-    deadLetters: {},
-    late: {},
-    restoredRecords: 0,
-    commits: 0,
-    aborts: 0,
-    errors: [],
-    health: {} as RunRecord['health'],
-  };
+    end: end === undefined ? undefined : { atMs: end, reason: 'retired' },
+  });
 }
 
 describe('retire waits for the open runs of the version', () => {

@@ -5,33 +5,17 @@
 import { spawnSync } from 'node:child_process';
 import { hostname } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { isOpenRun, KILLED_AFTER_MS, RUN_HEARTBEAT_MS, RUNS_FORMAT, type RunRecord } from '../../src/runs/record.js';
+import { isOpenRun, KILLED_AFTER_MS, RUN_HEARTBEAT_MS, type RunRecord } from '../../src/runs/record.js';
+import { runRecord } from '../helpers/run-record.js';
 
 const NOW_MS = 1_700_000_000_000;
 
 function run(o: { host: string; pid: number; updatedMs: number; ended?: boolean }): RunRecord {
-  return {
-    format: RUNS_FORMAT,
-    runId: 'delays.v1@test',
-    kind: 'worker',
-    topology: 'delays',
-    version: 1,
-    host: o.host,
-    pid: o.pid,
+  return runRecord({
+    ...o,
     startMs: o.updatedMs - RUN_HEARTBEAT_MS,
-    updatedMs: o.updatedMs,
-    ...(o.ended ? { endMs: o.updatedMs, exit: { reason: 'idle' as const } } : {}),
-    positionsAtStart: {},
-    recordsIn: {},
-    recordsOut: {},
-    deadLetters: {},
-    late: {},
-    restoredRecords: 0,
-    commits: 0,
-    aborts: 0,
-    errors: [],
-    health: {} as RunRecord['health'],
-  };
+    end: o.ended ? { atMs: o.updatedMs, reason: 'idle' } : undefined,
+  });
 }
 
 describe('isOpenRun', () => {
