@@ -1,4 +1,3 @@
-import { ConfigError } from '../errors.js';
 import type { Consumer, TopicPartition } from '../log/contract.js';
 import { tpKey } from '../log/contract.js';
 import { fingerprintOf } from '../replay/fingerprint.js';
@@ -11,7 +10,7 @@ import type { Readiness, RunnerOptions, RunnerPhase, StoreRestoreStatus, TaskSta
 import type { RunStats } from './stats.js';
 import type { Task } from './task.js';
 import { StateUpdater } from './updater.js';
-import { VersionRuntime } from './version.js';
+import { checkHostedVersions, VersionRuntime } from './version.js';
 
 export { REGISTRY_SYNC_MS, RETIRED_CHECK_MS } from './registry-sync.js';
 export type {
@@ -52,11 +51,7 @@ export class TopologyRunner {
     private readonly opts: RunnerOptions,
   ) {
     const list = Array.isArray(topologies) ? (topologies as readonly Topology[]) : [topologies as Topology];
-    if (list.length === 0) throw new ConfigError('TopologyRunner needs at least one topology version');
-    const names = new Set(list.map((t) => t.name));
-    if (names.size > 1) throw new ConfigError(`one runner runs versions of one topology, got ${[...names].join(', ')}`);
-    const numbers = list.map((t) => t.version);
-    if (new Set(numbers).size !== numbers.length) throw new ConfigError(`version given twice: ${numbers.join(', ')}`);
+    checkHostedVersions('TopologyRunner', list);
     this.versions = list.map(
       (t) =>
         new VersionRuntime(t, {
@@ -139,6 +134,14 @@ export class TopologyRunner {
     await this.create();
   }
 
+  /** What `checkVersion` compares and suggests with: the guarantee, and the version numbers the code defines. */
+  private get checkOptions() {
+    return {
+      processingGuarantee: this.opts.processingGuarantee ?? 'exactly-once',
+      knownVersions: this.opts.knownVersions ?? this.versions.map((v) => v.topology.version),
+    };
+  }
+
   /**
    * The first half of `setup`, which writes nothing to the log: a recorded version whose code changed is refused,
    * every version's inputs, co-partitioning and retention are checked and its schemas registered. A host running
@@ -147,14 +150,11 @@ export class TopologyRunner {
   async check(): Promise<void> {
     if (this.phaseNow === 'created') this.phaseNow = 'setting-up';
     try {
-      const known = this.opts.knownVersions ?? this.versions.map((v) => v.topology.version);
-      const processingGuarantee = this.opts.processingGuarantee ?? 'exactly-once';
       // Before any write: a version whose code no longer matches what it recorded (graph, windows, schemas,
       // guarantee) is refused, naming the change.
       const recorded = await readVersions(this.opts.log);
       for (const v of this.versions)
-        if (recorded.versions.has(v.topology.groupId))
-          await checkVersion(this.opts.log, v.topology, { processingGuarantee, knownVersions: known });
+        if (recorded.versions.has(v.topology.groupId)) await checkVersion(this.opts.log, v.topology, this.checkOptions);
       // Every check of every version (inputs, co-partitioning, retention, schemas) before any write to the log.
       for (const v of this.versions) await v.prepare();
     } catch (err) {
@@ -169,11 +169,10 @@ export class TopologyRunner {
    */
   async create(): Promise<void> {
     try {
-      const known = this.opts.knownVersions ?? this.versions.map((v) => v.topology.version);
-      const processingGuarantee = this.opts.processingGuarantee ?? 'exactly-once';
+      const o = this.checkOptions;
       for (const v of this.versions) {
-        await checkVersion(this.opts.log, v.topology, { processingGuarantee, knownVersions: known });
-        v.fingerprint = fingerprintOf(v.topology, { processingGuarantee }).hash;
+        await checkVersion(this.opts.log, v.topology, o);
+        v.fingerprint = fingerprintOf(v.topology, o).hash;
       }
       for (const v of this.versions) await v.create();
     } catch (err) {

@@ -33,6 +33,18 @@ export interface VersionOptions {
   readonly onRestore?: (task: string, store: string, done: number, total: number) => void;
 }
 
+/**
+ * Checks the versions one runner is given (`runner` names it in the message): at least one, all of one topology, no
+ * version number twice. Throws `ConfigError`.
+ */
+export function checkHostedVersions(runner: string, list: readonly Topology[]): void {
+  if (list.length === 0) throw new ConfigError(`${runner} needs at least one topology version`);
+  const names = new Set(list.map((t) => t.name));
+  if (names.size > 1) throw new ConfigError(`one runner runs versions of one topology, got ${[...names].join(', ')}`);
+  const numbers = list.map((t) => t.version);
+  if (new Set(numbers).size !== numbers.length) throw new ConfigError(`version given twice: ${numbers.join(', ')}`);
+}
+
 /** How often a repartition topic partition is purged of records committed downstream, ms. */
 export const REPARTITION_PURGE_INTERVAL_MS = 10_000;
 

@@ -11,7 +11,6 @@
  * configuration's `topologies`); a thread whose code gives another fingerprint than the host's refuses to run.
  */
 import type { EddyConfig } from '../../config/index.js';
-import { ConfigError } from '../../errors.js';
 import type { Consumer, TopicPartition } from '../../log/contract.js';
 import { tpKey } from '../../log/contract.js';
 import type { KafkaLogLine } from '../../log/kafka/client.js';
@@ -19,6 +18,7 @@ import type { Topology } from '../../topology/graph.js';
 import { readerGroupId } from '../../topology/names.js';
 import type { Readiness, RunnerOptions, RunnerPhase, TaskStatus } from '../runner-types.js';
 import type { RunStats } from '../stats.js';
+import { checkHostedVersions } from '../version.js';
 import { fromWire, type ThreadMessage } from './protocol.js';
 import { VersionThread } from './thread-handle.js';
 import { packBatch } from './wire.js';
@@ -66,11 +66,7 @@ export class ThreadedRunner {
     topologies: readonly Topology[],
     private readonly opts: RunnerOptions & { readonly threads: ThreadsOptions },
   ) {
-    if (topologies.length === 0) throw new ConfigError('ThreadedRunner needs at least one topology version');
-    const names = new Set(topologies.map((t) => t.name));
-    if (names.size > 1) throw new ConfigError(`one runner runs versions of one topology, got ${[...names].join(', ')}`);
-    const numbers = topologies.map((t) => t.version);
-    if (new Set(numbers).size !== numbers.length) throw new ConfigError(`version given twice: ${numbers.join(', ')}`);
+    checkHostedVersions('ThreadedRunner', topologies);
     const pg = opts.processingGuarantee ?? 'exactly-once';
     this.versions = topologies.map((t) => new VersionThread(t, opts, pg));
   }
