@@ -191,8 +191,10 @@ export class ThreadedRunner {
       await this.end();
       this.phaseNow = failed ? 'failed' : 'stopped';
     }
+    // A thread that failed while the host was already stopping (e.g. its last commit while closing its tasks) fails
+    // the run too, as a failed close fails a `TopologyRunner`'s run.
     const error = this.versions.find((v) => v.result?.error !== undefined)?.result?.error;
-    if (error !== undefined && !this.stopping) {
+    if (error !== undefined) {
       this.phaseNow = 'failed';
       throw fromWire(error);
     }
