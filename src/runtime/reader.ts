@@ -197,7 +197,7 @@ export class SharedRead {
         for (;;) {
           // One batch: read, decode, process, commit. On the embedded log all of it is synchronous work in this
           // thread, so batches of several catch-ups in flight at once overlap nothing and only hold more records
-          // alive (measured: ~10 % more CPU, most of it garbage collection); there the gate lets one through at a
+          // alive (measured on 1M flights: ~5 % more CPU and 25 MB more RSS); there the gate lets one through at a
           // time. On Kafka reads and commits wait on the broker and the catch-ups overlap.
           const step = await this.catchUpGate(async () => {
             const next = await reads.next();

@@ -74,10 +74,6 @@ export interface HealthTopics {
   readonly deadLetterTopic: string;
 }
 
-/**
- * Counters of one run. Beside the process (commits, restores) they describe the data: records in and out per
- * topic, dead letters per processor, records dropped by filters and joins, late records per window.
- */
 /** The counters of a `RunStats` as plain data (see `RunStats.counters`). */
 export interface RunCounters {
   readonly recordsIn: Record<string, number>;
@@ -94,6 +90,10 @@ export interface RunCounters {
   readonly rebalances: number;
 }
 
+/**
+ * Counters of one run. Beside the process (commits, restores) they describe the data: records in and out per
+ * topic, dead letters per processor, records dropped by filters and joins, late records per window.
+ */
 export class RunStats implements ProcessorMetrics {
   readonly startedAtMs = Date.now();
   readonly recordsIn = new Map<string, number>();
