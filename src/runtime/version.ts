@@ -59,6 +59,16 @@ export interface Decoded {
  * (keyed `<subtopology>_<partition>`). Versions share nothing but the runner's consumer: stopping or failing one
  * task of a version never touches another version's tasks, stores, producers or committed positions.
  */
+/** The topics a version's tasks read: its external inputs and its own repartition topics, in sub-topology order. */
+export function sourceTopicsOf(topology: Topology): string[] {
+  return [...new Set(topology.subtopologies.flatMap((s) => s.sourceTopics))];
+}
+
+/** The topics only this version reads (its repartition topics), of `sourceTopicsOf`. */
+export function internalSourceTopicsOf(topology: Topology): Set<string> {
+  return new Set(sourceTopicsOf(topology).filter((t) => topology.topics.get(t)?.role === 'repartition'));
+}
+
 export class VersionRuntime {
   readonly stats: RunStats;
   /** The version's fingerprint hash (set by the runner after the registry check), recorded in every store file. */

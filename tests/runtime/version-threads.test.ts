@@ -1,7 +1,7 @@
 /**
  * Versions in threads (`ThreadedRunner`): each version of a topology runs in its own worker thread, reading the
  * batches the host fetched once. Two versions end with the same outputs, dead letters and stores as two separate
- * single-thread runs, and the input is fetched once; a version added later catches up with its own reads in its
+ * single-thread runs, and the input is fetched once (each version's repartition topic by its own thread); a version added later catches up with its own reads in its
  * thread and leaves the live one untouched; a thread whose code builds another version than the host's is refused
  * before any write. Uses flight-delays (built in, so the threads load it by name) and the compiled thread entry
  * (`npm run build`, done by `pretest`).
@@ -92,6 +92,9 @@ describe('versions in threads: one fetch, one thread per version', () => {
     expect(await normalized(both, v2)).toEqual(expected[2]);
     expect(runner.fetched.sharedInputRecords).toBe(LIMIT);
     expect(runner.fetched.catchUpRecords).toBe(0);
+    // each version's repartition topic is read once, by its own thread (direct reads), not through the host
+    expect(runner.versions.map((v) => v.directRecords)).toEqual([LIMIT, LIMIT]);
+    expect(runner.fetched.records).toBe(3 * LIMIT);
     // the host's counters are the threads' (sent every 250 ms and at the end)
     expect(runner.statsOf(1)!.totalIn(['flights'])).toBe(LIMIT);
     expect(runner.statsOf(2)!.totalIn(['flights'])).toBe(LIMIT);

@@ -5,6 +5,7 @@
  * once into shared memory (`wire.ts`) and hands it to every version thread reading that partition; each thread
  * decodes and processes it with its own tasks, stores, producers and log connection, and commits its own positions.
  * A thread behind the host's position catches up with its own reads, as in the single-thread runner (`reader.ts`).
+ * On the embedded log a thread also reads its own repartition topics itself (`direct-read.ts`).
  *
  * Same contract as `TopologyRunner` (`setup`, `run`, `stop`, `readiness`, per-version counters, `retiredVersions`).
  * The versions must be loadable in a thread by name (`ThreadsOptions.topology`: built in, or registered in the
@@ -30,6 +31,9 @@ export type { HostedVersion } from './thread-handle.js';
  * this many (it pipelines its fetch with the threads' processing; memory stays bounded).
  */
 export const MAX_BATCHES_IN_FLIGHT = 3;
+
+/** With `untilIdle` on the embedded log: how often the host looks whether its inputs are at their end, ms. */
+export const IDLE_LOOK_MS = 50;
 
 /** Where the version threads load their code and open their connections. */
 export interface ThreadsOptions {
@@ -61,6 +65,11 @@ export class ThreadedRunner {
   private readonly receivers = new Map<string, VersionThread[]>();
   private fetchedRecords = 0;
   private sharedInputRecords = 0;
+  /** On the embedded log each thread reads its repartition topics itself (`direct-read.ts`). */
+  private readonly directReads: boolean;
+  /** `untilIdle` with direct reads: the timer of `lookIdle`, and whether a look is in flight. */
+  private idleTimer?: NodeJS.Timeout;
+  private looking = false;
 
   constructor(
     topologies: readonly Topology[],
@@ -69,6 +78,7 @@ export class ThreadedRunner {
     checkHostedVersions('ThreadedRunner', topologies);
     const pg = opts.processingGuarantee ?? 'exactly-once';
     this.versions = topologies.map((t) => new VersionThread(t, opts, pg));
+    this.directReads = opts.log.kind === 'embedded';
   }
 
   get topology(): Topology {
@@ -85,8 +95,9 @@ export class ThreadedRunner {
 
   get fetched(): { records: number; sharedInputRecords: number; catchUpRecords: number } {
     const catchUp = this.versions.reduce((n, v) => n + v.catchUpRecords, 0);
+    const direct = this.versions.reduce((n, v) => n + v.directRecords, 0);
     return {
-      records: this.fetchedRecords + catchUp,
+      records: this.fetchedRecords + catchUp + direct,
       sharedInputRecords: this.sharedInputRecords,
       catchUpRecords: catchUp,
     };
@@ -123,6 +134,7 @@ export class ThreadedRunner {
           stateDir: o.stateDir,
           forwardKafkaLog: o.threads.kafkaLogSink !== undefined,
           writeLock: o.log.kind === 'embedded' ? (o.log as { writeLock?: SharedArrayBuffer }).writeLock : undefined,
+          directReads: this.directReads,
         },
         (t, m) => this.onMessage(t, m),
       );
@@ -154,6 +166,8 @@ export class ThreadedRunner {
     this.consumer = consumer;
     this.phaseNow = 'joining';
     for (const v of this.versions) v.post({ t: 'run' });
+    if (this.directReads && this.opts.untilIdle === true)
+      this.idleTimer = setInterval(() => void this.lookIdle(), IDLE_LOOK_MS);
     let failed = false;
     try {
       await consumer.run({
@@ -188,6 +202,7 @@ export class ThreadedRunner {
       failed = true;
       throw this.failure?.error ?? err;
     } finally {
+      clearInterval(this.idleTimer);
       await this.end();
       this.phaseNow = failed ? 'failed' : 'stopped';
     }
@@ -258,6 +273,39 @@ export class ThreadedRunner {
     void this.consumer?.stop();
   }
 
+  /**
+   * `untilIdle` with direct reads: the host's consumer keeps the threads' repartition partitions paused, so its
+   * `onIdle` never comes while it holds one (the log contract: a paused partition is not idle). The host looks
+   * itself: once every shared input partition it holds was started and has nothing past the last batch handed on,
+   * it asks the threads as `onIdle` does (`checkIdle`).
+   */
+  private async lookIdle(): Promise<void> {
+    if (this.looking || this.stopping || this.assigned.size === 0) return;
+    this.looking = true;
+    try {
+      for (const [key, tp] of this.assigned) {
+        if (this.versions.some((v) => v.internal.has(tp.topic))) continue;
+        const at = this.prevEnd.get(key);
+        if (at === undefined || !(await this.atEnd(tp, at))) return;
+      }
+      await this.checkIdle();
+    } finally {
+      this.looking = false;
+    }
+  }
+
+  /** Nothing at or past `offset` in the partition (compaction may leave the high watermark past the last record). */
+  private async atEnd(tp: TopicPartition, offset: number): Promise<boolean> {
+    const high = (await this.opts.log.offsets(tp.topic)).find((o) => o.partition === tp.partition)?.high ?? 0;
+    if (offset >= high) return true;
+    const reads = this.opts.log
+      .read(tp, { fromOffset: offset, toOffset: high, maxBatchRecords: 1 })
+      [Symbol.asyncIterator]();
+    const first = await reads.next();
+    await reads.return?.();
+    return first.done === true || first.value.length === 0;
+  }
+
   private markRunning(): void {
     if (this.phaseNow === 'joining') this.phaseNow = 'running';
   }
@@ -304,7 +352,8 @@ export class ThreadedRunner {
   }
 
   /**
-   * A thread asks to start partitions at its positions. Its own repartition topic resumes at once; a shared input
+   * A thread asks to start partitions at its positions. Its own repartition topic resumes at once (on Kafka: on the
+   * embedded log the thread reads those itself and never asks, `direct-read.ts`); a shared input
    * once every version reading it asked, at the furthest position (the live version never waits for a replay: the
    * threads behind catch up with their own reads).
    */

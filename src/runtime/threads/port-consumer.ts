@@ -4,15 +4,20 @@
  * `pause` are sent to the host, which resumes its shared consumer once every version reading a partition asked, at
  * the furthest of their positions, and says where (`started`): a version behind it catches up with its own reads
  * (`reader.ts`).
+ *
+ * On the embedded log a thread reads its own repartition topics itself (`DirectReads`): the host keeps them in its
+ * assignment but never fetches them.
  */
 import type {
   Consumer,
   ConsumerBatch,
   ConsumerHandlers,
+  Log,
   TopicPartition,
   TopicPartitionOffset,
 } from '../../log/contract.js';
 import { tpKey } from '../../log/contract.js';
+import { DirectReads } from './direct-read.js';
 import type { HostCall, ThreadMessage } from './protocol.js';
 import { unpackBatch } from './wire.js';
 
@@ -23,15 +28,28 @@ export class PortConsumer implements Consumer {
   private finished?: { resolve: () => void; reject: (err: unknown) => void };
   private stopped = false;
   private failure?: { error: unknown };
+  /** The thread's direct reads of its repartition topics (embedded log), if any. */
+  readonly direct?: DirectReads;
 
   /**
    * @param send posts a message to the host.
    * @param onStarted the host resumed a shared input partition at `offset` (`TopologyRunner.sharedStartedAt`).
+   * @param direct read these topics (the version's repartition topics) directly from `log`, not through the host.
    */
   constructor(
     private readonly send: (m: ThreadMessage) => void,
     private readonly onStarted: (topic: string, partition: number, offset: number) => void,
-  ) {}
+    direct?: { readonly log: Log; readonly topics: ReadonlySet<string>; readonly maxBatchRecords: number },
+  ) {
+    if (direct !== undefined && direct.topics.size > 0)
+      this.direct = new DirectReads(
+        direct.log,
+        direct.topics,
+        direct.maxBatchRecords,
+        (batch) => this.track(this.deliverDirect(batch)),
+        (err) => this.fail(err),
+      );
+  }
 
   run(handlers: ConsumerHandlers): Promise<void> {
     this.handlers = handlers;
@@ -40,18 +58,33 @@ export class PortConsumer implements Consumer {
     });
   }
 
-  /** True while a request of the host is being handled (a batch in flight). */
+  /** True while a request of the host is being handled (a batch in flight) or a direct read has records left. */
   get busy(): boolean {
-    return this.inFlight.size > 0;
+    return this.inFlight.size > 0 || this.direct?.busy === true;
   }
 
   /** A request of the host; resolves when the handler it calls resolved (a batch: processed and committed). */
   handle(call: Exclude<HostCall, { op: 'check' | 'create' | 'idle' }>): Promise<void> {
-    const p = this.dispatch(call);
+    return this.track(this.dispatch(call));
+  }
+
+  private track(p: Promise<void>): Promise<void> {
     this.inFlight.add(p);
     const forget = () => this.inFlight.delete(p);
     p.then(forget, forget);
     return p;
+  }
+
+  /** A batch of a direct read: processed as the host's batches are, while its partition is assigned. */
+  private async deliverDirect(batch: ConsumerBatch): Promise<void> {
+    const h = this.handlers;
+    if (h === undefined || this.stopped || !this.assignedNow.has(tpKey(batch.topic, batch.partition))) return;
+    try {
+      await h.eachBatch(batch);
+    } catch (err) {
+      this.fail(err);
+      throw err;
+    }
   }
 
   private async dispatch(call: HostCall): Promise<void> {
@@ -61,6 +94,7 @@ export class PortConsumer implements Consumer {
       for (const tp of call.partitions) this.assignedNow.set(tpKey(tp.topic, tp.partition), tp);
       await h.onAssigned?.(call.partitions);
     } else if (call.op === 'revoked') {
+      await this.direct?.stop(call.partitions);
       const mine = call.partitions.filter((tp) => this.assignedNow.delete(tpKey(tp.topic, tp.partition)));
       if (mine.length > 0) await h.onRevoked?.(mine);
     } else if (call.op === 'started') {
@@ -93,6 +127,7 @@ export class PortConsumer implements Consumer {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    await this.direct?.stop();
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
     const all = [...this.assignedNow.values()];
     this.assignedNow.clear();
@@ -106,13 +141,23 @@ export class PortConsumer implements Consumer {
   }
 
   pause(tps: readonly TopicPartition[]): void {
-    this.send({ t: 'pause', partitions: tps.map((tp) => ({ topic: tp.topic, partition: tp.partition })) });
+    const direct = this.direct;
+    if (direct !== undefined) direct.pause(tps.filter((tp) => direct.has(tp.topic)));
+    const viaHost = direct === undefined ? tps : tps.filter((tp) => !direct.has(tp.topic));
+    if (viaHost.length > 0)
+      this.send({ t: 'pause', partitions: viaHost.map((tp) => ({ topic: tp.topic, partition: tp.partition })) });
   }
 
   resume(positions: readonly TopicPartitionOffset[]): void {
-    this.send({
-      t: 'resume',
-      positions: positions.map((p) => ({ topic: p.topic, partition: p.partition, offset: p.offset })),
-    });
+    const viaHost: TopicPartitionOffset[] = [];
+    for (const p of positions) {
+      if (this.direct?.has(p.topic) !== true) viaHost.push(p);
+      else if (this.assignedNow.has(tpKey(p.topic, p.partition))) this.direct.start(p.topic, p.partition, p.offset);
+    }
+    if (viaHost.length > 0)
+      this.send({
+        t: 'resume',
+        positions: viaHost.map((p) => ({ topic: p.topic, partition: p.partition, offset: p.offset })),
+      });
   }
 }

@@ -30,6 +30,11 @@ export interface ThreadInit {
   readonly forwardKafkaLog: boolean;
   /** The host's embedded log write lock (`EmbeddedLogOptions.writeLock`); undefined on Kafka. */
   readonly writeLock?: SharedArrayBuffer;
+  /**
+   * The thread reads its own repartition topics itself (`direct-read.ts`) and the host never fetches them: on the
+   * embedded log.
+   */
+  readonly directReads: boolean;
   /** State directory (default the configuration's `<dataDir>/state`). */
   readonly stateDir?: string;
 }
@@ -89,6 +94,8 @@ export type ThreadMessage =
       readonly stats: RunCounters;
       readonly readiness: Readiness;
       readonly catchUpRecords: number;
+      /** Records of its repartition topics read by the thread itself (`DirectReads`). */
+      readonly directRecords: number;
     }
   | { readonly t: 'done'; readonly error?: WireError; readonly retired: readonly number[] };
 

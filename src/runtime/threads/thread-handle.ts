@@ -8,6 +8,7 @@ import type { Topology } from '../../topology/graph.js';
 import { packageRoot } from '../../util/paths.js';
 import type { Readiness, RunnerOptions } from '../runner-types.js';
 import { type RunCounters, RunStats } from '../stats.js';
+import { internalSourceTopicsOf, sourceTopicsOf } from '../version.js';
 import {
   fromWire,
   type HostCall,
@@ -51,6 +52,8 @@ export class VersionThread implements HostedVersion {
   readonly internal: ReadonlySet<string>;
   readiness?: Readiness;
   catchUpRecords = 0;
+  /** Records of its repartition topics the thread read itself (`DirectReads`). */
+  directRecords = 0;
   finished = false;
   /** Batches handed to the thread and not yet processed (see `ThreadedRunner`). */
   readonly inFlight = new Set<Promise<unknown>>();
@@ -72,8 +75,8 @@ export class VersionThread implements HostedVersion {
   ) {
     this.stats = o.stats?.(topology.version) ?? new RunStats();
     this.fingerprint = fingerprintOf(topology, { processingGuarantee }).hash;
-    this.sourceTopics = [...new Set(topology.subtopologies.flatMap((s) => s.sourceTopics))];
-    this.internal = new Set(this.sourceTopics.filter((t) => topology.topics.get(t)?.role === 'repartition'));
+    this.sourceTopics = sourceTopicsOf(topology);
+    this.internal = internalSourceTopicsOf(topology);
   }
 
   start(init: ThreadInit, onMessage: (t: VersionThread, m: ThreadMessage) => void): void {
@@ -95,6 +98,7 @@ export class VersionThread implements HostedVersion {
         this.last = m.stats;
         this.readiness = m.readiness;
         this.catchUpRecords = m.catchUpRecords;
+        this.directRecords = m.directRecords;
       }
       if (m.t === 'done') this.end(m);
       onMessage(this, m);

@@ -9,6 +9,7 @@ import { loadVersions } from '../../cli/topologies.js';
 import { EddyError } from '../../errors.js';
 import { fingerprintOf } from '../../replay/fingerprint.js';
 import { TopologyRunner } from '../runner.js';
+import { internalSourceTopicsOf } from '../version.js';
 import { PortConsumer } from './port-consumer.js';
 import { type HostMessage, type IdleReply, type ThreadInit, type ThreadMessage, toWire } from './protocol.js';
 
@@ -31,8 +32,13 @@ const topology = versions.find((t) => t.version === init.version);
 let runner: TopologyRunner | undefined;
 /** `run` was called: a stop ends the run (and `finish` follows it); before that, a stop finishes at once. */
 let running = false;
-const consumer = new PortConsumer(send, (topic, partition, offset) =>
-  runner?.sharedStartedAt(topic, partition, offset),
+// On the embedded log the thread reads its repartition topics itself (`direct-read.ts`); on Kafka through the host.
+const consumer = new PortConsumer(
+  send,
+  (topic, partition, offset) => runner?.sharedStartedAt(topic, partition, offset),
+  init.directReads && topology !== undefined
+    ? { log: backend.log, topics: internalSourceTopicsOf(topology), maxBatchRecords: init.maxBatchRecords }
+    : undefined,
 );
 let setupError: unknown;
 if (topology === undefined)
@@ -57,7 +63,10 @@ else
     untilIdle: false, // the host decides when every version is idle (see host.ts)
     retiredCheckMs: init.retiredCheckMs,
     consumer: () => consumer,
-    onBatch: (_stats, info) => send({ t: 'batch', info }),
+    onBatch: (_stats, info) => {
+      consumer.direct?.wake(); // its commit may have appended to a repartition topic it reads
+      send({ t: 'batch', info });
+    },
     onRestore: (task, store, done, total) => send({ t: 'restore', task, store, done, total }),
     onWarning: (event, message) => send({ t: 'warning', event, message }),
     onQuarantine: (q) => send({ t: 'quarantine', q: JSON.parse(JSON.stringify(q)) }),
@@ -73,6 +82,7 @@ function status(): void {
     stats: runner.stats.counters(),
     readiness: runner.readiness(),
     catchUpRecords: runner.fetched.catchUpRecords,
+    directRecords: consumer.direct?.records ?? 0,
   });
 }
 const timer = setInterval(status, STATUS_INTERVAL_MS);
