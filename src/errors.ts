@@ -27,7 +27,8 @@ export class EddyError extends Error {
 /** A topic that does not exist was named. Fix: create it (`eddy load`, or run the topology that owns it). */
 export class UnknownTopicError extends EddyError {
   constructor(topic: string, known: readonly string[] = []) {
-    const hint = known.length > 0 ? ` Known topics: ${known.slice(0, 20).join(', ')}${known.length > 20 ? ', ...' : ''}.` : '';
+    const hint =
+      known.length > 0 ? ` Known topics: ${known.slice(0, 20).join(', ')}${known.length > 20 ? ', ...' : ''}.` : '';
     super('UNKNOWN_TOPIC', `Unknown topic "${topic}".${hint} Create it first (e.g. \`eddy load\`) or check the name.`, {
       details: { topic },
     });
@@ -162,7 +163,11 @@ export class SchemaRegistryError extends EddyError {
  * the task from the consumer group's committed offsets and restore its state from the changelog.
  */
 export class KafkaError extends EddyError {
-  constructor(operation: string, cause: unknown, opts: { retriable?: boolean; details?: Record<string, unknown> } = {}) {
+  constructor(
+    operation: string,
+    cause: unknown,
+    opts: { retriable?: boolean; details?: Record<string, unknown> } = {},
+  ) {
     const reason = cause instanceof Error ? cause.message : String(cause);
     super('KAFKA', `Kafka ${operation} failed: ${reason}`, {
       retriable: opts.retriable ?? false,

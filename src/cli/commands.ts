@@ -228,9 +228,15 @@ export async function cmdInspect(
 export async function cmdDescribe(
   config: EddyConfig,
   name: string,
-  o: { format: 'text' | 'mermaid' | 'both' },
+  o: { format: 'text' | 'mermaid' | 'both'; version?: number },
 ): Promise<void> {
-  const t = await loadTopology(name, config.topologies);
+  const versions = await loadVersions(name, config.topologies);
+  const t = await loadTopology(name, config.topologies, o.version);
+  // describe reads only the code; which version is live is `eddy versions`' answer
+  if (versions.length > 1 && o.format !== 'mermaid')
+    console.log(
+      `(versions in the code: ${versions.map((v) => `v${v.version}`).join(', ')}; this is v${t.version}: --version N shows another, eddy versions ${name} says which is live)\n`,
+    );
   if (o.format !== 'mermaid') console.log(describeText(t));
   if (o.format === 'both') console.log('');
   if (o.format !== 'text') console.log(describeMermaid(t));

@@ -173,6 +173,7 @@ program
   .command('describe')
   .description('print a topology graph as text and as a Mermaid flowchart')
   .argument('<topology>', 'topology name')
+  .option('--version <n>', 'version of the topology in the code (default: the highest)', positiveInt('--version'))
   .addOption(
     new Option('--format <format>', 'text, mermaid or both').choices(['text', 'mermaid', 'both']).default('both'),
   )

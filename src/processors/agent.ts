@@ -1,6 +1,6 @@
 import { EddyError } from '../errors.js';
 import type { KeyValueStore } from '../state/stores.js';
-import { type Flowing, type Processor, type ProcessorContext, type Rec, derive } from './context.js';
+import { derive, type Flowing, type Processor, type ProcessorContext, type Rec } from './context.js';
 import type { KeyValue } from './stateless.js';
 
 /** What an agent function gets besides its stream: its declared tables (key-value stores) and task info. */
@@ -20,7 +20,10 @@ export interface AgentContext {
  * committed atomically with the batch, and are rebuilt identically on replay; closure variables are not.
  * Each yielded record takes the provenance (source offset) of the input record most recently pulled.
  */
-export type AgentFn<K, V, K2, V2> = (stream: AsyncIterable<Rec<K, V>>, ctx: AgentContext) => AsyncIterable<KeyValue<K2, V2>>;
+export type AgentFn<K, V, K2, V2> = (
+  stream: AsyncIterable<Rec<K, V>>,
+  ctx: AgentContext,
+) => AsyncIterable<KeyValue<K2, V2>>;
 
 /** Runs an agent function over each batch. A throw fails the task (agents own their error handling). */
 export function agentProcessor<K, V, K2, V2>(name: string, fn: AgentFn<K, V, K2, V2>): Processor {
@@ -48,9 +51,13 @@ export function agentProcessor<K, V, K2, V2>(name: string, fn: AgentFn<K, V, K2,
       }
       // Committing the batch's offsets after an agent skipped records would lose them: fail the task instead.
       if (pulled < batch.length)
-        throw new EddyError('AGENT_STOPPED_EARLY', `agent ${name} returned after reading ${pulled} of the ${batch.length} records of its batch; an agent must read its whole stream`, {
-          details: { agent: name },
-        });
+        throw new EddyError(
+          'AGENT_STOPPED_EARLY',
+          `agent ${name} returned after reading ${pulled} of the ${batch.length} records of its batch; an agent must read its whole stream`,
+          {
+            details: { agent: name },
+          },
+        );
       return out;
     },
   };

@@ -1,4 +1,4 @@
-import { type ErrorPolicy, FAILED, type Flowing, type Processor, type Rec, derive, guarded } from './context.js';
+import { derive, type ErrorPolicy, FAILED, type Flowing, guarded, type Processor, type Rec } from './context.js';
 
 /** The functions of an aggregation (Kafka Streams `Initializer` and `Aggregator`). */
 export interface AggregateFns<K, V, A> {
@@ -14,7 +14,12 @@ export interface AggregateFns<K, V, A> {
  * Streams' record cache), in last-updated order: a key updated again moves behind the keys updated since, as
  * Kafka Streams' cache orders its dirty keys, so the forwarded records are in the order of their source offsets.
  */
-export function aggregateProcessor<K, V, A>(name: string, store: string, fns: AggregateFns<K, V, A>, policy: ErrorPolicy): Processor {
+export function aggregateProcessor<K, V, A>(
+  name: string,
+  store: string,
+  fns: AggregateFns<K, V, A>,
+  policy: ErrorPolicy,
+): Processor {
   return {
     process(records, ctx) {
       const kv = ctx.kvStore<K, A>(store);

@@ -1,4 +1,4 @@
-import { type ErrorPolicy, FAILED, type Flowing, type Processor, type Rec, derive, guarded } from './context.js';
+import { derive, type ErrorPolicy, FAILED, type Flowing, guarded, type Processor, type Rec } from './context.js';
 
 /**
  * Stream-global-table join (Kafka Streams `KStream#join(GlobalKTable, KeyValueMapper, ValueJoiner)`): for each
@@ -30,7 +30,8 @@ export function globalJoinProcessor<K, V, TK, TV, V2>(opts: {
         });
         if (res === FAILED) continue;
         if (res === MISSING) {
-          if (opts.onMissing === 'dead-letter') ctx.deadLetter(r, name, `no key ${JSON.stringify(tk)} in table ${opts.table}`);
+          if (opts.onMissing === 'dead-letter')
+            ctx.deadLetter(r, name, `no key ${JSON.stringify(tk)} in table ${opts.table}`);
           else ctx.metrics.dropped(name);
           continue;
         }

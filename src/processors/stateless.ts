@@ -1,4 +1,13 @@
-import { type ErrorPolicy, FAILED, type Flowing, type Processor, type ProcessorContext, type Rec, derive, guarded } from './context.js';
+import {
+  derive,
+  type ErrorPolicy,
+  FAILED,
+  type Flowing,
+  guarded,
+  type Processor,
+  type ProcessorContext,
+  type Rec,
+} from './context.js';
 
 /** A key and value produced by a mapping function; `timestamp` defaults to the input record's. */
 export interface KeyValue<K, V> {
@@ -8,7 +17,11 @@ export interface KeyValue<K, V> {
 }
 
 /** `map`: one record in, one record out, key and value may change. */
-export function mapProcessor<K, V, K2, V2>(name: string, fn: (r: Rec<K, V>) => KeyValue<K2, V2>, policy: ErrorPolicy): Processor {
+export function mapProcessor<K, V, K2, V2>(
+  name: string,
+  fn: (r: Rec<K, V>) => KeyValue<K2, V2>,
+  policy: ErrorPolicy,
+): Processor {
   return {
     process(records, ctx) {
       const out: Flowing[] = [];
@@ -22,7 +35,11 @@ export function mapProcessor<K, V, K2, V2>(name: string, fn: (r: Rec<K, V>) => K
 }
 
 /** `mapValues`: the key stays (no repartition needed downstream). */
-export function mapValuesProcessor<K, V, V2>(name: string, fn: (value: V, r: Rec<K, V>) => V2, policy: ErrorPolicy): Processor {
+export function mapValuesProcessor<K, V, V2>(
+  name: string,
+  fn: (value: V, r: Rec<K, V>) => V2,
+  policy: ErrorPolicy,
+): Processor {
   return {
     process(records, ctx) {
       const out: Flowing[] = [];
@@ -36,7 +53,11 @@ export function mapValuesProcessor<K, V, V2>(name: string, fn: (value: V, r: Rec
 }
 
 /** `filter`: keeps records for which `pred` is true; the others are counted as dropped. */
-export function filterProcessor<K, V>(name: string, pred: (value: V, r: Rec<K, V>) => boolean, policy: ErrorPolicy): Processor {
+export function filterProcessor<K, V>(
+  name: string,
+  pred: (value: V, r: Rec<K, V>) => boolean,
+  policy: ErrorPolicy,
+): Processor {
   return {
     process(records, ctx) {
       const out: Flowing[] = [];
@@ -74,7 +95,8 @@ export function peekProcessor<K, V>(name: string, fn: (r: Rec<K, V>) => void, po
   return {
     process(records, ctx) {
       const out: Flowing[] = [];
-      for (const r of records as Flowing<K, V>[]) if (guarded(ctx, name, r, policy, () => fn(r)) !== FAILED) out.push(r);
+      for (const r of records as Flowing<K, V>[])
+        if (guarded(ctx, name, r, policy, () => fn(r)) !== FAILED) out.push(r);
       return out;
     },
   };

@@ -1,5 +1,5 @@
-import { type ErrorPolicy, FAILED, type Flowing, type Processor, type Rec, guarded } from './context.js';
 import type { Window } from '../state/stores.js';
+import { type ErrorPolicy, FAILED, type Flowing, guarded, type Processor, type Rec } from './context.js';
 
 /**
  * Time windows over event time (Kafka Streams `TimeWindows`): tumbling when `advanceMs === sizeMs`, hopping when
@@ -23,10 +23,12 @@ export function hopping(opts: { sizeMs: number; advanceMs: number; graceMs?: num
 }
 
 function checkSpec(s: WindowSpec): WindowSpec {
-  if (!Number.isInteger(s.sizeMs) || s.sizeMs <= 0) throw new RangeError(`window sizeMs must be a positive integer, got ${s.sizeMs}`);
+  if (!Number.isInteger(s.sizeMs) || s.sizeMs <= 0)
+    throw new RangeError(`window sizeMs must be a positive integer, got ${s.sizeMs}`);
   if (!Number.isInteger(s.advanceMs) || s.advanceMs <= 0 || s.advanceMs > s.sizeMs)
     throw new RangeError(`window advanceMs must be an integer in (0, sizeMs], got ${s.advanceMs}`);
-  if (!Number.isInteger(s.graceMs) || s.graceMs < 0) throw new RangeError(`window graceMs must be a non-negative integer, got ${s.graceMs}`);
+  if (!Number.isInteger(s.graceMs) || s.graceMs < 0)
+    throw new RangeError(`window graceMs must be a non-negative integer, got ${s.graceMs}`);
   return s;
 }
 
@@ -34,7 +36,8 @@ function checkSpec(s: WindowSpec): WindowSpec {
 export function windowsFor(spec: WindowSpec, timestampMs: number): Window[] {
   const out: Window[] = [];
   const lastStart = timestampMs - (((timestampMs % spec.advanceMs) + spec.advanceMs) % spec.advanceMs);
-  for (let start = lastStart; start > timestampMs - spec.sizeMs; start -= spec.advanceMs) out.unshift({ startMs: start, endMs: start + spec.sizeMs });
+  for (let start = lastStart; start > timestampMs - spec.sizeMs; start -= spec.advanceMs)
+    out.unshift({ startMs: start, endMs: start + spec.sizeMs });
   return out;
 }
 
@@ -78,11 +81,16 @@ export function windowAggregateProcessor<K, V, A>(
         const open = windowsFor(spec, r.timestamp).filter((w) => w.startMs + closeDelay > now);
         if (open.length === 0) {
           ctx.metrics.late(name);
-          ctx.deadLetter(r, name, `late record: event time ${new Date(r.timestamp).toISOString()} is past window end + grace (stream time ${new Date(now).toISOString()})`);
+          ctx.deadLetter(
+            r,
+            name,
+            `late record: event time ${new Date(r.timestamp).toISOString()} is past window end + grace (stream time ${new Date(now).toISOString()})`,
+          );
           continue;
         }
         const res = guarded(ctx, name, r, policy, () => {
-          for (const w of open) ws.put(r.key, w.startMs, fns.aggregator(ws.get(r.key, w.startMs) ?? fns.initializer(), r.value, r, w));
+          for (const w of open)
+            ws.put(r.key, w.startMs, fns.aggregator(ws.get(r.key, w.startMs) ?? fns.initializer(), r.value, r, w));
           return true;
         });
         if (res === FAILED) continue;
@@ -96,7 +104,10 @@ export function windowAggregateProcessor<K, V, A>(
         const by = closerOf(advancers, c.windowStartMs + closeDelay);
         return {
           key: c.key,
-          value: { window: { startMs: c.windowStartMs, endMs: c.windowStartMs + spec.sizeMs }, aggregate: c.value } satisfies WindowedValue<A>,
+          value: {
+            window: { startMs: c.windowStartMs, endMs: c.windowStartMs + spec.sizeMs },
+            aggregate: c.value,
+          } satisfies WindowedValue<A>,
           timestamp: c.windowStartMs + spec.sizeMs - 1,
           headers: by.headers,
           raw: by.raw,

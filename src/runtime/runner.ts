@@ -1,7 +1,5 @@
 import type { Consumer, TopicPartition } from '../log/contract.js';
 import { tpKey } from '../log/contract.js';
-import { fingerprintOf } from '../replay/fingerprint.js';
-import { checkVersion, readVersions } from '../replay/registry.js';
 import type { Topology } from '../topology/graph.js';
 import { readerGroupId } from '../topology/names.js';
 import { SharedRead } from './reader.js';
@@ -10,7 +8,13 @@ import type { Readiness, RunnerOptions, RunnerPhase, StoreRestoreStatus, TaskSta
 import type { RunStats } from './stats.js';
 import type { Task } from './task.js';
 import { StateUpdater } from './updater.js';
-import { checkHostedVersions, VersionRuntime } from './version.js';
+import {
+  checkHostedVersions,
+  checkVersions,
+  createVersions,
+  type VersionCheckOptions,
+  VersionRuntime,
+} from './version.js';
 
 export { REGISTRY_SYNC_MS, RETIRED_CHECK_MS } from './registry-sync.js';
 export type {
@@ -97,7 +101,6 @@ export class TopologyRunner {
       onRetired: () => void this.stop(),
     });
     this.updater = new StateUpdater({
-      onOpened: (task) => this.opened(task),
       onRestored: (task) => this.restored(task),
       onError: (_task, err) => this.fail(err),
     });
@@ -134,8 +137,8 @@ export class TopologyRunner {
     await this.create();
   }
 
-  /** What `checkVersion` compares and suggests with: the guarantee, and the version numbers the code defines. */
-  private get checkOptions() {
+  /** What `checkVersion` compares and suggests with (`VersionCheckOptions`). */
+  private get checkOptions(): VersionCheckOptions {
     return {
       processingGuarantee: this.opts.processingGuarantee ?? 'exactly-once',
       knownVersions: this.opts.knownVersions ?? this.versions.map((v) => v.topology.version),
@@ -150,13 +153,7 @@ export class TopologyRunner {
   async check(): Promise<void> {
     if (this.phaseNow === 'created') this.phaseNow = 'setting-up';
     try {
-      // Before any write: a version whose code no longer matches what it recorded (graph, windows, schemas,
-      // guarantee) is refused, naming the change.
-      const recorded = await readVersions(this.opts.log);
-      for (const v of this.versions)
-        if (recorded.versions.has(v.topology.groupId)) await checkVersion(this.opts.log, v.topology, this.checkOptions);
-      // Every check of every version (inputs, co-partitioning, retention, schemas) before any write to the log.
-      for (const v of this.versions) await v.prepare();
+      await checkVersions(this.opts.log, this.versions, this.checkOptions);
     } catch (err) {
       this.phaseNow = 'failed';
       throw err;
@@ -169,12 +166,7 @@ export class TopologyRunner {
    */
   async create(): Promise<void> {
     try {
-      const o = this.checkOptions;
-      for (const v of this.versions) {
-        await checkVersion(this.opts.log, v.topology, o);
-        v.fingerprint = fingerprintOf(v.topology, o).hash;
-      }
-      for (const v of this.versions) await v.create();
+      await createVersions(this.opts.log, this.versions, this.checkOptions);
     } catch (err) {
       this.phaseNow = 'failed';
       throw err;
@@ -314,9 +306,6 @@ export class TopologyRunner {
     );
   }
 
-  /** A task is open: its positions are known; it waits for its stores. */
-  private opened(_task: Task): void {}
-
   /**
    * A task's stores are restored: resume its internal inputs at its positions. A shared input partition is resumed
    * once every version's task reading it is restored, at the furthest of their positions (the live version never
@@ -403,10 +392,5 @@ export class TopologyRunner {
     await this.updater.stop();
     for (const v of this.versions) for (const task of [...v.tasks.values()]) await this.closeTask(v, task);
     await this.shared.drain();
-  }
-
-  /** Partition count of a topic of the first version. */
-  partitionsOf(topic: string): number {
-    return this.versions[0].partitionsOf(topic);
   }
 }

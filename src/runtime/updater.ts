@@ -11,7 +11,7 @@ import type { Task } from './task.js';
 /** Callbacks of the updater, called outside the task's lock. */
 export interface UpdaterHandlers {
   /** The task is open: its positions are known; its stores may still be restoring. */
-  onOpened(task: Task): void;
+  onOpened?(task: Task): void;
   /** The task's stores are restored: it may process. */
   onRestored(task: Task): void;
   /** Opening or restoring failed (the runner fails: the task's state is unknown). */
@@ -83,7 +83,7 @@ export class StateUpdater {
         continue;
       }
       if (!this.queue.includes(task)) continue; // revoked meanwhile
-      if (opened) this.h.onOpened(task);
+      if (opened) this.h.onOpened?.(task);
       if (task.state === 'running' || restored) {
         this.remove(task);
         this.h.onRestored(task);

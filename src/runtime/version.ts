@@ -1,6 +1,8 @@
 import { ConfigError, EddyError, UnknownTopicError } from '../errors.js';
 import type { Log, LogRecord, TopicSpec } from '../log/contract.js';
 import type { Flowing } from '../processors/context.js';
+import { fingerprintOf } from '../replay/fingerprint.js';
+import { checkVersion, readVersions } from '../replay/registry.js';
 import type { SchemaRegistry } from '../schema/types.js';
 import type { QuarantinedStore } from '../state/task-stores.js';
 import type { Topology } from '../topology/graph.js';
@@ -67,6 +69,43 @@ export function sourceTopicsOf(topology: Topology): string[] {
 /** The topics only this version reads (its repartition topics), of `sourceTopicsOf`. */
 export function internalSourceTopicsOf(topology: Topology): Set<string> {
   return new Set(sourceTopicsOf(topology).filter((t) => topology.topics.get(t)?.role === 'repartition'));
+}
+
+/** What `checkVersion` compares and suggests with: the guarantee, and the version numbers the code defines. */
+export interface VersionCheckOptions {
+  readonly processingGuarantee: ProcessingGuarantee;
+  readonly knownVersions: readonly number[];
+}
+
+/**
+ * The first half of a runner's setup, which writes nothing to the log. A recorded version whose code no longer
+ * matches what it recorded (graph, windows, schemas, guarantee) is refused, naming the change (`checkVersion`); then
+ * every version's inputs, co-partitioning and retention are checked and its schemas registered (`prepare`).
+ */
+export async function checkVersions(
+  log: Log,
+  versions: readonly VersionRuntime[],
+  o: VersionCheckOptions,
+): Promise<void> {
+  const recorded = await readVersions(log);
+  for (const v of versions) if (recorded.versions.has(v.topology.groupId)) await checkVersion(log, v.topology, o);
+  for (const v of versions) await v.prepare();
+}
+
+/**
+ * The second half, after every version's `checkVersions`: records a new version as `replaying` in the versions
+ * registry, creates the versions' missing topics and bootstraps their global tables.
+ */
+export async function createVersions(
+  log: Log,
+  versions: readonly VersionRuntime[],
+  o: VersionCheckOptions,
+): Promise<void> {
+  for (const v of versions) {
+    await checkVersion(log, v.topology, o);
+    v.fingerprint = fingerprintOf(v.topology, o).hash;
+  }
+  for (const v of versions) await v.create();
 }
 
 export class VersionRuntime {

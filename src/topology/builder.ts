@@ -3,27 +3,32 @@ import { type AggregateFns, aggregateProcessor } from '../processors/aggregate.j
 import type { ErrorPolicy, Processor, Rec } from '../processors/context.js';
 import { globalJoinProcessor } from '../processors/join.js';
 import {
-  type KeyValue,
   branchArmProcessor,
   filterProcessor,
   flatMapProcessor,
+  type KeyValue,
   mapProcessor,
   mapValuesProcessor,
   peekProcessor,
   sinkProcessor,
   validateProcessor,
 } from '../processors/stateless.js';
-import { type WindowAggregateFns, type WindowSpec, type WindowedValue, windowAggregateProcessor } from '../processors/window.js';
-import type { Window } from '../state/stores.js';
+import {
+  type WindowAggregateFns,
+  type WindowedValue,
+  type WindowSpec,
+  windowAggregateProcessor,
+} from '../processors/window.js';
 import type { AvroSchema } from '../schema/types.js';
+import type { Window } from '../state/stores.js';
 import {
   type GlobalTableInfo,
   type GraphNode,
   type NodeKind,
   type StoreInfo,
+  splitSubtopologies,
   type TopicInfo,
   type Topology,
-  splitSubtopologies,
 } from './graph.js';
 import { changelogTopic, checkName, deadLetterTopic, groupId, outputTopic, repartitionTopic } from './names.js';
 
@@ -44,7 +49,8 @@ function fieldTime(name: string): (r: { value: unknown }) => number {
   return (r) => {
     const v = (r.value as Record<string, unknown> | null)?.[name];
     const ms = typeof v === 'number' ? v : typeof v === 'string' ? Date.parse(v) : Number.NaN;
-    if (!Number.isFinite(ms)) throw new Error(`event time: field "${name}" is ${JSON.stringify(v)}, not ms since epoch or an ISO-8601 time`);
+    if (!Number.isFinite(ms))
+      throw new Error(`event time: field "${name}" is ${JSON.stringify(v)}, not ms since epoch or an ISO-8601 time`);
     return ms;
   };
 }
@@ -103,7 +109,8 @@ export class TopologyBuilder {
 
   constructor(opts: TopologyOptions) {
     this.name = checkName('topology name', opts.name);
-    if (!Number.isInteger(opts.version) || opts.version < 1) throw new RangeError(`topology version must be an integer >= 1, got ${opts.version}`);
+    if (!Number.isInteger(opts.version) || opts.version < 1)
+      throw new RangeError(`topology version must be an integer >= 1, got ${opts.version}`);
     this.version = opts.version;
     this.description = opts.description;
     this.codeVersion = opts.codeVersion;
@@ -125,7 +132,14 @@ export class TopologyBuilder {
         : typeof ts === 'string'
           ? { description: `field:${ts}`, of: fieldTime(ts) }
           : { description: 'function', of: ts as (r: { key: unknown; value: unknown; timestamp: number }) => number };
-    this.addTopic({ name: checkName('topic', topic), role: 'source', keySchema: schemas.key, valueSchema: schemas.value, compacted: false, eventTime });
+    this.addTopic({
+      name: checkName('topic', topic),
+      role: 'source',
+      keySchema: schemas.key,
+      valueSchema: schemas.value,
+      compacted: false,
+      eventTime,
+    });
     const id = this.addNode(`source:${topic}`, 'source', [], undefined, [], topic);
     return new Stream<K, V>(this, id);
   }
@@ -136,7 +150,13 @@ export class TopologyBuilder {
    */
   globalTable<K, V>(name: string, topic: string, schemas: Schemas): GlobalTable<K, V> {
     this.claim(checkName('global table', name));
-    this.addTopic({ name: checkName('topic', topic), role: 'global', keySchema: schemas.key, valueSchema: schemas.value, compacted: true });
+    this.addTopic({
+      name: checkName('topic', topic),
+      role: 'global',
+      keySchema: schemas.key,
+      valueSchema: schemas.value,
+      compacted: true,
+    });
     this.globalTables.set(name, { name, topic, keySchema: schemas.key, valueSchema: schemas.value });
     return { name, topic };
   }
@@ -175,7 +195,8 @@ export class TopologyBuilder {
   build(): Topology {
     if (this.built) throw new Error(`topology ${this.name} v${this.version} was already built`);
     this.built = true;
-    if (!this.nodes.some((n) => n.kind === 'source')) throw new RangeError(`topology ${this.name} has no source: call source(topic, schemas)`);
+    if (!this.nodes.some((n) => n.kind === 'source'))
+      throw new RangeError(`topology ${this.name} has no source: call source(topic, schemas)`);
     const dlq = deadLetterTopic(this.name, this.version);
     this.addTopic({ name: dlq, role: 'dlq', compacted: false });
     const subtopologies = splitSubtopologies(this.nodes, (n) => n.stores.filter((s) => this.stores.has(s)));
@@ -195,7 +216,14 @@ export class TopologyBuilder {
   }
 
   /** @internal */
-  addNode(name: string, kind: NodeKind, parents: number[], processor: Processor | undefined, stores: readonly string[], topic?: string): number {
+  addNode(
+    name: string,
+    kind: NodeKind,
+    parents: number[],
+    processor: Processor | undefined,
+    stores: readonly string[],
+    topic?: string,
+  ): number {
     if (this.built) throw new Error(`topology ${this.name} v${this.version} is built; it cannot change`);
     this.claim(name);
     const id = this.nodes.length;
@@ -216,8 +244,22 @@ export class TopologyBuilder {
     checkName('store', name);
     if (this.stores.has(name)) throw new RangeError(`store "${name}" is declared twice in topology ${this.name}`);
     const changelog = changelogTopic(this.name, this.version, name);
-    this.stores.set(name, { name, kind, keySchema: schemas.key, valueSchema: schemas.value, changelog, window, keyName });
-    this.addTopic({ name: changelog, role: 'changelog', keySchema: schemas.key, valueSchema: schemas.value, compacted: true });
+    this.stores.set(name, {
+      name,
+      kind,
+      keySchema: schemas.key,
+      valueSchema: schemas.value,
+      changelog,
+      window,
+      keyName,
+    });
+    this.addTopic({
+      name: changelog,
+      role: 'changelog',
+      keySchema: schemas.key,
+      valueSchema: schemas.value,
+      compacted: true,
+    });
   }
 
   /** @internal */
@@ -229,7 +271,10 @@ export class TopologyBuilder {
   }
 
   private claim(name: string): void {
-    if (this.names.has(name)) throw new RangeError(`name "${name}" is used twice in topology ${this.name}; every processor and store needs its own`);
+    if (this.names.has(name))
+      throw new RangeError(
+        `name "${name}" is used twice in topology ${this.name}; every processor and store needs its own`,
+      );
     this.names.add(name);
   }
 }
@@ -250,7 +295,12 @@ export class Stream<K, V> {
     /** @internal */ readonly nodeId: number,
   ) {}
 
-  private next<K2, V2>(kind: NodeKind, name: string | undefined, make: (n: string) => Processor, stores: string[] = []): Stream<K2, V2> {
+  private next<K2, V2>(
+    kind: NodeKind,
+    name: string | undefined,
+    make: (n: string) => Processor,
+    stores: string[] = [],
+  ): Stream<K2, V2> {
     const n = name ?? this.b.autoName(kind);
     return new Stream<K2, V2>(this.b, this.b.addNode(n, kind, [this.nodeId], make(n), stores));
   }
@@ -304,7 +354,10 @@ export class Stream<K, V> {
     names.forEach((k, i) => {
       out[k] = hub.next('branch', `${name}-${k}`, (n) => branchArmProcessor(n, preds, i, this.b.policy));
     });
-    if (opts.default === true) out.default = hub.next('branch', `${name}-default`, (n) => branchArmProcessor(n, preds, preds.length, this.b.policy));
+    if (opts.default === true)
+      out.default = hub.next('branch', `${name}-default`, (n) =>
+        branchArmProcessor(n, preds, preds.length, this.b.policy),
+      );
     return out as Record<B, Stream<K, V>> & { default?: Stream<K, V> };
   }
 
@@ -345,7 +398,16 @@ export class Stream<K, V> {
     return this.next(
       'join',
       opts.name,
-      (n) => globalJoinProcessor<K, V, TK, TV, V2>({ name: n, table: table.name, keyOf, joiner, kind: 'left', onMissing: 'drop', policy: this.b.policy }),
+      (n) =>
+        globalJoinProcessor<K, V, TK, TV, V2>({
+          name: n,
+          table: table.name,
+          keyOf,
+          joiner,
+          kind: 'left',
+          onMissing: 'drop',
+          policy: this.b.policy,
+        }),
       [table.name],
     );
   }
@@ -356,7 +418,13 @@ export class Stream<K, V> {
    */
   groupBy<K2>(name: string, keyOf: (r: Rec<K, V>) => K2, schemas: Schemas): GroupedStream<K2, V> {
     const topic = repartitionTopic(this.b.name, this.b.version, checkName('groupBy name', name));
-    this.b.addTopic({ name: topic, role: 'repartition', keySchema: schemas.key, valueSchema: schemas.value, compacted: false });
+    this.b.addTopic({
+      name: topic,
+      role: 'repartition',
+      keySchema: schemas.key,
+      valueSchema: schemas.value,
+      compacted: false,
+    });
     const rekeyed = this.map((r) => ({ key: keyOf(r), value: r.value }), `${name}-key`);
     this.b.addNode(`${name}-sink`, 'sink', [rekeyed.nodeId], sinkProcessor(topic), [], topic);
     const src = this.b.addNode(`${name}-source`, 'source', [], undefined, [], topic);
@@ -387,7 +455,9 @@ export class GroupedStream<K, V> {
   /** Aggregates per key into the key-value store `store` (changelogged); returns the table of aggregates. */
   aggregate<A>(store: string, fns: AggregateFns<K, V, A> & { value: AvroSchema; keyName?: string }): Table<K, A> {
     this.b.addStore(store, 'kv', { key: this.keySchema, value: fns.value }, undefined, fns.keyName);
-    const id = this.b.addNode(store, 'aggregate', [this.nodeId], aggregateProcessor(store, store, fns, this.b.policy), [store]);
+    const id = this.b.addNode(store, 'aggregate', [this.nodeId], aggregateProcessor(store, store, fns, this.b.policy), [
+      store,
+    ]);
     return new Table<K, A>(this.b, id);
   }
 
@@ -411,9 +481,18 @@ export class WindowedStream<K, V> {
    * Aggregates per key and window into the window store `store` (changelogged). The returned table emits each
    * window's final aggregate once, when the window closes (end + grace <= stream time).
    */
-  aggregate<A>(store: string, fns: WindowAggregateFns<K, V, A> & { value: AvroSchema; keyName?: string }): WindowedTable<K, A> {
+  aggregate<A>(
+    store: string,
+    fns: WindowAggregateFns<K, V, A> & { value: AvroSchema; keyName?: string },
+  ): WindowedTable<K, A> {
     this.b.addStore(store, 'window', { key: this.keySchema, value: fns.value }, this.spec, fns.keyName);
-    const id = this.b.addNode(store, 'window-aggregate', [this.nodeId], windowAggregateProcessor(store, store, this.spec, fns, this.b.policy), [store]);
+    const id = this.b.addNode(
+      store,
+      'window-aggregate',
+      [this.nodeId],
+      windowAggregateProcessor(store, store, this.spec, fns, this.b.policy),
+      [store],
+    );
     return new WindowedTable<K, A>(this.b, id);
   }
 }
@@ -444,7 +523,11 @@ export class WindowedTable<K, A> {
   /** Final results as windows close, mapped to a key and value. */
   toStream<K2, V2>(mapper: (key: K, window: Window, aggregate: A) => KeyValue<K2, V2>, name?: string): Stream<K2, V2> {
     const n = name ?? this.b.autoName('to-stream');
-    const proc = mapProcessor<K, WindowedValue<A>, K2, V2>(n, (r) => mapper(r.key, r.value.window, r.value.aggregate), this.b.policy);
+    const proc = mapProcessor<K, WindowedValue<A>, K2, V2>(
+      n,
+      (r) => mapper(r.key, r.value.window, r.value.aggregate),
+      this.b.policy,
+    );
     return new Stream<K2, V2>(this.b, this.b.addNode(n, 'to-stream', [this.nodeId], proc, []));
   }
 }

@@ -5,7 +5,10 @@ import type { GraphNode, Topology } from './graph.js';
  * children, stores and topics, then the topics and stores of the version.
  */
 export function describeText(t: Topology): string {
-  const lines: string[] = [`Topology: ${t.name} v${t.version}${t.description ? ` — ${t.description}` : ''}`, `  consumer group: ${t.groupId}`];
+  const lines: string[] = [
+    `Topology: ${t.name} v${t.version}${t.description ? ` — ${t.description}` : ''}`,
+    `  consumer group: ${t.groupId}`,
+  ];
   for (const g of t.globalTables.values()) lines.push(`  Global table: ${g.name} <- ${g.topic} (compacted)`);
   for (const s of t.subtopologies) {
     lines.push(`  Sub-topology: ${s.id}`);
@@ -16,7 +19,9 @@ export function describeText(t: Topology): string {
       else if (n.kind === 'sink') extra.push(`topic: ${n.topic}`);
       if (n.stores.length > 0) extra.push(`stores: ${n.stores.join(', ')}`);
       const kids = n.children.map((c) => t.nodes[c].name);
-      lines.push(`    ${label(n)}${extra.length ? ` (${extra.join('; ')})` : ''}${kids.length ? ` --> ${kids.join(', ')}` : ''}`);
+      lines.push(
+        `    ${label(n)}${extra.length ? ` (${extra.join('; ')})` : ''}${kids.length ? ` --> ${kids.join(', ')}` : ''}`,
+      );
     }
   }
   lines.push('  Topics:');
@@ -24,7 +29,9 @@ export function describeText(t: Topology): string {
     lines.push(`    ${tp.name} [${tp.role}${tp.compacted ? ', compacted' : ''}]`);
   if (t.stores.size > 0) lines.push('  Stores:');
   for (const st of t.stores.values()) {
-    const w = st.window ? ` size ${st.window.sizeMs}ms/advance ${st.window.advanceMs}ms/grace ${st.window.graceMs}ms` : '';
+    const w = st.window
+      ? ` size ${st.window.sizeMs}ms/advance ${st.window.advanceMs}ms/grace ${st.window.graceMs}ms`
+      : '';
     lines.push(`    ${st.name} [${st.kind}${w}] changelog: ${st.changelog}`);
   }
   return lines.join('\n');

@@ -49,7 +49,10 @@ export interface TopicInfo {
    * Sources only: where event time comes from when not the record's timestamp: `field:<name>` or `function` (the
    * fingerprint covers this description), with the extractor itself.
    */
-  readonly eventTime?: { readonly description: string; readonly of: (r: { key: unknown; value: unknown; timestamp: number }) => number };
+  readonly eventTime?: {
+    readonly description: string;
+    readonly of: (r: { key: unknown; value: unknown; timestamp: number }) => number;
+  };
 }
 
 /** A state store: a key-value or window store with its changelog topic. */
@@ -111,7 +114,10 @@ export interface Topology {
  * Splits the graph into sub-topologies: connected components, where a repartition topic (a sink whose topic is
  * also read by a source) cuts the graph. Ids follow the order of each component's first node.
  */
-export function splitSubtopologies(nodes: readonly GraphNode[], storesOf: (node: GraphNode) => readonly string[]): Subtopology[] {
+export function splitSubtopologies(
+  nodes: readonly GraphNode[],
+  storesOf: (node: GraphNode) => readonly string[],
+): Subtopology[] {
   const parent = nodes.map((n) => n.id);
   const find = (i: number): number => {
     while (parent[i] !== i) {

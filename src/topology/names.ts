@@ -9,7 +9,9 @@ const NAME = /^[a-z0-9][a-z0-9._-]*$/i;
 /** Throws a RangeError naming `what` unless `name` is a valid topology/store/topic name part. */
 export function checkName(what: string, name: string): string {
   if (!NAME.test(name) || name.length > 200)
-    throw new RangeError(`${what} "${name}" is not a valid name: use letters, digits, '.', '_' and '-' (start with a letter or digit), at most 200 characters`);
+    throw new RangeError(
+      `${what} "${name}" is not a valid name: use letters, digits, '.', '_' and '-' (start with a letter or digit), at most 200 characters`,
+    );
   return name;
 }
 

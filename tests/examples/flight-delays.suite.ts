@@ -8,9 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadFlightData } from '../../examples/flight-delays/load.js';
 import { buildFlightDelays, flightTopics } from '../../examples/flight-delays/topology.js';
 import type { Log, LogRecord } from '../../src/log/contract.js';
-import { AvroSerde } from '../../src/schema/avro-serde.js';
 import { readStore } from '../../src/runtime/inspect.js';
 import { TopologyRunner } from '../../src/runtime/runner.js';
+import { AvroSerde } from '../../src/schema/avro-serde.js';
 import type { SchemaRegistry } from '../../src/schema/types.js';
 import { type Expected, expectedResults } from '../helpers/flights.js';
 

@@ -33,7 +33,14 @@ export async function expectedResults(limit: number): Promise<Expected> {
   );
   const file = await asyncBufferFromFile(files.flights);
   let rows: unknown[][] = [];
-  await parquetRead({ file, compressors, rowEnd: limit, onComplete: (r) => { rows = r as unknown[][]; } });
+  await parquetRead({
+    file,
+    compressors,
+    rowEnd: limit,
+    onComplete: (r) => {
+      rows = r as unknown[][];
+    },
+  });
   const hourly = new Map<string, Stats>();
   const routes = new Map<string, Stats>();
   let badDelay = 0;

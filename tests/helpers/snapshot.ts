@@ -11,7 +11,12 @@ export interface RunSnapshot {
 }
 
 /** Reads the stores (from their SQLite files) and the output and dead-letter topics of `t`. */
-export async function snapshot(log: Log, registry: SchemaRegistry, stateDir: string, t: Topology): Promise<RunSnapshot> {
+export async function snapshot(
+  log: Log,
+  registry: SchemaRegistry,
+  stateDir: string,
+  t: Topology,
+): Promise<RunSnapshot> {
   const stores: RunSnapshot['stores'] = {};
   for (const s of t.stores.values()) stores[s.name] = await readStore({ stateDir, topology: t, store: s, registry });
   const topics: RunSnapshot['topics'] = {};

@@ -13,13 +13,13 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TopologyRunner } from '../../src/runtime/runner.js';
-import { ROOT, eddy, get, type Proc } from '../helpers/proc.js';
+import { eddy, get, type Proc, ROOT } from '../helpers/proc.js';
 import {
-  type Decoded,
-  type FlightNamespace,
   committedSum,
+  type Decoded,
   decodedSnapshot,
   eventually,
+  type FlightNamespace,
   flightNamespace,
   kafkaEnv,
 } from './helpers.js';
@@ -34,10 +34,15 @@ function worker(f: FlightNamespace, dataDir: string, env: Record<string, string>
 /** Waits until the group has committed at least `n` flights, then SIGKILLs the worker. */
 async function killAt(f: FlightNamespace, p: Proc, n: number): Promise<number> {
   let seen = 0;
-  await eventually(`${n} flights committed`, async () => {
-    seen = await committedSum(f.log, f.topology.groupId, f.topics.flights);
-    return seen >= n;
-  }, 180_000, 100);
+  await eventually(
+    `${n} flights committed`,
+    async () => {
+      seen = await committedSum(f.log, f.topology.groupId, f.topics.flights);
+      return seen >= n;
+    },
+    180_000,
+    100,
+  );
   p.child.kill('SIGKILL');
   await p.exit;
   return seen;
@@ -71,7 +76,13 @@ describe('exactly-once on Kafka through faults', () => {
     const ref = await flightNamespace({ limit: N, maxBatchRecords: BATCH });
     namespaces.push(ref);
     const stateDir = join(ref.dir, 'state');
-    await new TopologyRunner(ref.topology, { log: ref.log, registry: ref.registry, stateDir, untilIdle: true, maxBatchRecords: BATCH }).run();
+    await new TopologyRunner(ref.topology, {
+      log: ref.log,
+      registry: ref.registry,
+      stateDir,
+      untilIdle: true,
+      maxBatchRecords: BATCH,
+    }).run();
     reference = await decodedSnapshot(ref.log, ref.registry, stateDir, ref.topology);
     expect(reference.outputs.flat().length).toBeGreaterThan(1000);
     expect(reference.deadLetters.flat().length).toBe(0);
@@ -100,7 +111,12 @@ describe('exactly-once on Kafka through faults', () => {
     const f = await flightNamespace({ limit: N, maxBatchRecords: BATCH });
     namespaces.push(f);
     const a = worker(f, join(f.dir, 'a'));
-    await eventually('a third of the flights committed', async () => (await committedSum(f.log, f.topology.groupId, f.topics.flights)) >= N / 3, 180_000, 100);
+    await eventually(
+      'a third of the flights committed',
+      async () => (await committedSum(f.log, f.topology.groupId, f.topics.flights)) >= N / 3,
+      180_000,
+      100,
+    );
     const b = worker(f, join(f.dir, 'b'));
     await b.waitFor((l) => l.event === 'assigned', 120_000);
     await a.waitFor((l) => l.event === 'revoked' || l.event === 'assigned', 120_000);
@@ -156,9 +172,21 @@ describe('exactly-once on Kafka through faults', () => {
       namespaces.push(f);
       const dataDir = join(f.dir, 'w');
       let p = worker(f, dataDir);
-      await eventually('a third of the flights committed', async () => (await committedSum(f.log, f.topology.groupId, f.topics.flights)) >= N / 3, 180_000, 100);
-      execFileSync(script, ['restart'], { env: { ...brokerEnv, KEEP_DATA: '1' }, stdio: ['ignore', 'ignore', 'inherit'], timeout: 300_000 });
-      const exitedEarly = await Promise.race([p.exit.then((e) => e), new Promise<undefined>((r) => setTimeout(r, 5_000))]);
+      await eventually(
+        'a third of the flights committed',
+        async () => (await committedSum(f.log, f.topology.groupId, f.topics.flights)) >= N / 3,
+        180_000,
+        100,
+      );
+      execFileSync(script, ['restart'], {
+        env: { ...brokerEnv, KEEP_DATA: '1' },
+        stdio: ['ignore', 'ignore', 'inherit'],
+        timeout: 300_000,
+      });
+      const exitedEarly = await Promise.race([
+        p.exit.then((e) => e),
+        new Promise<undefined>((r) => setTimeout(r, 5_000)),
+      ]);
       if (exitedEarly !== undefined) {
         expect(exitedEarly.code, 'a worker that gives up must exit non-zero').not.toBe(0);
         p = worker(f, dataDir);

@@ -14,8 +14,8 @@ import { AvroSerde } from '../../src/schema/avro-serde.js';
 import { ConfluentSchemaRegistry } from '../../src/schema/confluent-registry.js';
 import type { SchemaRegistry } from '../../src/schema/types.js';
 import type { Topology } from '../../src/topology/graph.js';
-import { uniqueName } from '../log/helpers.js';
 import { ROOT } from '../helpers/proc.js';
+import { uniqueName } from '../log/helpers.js';
 
 /** The broker and registry addresses; throws (so the suite fails, never skips) when they are missing. */
 export function kafkaEnv(): { brokers: string[]; registryUrl: string } {
@@ -54,7 +54,11 @@ export interface FlightNamespace {
   cleanup(): Promise<void>;
 }
 
-export async function flightNamespace(opts: { limit: number; maxBatchRecords: number; brokers?: string[] }): Promise<FlightNamespace> {
+export async function flightNamespace(opts: {
+  limit: number;
+  maxBatchRecords: number;
+  brokers?: string[];
+}): Promise<FlightNamespace> {
   const { registryUrl } = kafkaEnv();
   const brokers = opts.brokers ?? kafkaEnv().brokers;
   const ns = uniqueName('fd').replace(/-\d+$/, '');
@@ -85,7 +89,12 @@ export async function flightNamespace(opts: { limit: number; maxBatchRecords: nu
     dir,
     log,
     registry: reg,
-    env: { KAFKA_BROKERS: brokers.join(','), SCHEMA_REGISTRY_URL: registryUrl, EDDY_HTTP_PORT: '0', EDDY_LOG_LEVEL: 'info' },
+    env: {
+      KAFKA_BROKERS: brokers.join(','),
+      SCHEMA_REGISTRY_URL: registryUrl,
+      EDDY_HTTP_PORT: '0',
+      EDDY_LOG_LEVEL: 'info',
+    },
     async cleanup() {
       await log.close();
       await reg.close();
@@ -105,11 +114,18 @@ export interface Decoded {
   stores: Record<string, Record<string, unknown>[]>;
 }
 
-export async function decodedSnapshot(log: Log, reg: SchemaRegistry, stateDir: string | undefined, t: Topology): Promise<Decoded> {
+export async function decodedSnapshot(
+  log: Log,
+  reg: SchemaRegistry,
+  stateDir: string | undefined,
+  t: Topology,
+): Promise<Decoded> {
   const out: Decoded = { outputs: [], deadLetters: [], stores: {} };
   for (const info of t.topics.values()) {
     if (info.role !== 'output' && info.role !== 'dlq') continue;
-    const serde = info.valueSchema ? await AvroSerde.create<unknown>(reg, `${info.name}-value`, info.valueSchema) : undefined;
+    const serde = info.valueSchema
+      ? await AvroSerde.create<unknown>(reg, `${info.name}-value`, info.valueSchema)
+      : undefined;
     for (const o of await log.offsets(info.name)) {
       const rows: string[] = [];
       for await (const batch of log.read({ topic: info.name, partition: o.partition }))
@@ -118,18 +134,27 @@ export async function decodedSnapshot(log: Log, reg: SchemaRegistry, stateDir: s
           if (serde) {
             await serde.prepare([AvroSerde.schemaIdOf(r.value!)]);
             rows.push(`${src} ${JSON.stringify(serde.deserialize(r.value!))}`);
-          } else rows.push(`${src} ${r.headers['eddy.dlq.processor']?.toString()}: ${r.headers['eddy.dlq.reason']?.toString()}`);
+          } else
+            rows.push(
+              `${src} ${r.headers['eddy.dlq.processor']?.toString()}: ${r.headers['eddy.dlq.reason']?.toString()}`,
+            );
         }
       (info.role === 'dlq' ? out.deadLetters : out.outputs).push(rows);
     }
   }
   if (stateDir !== undefined)
-    for (const s of t.stores.values()) out.stores[s.name] = await readStore({ stateDir, topology: t, store: s, registry: reg }).catch(() => []);
+    for (const s of t.stores.values())
+      out.stores[s.name] = await readStore({ stateDir, topology: t, store: s, registry: reg }).catch(() => []);
   return out;
 }
 
 /** Polls until `fn` resolves true; throws after `timeoutMs` with `what`. */
-export async function eventually(what: string, fn: () => Promise<boolean>, timeoutMs = 120_000, everyMs = 500): Promise<void> {
+export async function eventually(
+  what: string,
+  fn: () => Promise<boolean>,
+  timeoutMs = 120_000,
+  everyMs = 500,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastErr: unknown;
   for (;;) {
@@ -138,7 +163,8 @@ export async function eventually(what: string, fn: () => Promise<boolean>, timeo
     } catch (err) {
       lastErr = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? `: ${String(lastErr)}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? `: ${String(lastErr)}` : ''}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }

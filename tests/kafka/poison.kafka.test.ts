@@ -18,6 +18,7 @@ import { DLQ_ORIGINAL_BYTES, MAX_REASON_CHARS } from '../../src/runtime/records.
 import { TopologyRunner } from '../../src/runtime/runner.js';
 import { AvroSerde } from '../../src/schema/avro-serde.js';
 import { loadSchemas } from '../../src/schema/load.js';
+import { topicConfigFor } from '../../src/topology/topic-config.js';
 import { expectedResults } from '../helpers/flights.js';
 import { eddy, type Proc, ROOT } from '../helpers/proc.js';
 import {
@@ -30,7 +31,6 @@ import {
   kafkaEnv,
 } from './helpers.js';
 import { keepForever } from './keep-forever.js';
-import { topicConfigFor } from '../../src/topology/topic-config.js';
 
 const N = 2_000;
 const BATCH = 200;

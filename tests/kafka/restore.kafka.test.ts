@@ -177,7 +177,8 @@ describe('a restore far longer than the session timeout, a second worker joining
     };
     const rebalances = (p: Proc) => p.lines.filter((l) => l.event === 'assigned').length;
     // a reconnect only ever follows a fence or a rebalance, never another error
-    for (const code of [...reconnects(a), ...reconnects(b)]) expect(['PRODUCER_FENCED', 'REBALANCE_IN_PROGRESS']).toContain(code);
+    for (const code of [...reconnects(a), ...reconnects(b)])
+      expect(['PRODUCER_FENCED', 'REBALANCE_IN_PROGRESS']).toContain(code);
     console.log(
       `restore: padded ${padded} changelog records; a restored route_stats by ${restoreMs(a, startedMs)} ms from start, ` +
         `b joined at ${bJoinedMs - startedMs} ms; assignments a=${rebalances(a)} b=${rebalances(b)}; ` +

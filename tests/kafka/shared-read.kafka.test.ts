@@ -9,8 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadFlightData } from '../../examples/flight-delays/load.js';
 import { TopologyRunner } from '../../src/runtime/runner.js';
 import type { Topology } from '../../src/topology/graph.js';
-import { uniqueName } from '../log/helpers.js';
 import { buildDelays } from '../helpers/versions.js';
+import { uniqueName } from '../log/helpers.js';
 import { type Decoded, decodedSnapshot, kafkaLog, registry } from './helpers.js';
 
 const LIMIT = 10_000;
@@ -28,7 +28,12 @@ async function namespace(): Promise<Ns> {
   const ns = uniqueName('sr').replace(/-\d+$/, '');
   const log = kafkaLog(ns);
   const reg = registry();
-  await loadFlightData({ log, registry: reg, limit: LIMIT, topics: { flights: `${ns}-flights`, airports: `${ns}-airports` } });
+  await loadFlightData({
+    log,
+    registry: reg,
+    limit: LIMIT,
+    topics: { flights: `${ns}-flights`, airports: `${ns}-airports` },
+  });
   return {
     ns,
     v1: buildDelays(1, 15, `${ns}-delays`, `${ns}-flights`),
@@ -40,7 +45,13 @@ async function namespace(): Promise<Ns> {
 }
 
 async function run(n: Ns, versions: Topology[]): Promise<TopologyRunner> {
-  const runner = new TopologyRunner(versions, { log: n.log, registry: n.reg, stateDir: n.stateDir, untilIdle: true, maxBatchRecords: 700 });
+  const runner = new TopologyRunner(versions, {
+    log: n.log,
+    registry: n.reg,
+    stateDir: n.stateDir,
+    untilIdle: true,
+    maxBatchRecords: 700,
+  });
   await runner.run();
   return runner;
 }

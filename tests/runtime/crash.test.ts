@@ -19,9 +19,23 @@ const LIMIT = 120_000;
 const CLI = join(packageRoot(import.meta.url), 'dist', 'src', 'cli', 'main.js');
 
 function startRun(dataDir: string): { child: ChildProcess; exit: Promise<number | null>; stderr: () => string } {
-  const child = spawn(process.execPath, [CLI, '--data-dir', dataDir, 'run', 'flight-delays', '--until-idle', '--no-progress', '--max-batch-records', '1000'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      CLI,
+      '--data-dir',
+      dataDir,
+      'run',
+      'flight-delays',
+      '--until-idle',
+      '--no-progress',
+      '--max-batch-records',
+      '1000',
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let err = '';
   child.stderr!.on('data', (d) => {
     err += d;
@@ -49,8 +63,15 @@ describe('SIGKILL mid-run, restart: identical to an uninterrupted run', () => {
   let expected: RunSnapshot;
 
   beforeAll(async () => {
-    for (const env of [reference, crashed]) await loadFlightData({ log: env.log, registry: env.registry, limit: LIMIT });
-    await new TopologyRunner(topology, { log: reference.log, registry: reference.registry, stateDir: reference.stateDir, untilIdle: true, maxBatchRecords: 1000 }).run();
+    for (const env of [reference, crashed])
+      await loadFlightData({ log: env.log, registry: env.registry, limit: LIMIT });
+    await new TopologyRunner(topology, {
+      log: reference.log,
+      registry: reference.registry,
+      stateDir: reference.stateDir,
+      untilIdle: true,
+      maxBatchRecords: 1000,
+    }).run();
     expected = await snapshot(reference.log, reference.registry, reference.stateDir, topology);
     await crashed.close();
   }, 300_000);
@@ -70,7 +91,10 @@ describe('SIGKILL mid-run, restart: identical to an uninterrupted run', () => {
           kills.push(n);
           break;
         }
-        const done = await Promise.race([run.exit.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 20))]);
+        const done = await Promise.race([
+          run.exit.then(() => true),
+          new Promise<boolean>((r) => setTimeout(() => r(false), 20)),
+        ]);
         if (done) throw new Error(`run finished before it could be killed at ${threshold}: ${run.stderr()}`);
       }
       expect(await run.exit).toBe(null); // killed by the signal

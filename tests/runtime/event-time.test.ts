@@ -4,13 +4,13 @@
  * Runs through the test driver and through the runtime on the embedded log: both must agree.
  */
 import { afterAll, describe, expect, it } from 'vitest';
+import { tumbling } from '../../src/processors/window.js';
+import { readStore } from '../../src/runtime/inspect.js';
 import { TopologyRunner } from '../../src/runtime/runner.js';
+import { AvroSerde } from '../../src/schema/avro-serde.js';
 import { TopologyTestDriver } from '../../src/testing/driver.js';
 import { topology } from '../../src/topology/builder.js';
 import type { Topology } from '../../src/topology/graph.js';
-import { tumbling } from '../../src/processors/window.js';
-import { AvroSerde } from '../../src/schema/avro-serde.js';
-import { readStore } from '../../src/runtime/inspect.js';
 import { tempBackend } from '../helpers/backend.js';
 
 const READING = {
@@ -34,7 +34,11 @@ function build(): Topology {
   t.source<string, Reading>('readings', { key: 'string', value: READING, timestamp: 'at' })
     .groupByKey({ key: 'string' })
     .windowedBy(tumbling({ sizeMs: 60_000, graceMs: 0 }))
-    .aggregate<{ total: number }>('per_minute', { value: SUM, initializer: () => ({ total: 0 }), aggregator: (a, r) => ({ total: a.total + r.value }) });
+    .aggregate<{ total: number }>('per_minute', {
+      value: SUM,
+      initializer: () => ({ total: 0 }),
+      aggregator: (a, r) => ({ total: a.total + r.value }),
+    });
   return t.build();
 }
 
@@ -71,10 +75,28 @@ describe('event time from a field of the value', () => {
     const key = await AvroSerde.create<string>(env.registry, 'readings-key', 'string');
     const value = await AvroSerde.create<Reading>(env.registry, 'readings-value', READING);
     const producer = env.log.producer();
-    await producer.send(readings.map((r) => ({ topic: 'readings', partition: 0, key: key.serialize(r.sensor), value: value.serialize(r), timestamp: 0 })));
+    await producer.send(
+      readings.map((r) => ({
+        topic: 'readings',
+        partition: 0,
+        key: key.serialize(r.sensor),
+        value: value.serialize(r),
+        timestamp: 0,
+      })),
+    );
     await producer.close();
-    await new TopologyRunner(t, { log: env.log, registry: env.registry, stateDir: env.stateDir, untilIdle: true }).run();
-    const rows = await readStore({ stateDir: env.stateDir, topology: t, store: t.stores.get('per_minute')!, registry: env.registry });
+    await new TopologyRunner(t, {
+      log: env.log,
+      registry: env.registry,
+      stateDir: env.stateDir,
+      untilIdle: true,
+    }).run();
+    const rows = await readStore({
+      stateDir: env.stateDir,
+      topology: t,
+      store: t.stores.get('per_minute')!,
+      registry: env.registry,
+    });
     expect(rows.map((r) => [r.window_start, r.total])).toEqual([
       ['2001-01-01T00:00:00.000Z', 3],
       ['2001-01-01T00:01:00.000Z', 4],

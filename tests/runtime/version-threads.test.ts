@@ -65,10 +65,11 @@ describe('versions in threads: one fetch, one thread per version', () => {
   const both = tempBackend('eddy-thr-both-');
   const late = tempBackend('eddy-thr-late-');
   const refused = tempBackend('eddy-thr-refused-');
+  const pair = tempBackend('eddy-thr-pair-');
   const expected: Record<number, RunSnapshot> = {};
 
   beforeAll(async () => {
-    for (const env of [alone1, alone2, both, late, refused])
+    for (const env of [alone1, alone2, both, late, refused, pair])
       await loadFlightData({ log: env.log, registry: env.registry, limit: LIMIT });
     await new TopologyRunner([v1], options(alone1)).run();
     await new TopologyRunner([v2], options(alone2)).run();
@@ -76,7 +77,7 @@ describe('versions in threads: one fetch, one thread per version', () => {
     expected[2] = await normalized(alone2, v2);
   }, 300_000);
   afterAll(async () => {
-    for (const env of [alone1, alone2, both, late, refused]) await env.destroy();
+    for (const env of [alone1, alone2, both, late, refused, pair]) await env.destroy();
   });
 
   it('the two versions differ (the test can tell them apart)', () => {
@@ -111,6 +112,18 @@ describe('versions in threads: one fetch, one thread per version', () => {
     expect(await normalized(late, v1)).toEqual(before);
     expect(await late.log.committedOffsets(v1.groupId, 'flights')).toEqual(committedBefore);
     expect(await normalized(late, v2)).toEqual(expected[2]);
+  }, 300_000);
+
+  it('two hosts on one log split the partitions; each thread reads its repartition partitions itself', async () => {
+    // Two members of the reader group (as two worker processes): the repartition partitions move between them with
+    // their co-partitioned slots (the host keeps them in its assignment; its threads read them directly).
+    const runners = [threaded(pair, [v1, v2]), threaded(pair, [v1, v2])];
+    await Promise.all(runners.map((r) => r.run()));
+    expect(await normalized(pair, v1)).toEqual(expected[1]);
+    expect(await normalized(pair, v2)).toEqual(expected[2]);
+    for (const r of runners) expect(r.versions.every((v) => v.directRecords > 0)).toBe(true);
+    const direct = runners.flatMap((r) => r.versions.map((v) => v.directRecords));
+    expect(direct.reduce((a, n) => a + n, 0)).toBeGreaterThanOrEqual(2 * LIMIT);
   }, 300_000);
 
   it('a stop before the run ends every thread, and the run then ends at once', async () => {

@@ -18,10 +18,17 @@ const MORE = 40_000;
 const CLI = join(packageRoot(import.meta.url), 'dist', 'src', 'cli', 'main.js');
 const [v1, v2] = flightDelaysVersions();
 
-function eddy(dataDir: string, args: string[]): { child: ChildProcess; exit: Promise<number | null>; stderr: () => string } {
-  const child = spawn(process.execPath, [CLI, '--data-dir', dataDir, ...args, '--no-progress', '--max-batch-records', '1000'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+function eddy(
+  dataDir: string,
+  args: string[],
+): { child: ChildProcess; exit: Promise<number | null>; stderr: () => string } {
+  const child = spawn(
+    process.execPath,
+    [CLI, '--data-dir', dataDir, ...args, '--no-progress', '--max-batch-records', '1000'],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let err = '';
   child.stderr!.on('data', (d) => {
     err += d;
@@ -57,7 +64,13 @@ describe('SIGKILL a worker running v1 live and v2 replaying, 3 times: both end a
       await loadFlightData({ log: env.log, registry: env.registry, skip: FIRST, limit: MORE, flightSchemaVersion: 2 });
     }
     for (const t of [v1, v2]) {
-      await new TopologyRunner(t, { log: reference.log, registry: reference.registry, stateDir: reference.stateDir, untilIdle: true, maxBatchRecords: 1000 }).run();
+      await new TopologyRunner(t, {
+        log: reference.log,
+        registry: reference.registry,
+        stateDir: reference.stateDir,
+        untilIdle: true,
+        maxBatchRecords: 1000,
+      }).run();
       expected[t.version] = await snapshot(reference.log, reference.registry, reference.stateDir, t);
     }
     await crashed.close();
@@ -71,7 +84,13 @@ describe('SIGKILL a worker running v1 live and v2 replaying, 3 times: both end a
     // v1 runs on the first slice only: it is live, and then has MORE records to catch up on.
     const env = openBackendAt(crashed.dataDir);
     try {
-      await new TopologyRunner(v1, { log: env.log, registry: env.registry, stateDir: env.stateDir, untilIdle: true, maxBatchRecords: 1000 }).run();
+      await new TopologyRunner(v1, {
+        log: env.log,
+        registry: env.registry,
+        stateDir: env.stateDir,
+        untilIdle: true,
+        maxBatchRecords: 1000,
+      }).run();
     } finally {
       await env.close();
     }
@@ -79,7 +98,10 @@ describe('SIGKILL a worker running v1 live and v2 replaying, 3 times: both end a
     const start = eddy(crashed.dataDir, ['replay', 'flight-delays', '--version', '2']);
     for (;;) {
       if ((await committed(crashed.dataDir)).v2 > 0) break;
-      const done = await Promise.race([start.exit.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 20))]);
+      const done = await Promise.race([
+        start.exit.then(() => true),
+        new Promise<boolean>((r) => setTimeout(() => r(false), 20)),
+      ]);
       if (done) throw new Error(`replay ended before it could be killed: ${start.stderr()}`);
     }
     start.child.kill('SIGKILL');
@@ -95,7 +117,10 @@ describe('SIGKILL a worker running v1 live and v2 replaying, 3 times: both end a
           kills.push(n);
           break;
         }
-        const done = await Promise.race([run.exit.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 20))]);
+        const done = await Promise.race([
+          run.exit.then(() => true),
+          new Promise<boolean>((r) => setTimeout(() => r(false), 20)),
+        ]);
         if (done) throw new Error(`run finished before it could be killed at ${threshold}: ${run.stderr()}`);
       }
       expect(await run.exit).toBe(null);

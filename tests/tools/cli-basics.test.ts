@@ -1,6 +1,6 @@
 /**
  * `eddy --version`, and the exit code 2 (bad argument or configuration) for an unknown topology or a topology module
- * that cannot be loaded, before anything is opened: the built CLI in a child process.
+ * that cannot be loaded, before anything is opened; `describe --version`: the built CLI in a child process.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -61,6 +61,19 @@ describe('eddy CLI basics', () => {
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/^eddy: topologies\.mine: cannot load \S*dist\/mine\.js: .*Check the path/);
     expect(existsSync(join(cwd, '.eddy'))).toBe(false);
+  });
+
+  it('describe shows the highest version in the code, says which others there are, and --version picks one', () => {
+    const latest = eddy(['describe', 'flight-delays', '--format', 'text']);
+    expect(latest.code).toBe(0);
+    expect(latest.out).toContain('versions in the code: v1, v2; this is v2');
+    expect(latest.out).toContain('Topology: flight-delays v2');
+    const v1 = eddy(['describe', 'flight-delays', '--version', '1', '--format', 'text']);
+    expect(v1.out).toContain('Topology: flight-delays v1');
+    const none = eddy(['describe', 'flight-delays', '--version', '9']);
+    expect(none.code).toBe(1);
+    expect(none.err).toContain('flight-delays has no version 9 in its code (versions: v1, v2)');
+    expect(existsSync(join(dir, '.eddy'))).toBe(false);
   });
 
   it('a bad argument to the data commands exits 2', () => {

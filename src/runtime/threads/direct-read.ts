@@ -17,6 +17,19 @@ import { RecordsDeletedError } from '../../errors.js';
 import type { ConsumerBatch, Log, TopicPartition } from '../../log/contract.js';
 import { tpKey } from '../../log/contract.js';
 
+/**
+ * True when the partition has no record at or past `offset` (the high watermark alone can be past the last record
+ * of a compacted topic).
+ */
+export async function atEnd(log: Log, tp: TopicPartition, offset: number): Promise<boolean> {
+  const high = (await log.offsets(tp.topic)).find((o) => o.partition === tp.partition)?.high ?? 0;
+  if (offset >= high) return true;
+  const reads = log.read(tp, { fromOffset: offset, toOffset: high, maxBatchRecords: 1 })[Symbol.asyncIterator]();
+  const first = await reads.next();
+  await reads.return?.();
+  return first.done === true || first.value.length === 0;
+}
+
 /** How often an idle loop looks for new records written by another process, ms (the embedded consumer's poll). */
 export const DIRECT_READ_POLL_MS = 25;
 
@@ -126,7 +139,8 @@ export class DirectReads {
     let checkedSeq = -1;
     while (!l.stopped) {
       if (l.paused || l.atEnd) {
-        await this.sleep(l);
+        // paused: until `start` or `stop`; at the end: until this thread commits, or a poll for other processes
+        await this.sleep(l, l.paused ? undefined : DIRECT_READ_POLL_MS);
         continue;
       }
       const seq = l.seq;
@@ -160,9 +174,9 @@ export class DirectReads {
     }
   }
 
-  private sleep(l: Loop): Promise<void> {
+  private sleep(l: Loop, ms: number | undefined): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(done, DIRECT_READ_POLL_MS);
+      const timer = ms === undefined ? undefined : setTimeout(done, ms);
       function done(): void {
         clearTimeout(timer);
         l.wake = undefined;

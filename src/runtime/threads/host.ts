@@ -11,19 +11,19 @@
  * The versions must be loadable in a thread by name (`ThreadsOptions.topology`: built in, or registered in the
  * configuration's `topologies`); a thread whose code gives another fingerprint than the host's refuses to run.
  */
-import type { EddyConfig } from '../../config/index.js';
 import type { Consumer, TopicPartition } from '../../log/contract.js';
 import { tpKey } from '../../log/contract.js';
-import type { KafkaLogLine } from '../../log/kafka/client.js';
 import type { Topology } from '../../topology/graph.js';
 import { readerGroupId } from '../../topology/names.js';
 import type { Readiness, RunnerOptions, RunnerPhase, TaskStatus } from '../runner-types.js';
 import type { RunStats } from '../stats.js';
 import { checkHostedVersions } from '../version.js';
-import { fromWire, type ThreadMessage } from './protocol.js';
-import { VersionThread } from './thread-handle.js';
+import { atEnd } from './direct-read.js';
+import { fromWire, type ThreadMessage, type ThreadsOptions } from './protocol.js';
+import { relayEvent, VersionThread } from './thread-handle.js';
 import { packBatch } from './wire.js';
 
+export type { ThreadsOptions } from './protocol.js';
 export type { HostedVersion } from './thread-handle.js';
 
 /**
@@ -34,16 +34,6 @@ export const MAX_BATCHES_IN_FLIGHT = 3;
 
 /** With `untilIdle` on the embedded log: how often the host looks whether its inputs are at their end, ms. */
 export const IDLE_LOOK_MS = 50;
-
-/** Where the version threads load their code and open their connections. */
-export interface ThreadsOptions {
-  /** The configuration the threads open the log and registry with (`openBackend`): the one the host's log came from. */
-  readonly config: EddyConfig;
-  /** The topology's name as `loadVersions` knows it (built in, or in `config.topologies`). */
-  readonly topology: string;
-  /** Receives the kafkajs log lines of the threads' Kafka clients (default: stderr, as `openBackend`). */
-  readonly kafkaLogSink?: (line: KafkaLogLine) => void;
-}
 
 /**
  * Runs the versions of one topology, each in its own thread, as one member of the topology's reader group. See the
@@ -286,24 +276,12 @@ export class ThreadedRunner {
       for (const [key, tp] of this.assigned) {
         if (this.versions.some((v) => v.internal.has(tp.topic))) continue;
         const at = this.prevEnd.get(key);
-        if (at === undefined || !(await this.atEnd(tp, at))) return;
+        if (at === undefined || !(await atEnd(this.opts.log, tp, at))) return;
       }
       await this.checkIdle();
     } finally {
       this.looking = false;
     }
-  }
-
-  /** Nothing at or past `offset` in the partition (compaction may leave the high watermark past the last record). */
-  private async atEnd(tp: TopicPartition, offset: number): Promise<boolean> {
-    const high = (await this.opts.log.offsets(tp.topic)).find((o) => o.partition === tp.partition)?.high ?? 0;
-    if (offset >= high) return true;
-    const reads = this.opts.log
-      .read(tp, { fromOffset: offset, toOffset: high, maxBatchRecords: 1 })
-      [Symbol.asyncIterator]();
-    const first = await reads.next();
-    await reads.return?.();
-    return first.done === true || first.value.length === 0;
   }
 
   private markRunning(): void {
@@ -389,44 +367,12 @@ export class ThreadedRunner {
   }
 
   private onMessage(v: VersionThread, m: ThreadMessage): void {
-    const o = this.opts;
-    switch (m.t) {
-      case 'resume':
-        this.resume(v, m.positions);
-        break;
-      case 'pause':
-        // only partitions no other version reads (its repartition topics); a shared input keeps flowing for the others
-        this.consumer?.pause(m.partitions.filter((tp) => v.internal.has(tp.topic)));
-        break;
-      case 'batch':
-        o.onBatch?.(v.stats, m.info);
-        break;
-      case 'restore':
-        o.onRestore?.(m.task, m.store, m.done, m.total);
-        break;
-      case 'warning':
-        o.onWarning?.(m.event, m.message);
-        break;
-      case 'quarantine':
-        o.onQuarantine?.(m.q);
-        break;
-      case 'assigned':
-        o.onAssigned?.(m.tasks, m.partitions);
-        break;
-      case 'revoked':
-        o.onRevoked?.(m.tasks, m.partitions);
-        break;
-      case 'restored':
-        o.onRestored?.(m.task);
-        break;
-      case 'kafka-log':
-        if (o.threads.kafkaLogSink !== undefined) o.threads.kafkaLogSink(m.line);
-        else process.stderr.write(`${JSON.stringify(m.line)}\n`);
-        break;
-      case 'done':
-        this.ended(v);
-        break;
-    }
+    if (m.t === 'resume') this.resume(v, m.positions);
+    else if (m.t === 'pause')
+      // only partitions no other version reads (its repartition topics); a shared input keeps flowing for the others
+      this.consumer?.pause(m.partitions.filter((tp) => v.internal.has(tp.topic)));
+    else if (m.t === 'done') this.ended(v);
+    else relayEvent(this.opts, v, m);
   }
 
   /** A thread ended: a failure fails the host; a retirement or a stop stops it; idle ends it once all are. */

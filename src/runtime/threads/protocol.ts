@@ -12,6 +12,16 @@ import type { BatchInfo, Readiness } from '../runner-types.js';
 import type { RunCounters } from '../stats.js';
 import type { PackedBatch } from './wire.js';
 
+/** Where the version threads load their code and open their connections. */
+export interface ThreadsOptions {
+  /** The configuration the threads open the log and registry with (`openBackend`): the one the host's log came from. */
+  readonly config: EddyConfig;
+  /** The topology's name as `loadVersions` knows it (built in, or in `config.topologies`). */
+  readonly topology: string;
+  /** Receives the kafkajs log lines of the threads' Kafka clients (default: stderr, as `openBackend`). */
+  readonly kafkaLogSink?: (line: KafkaLogLine) => void;
+}
+
 /** What a version thread is started with (`workerData`). */
 export interface ThreadInit {
   /** The configuration the thread opens its own log and registry connections with (`openBackend`). */

@@ -15,6 +15,7 @@ import {
   type IdleReply,
   type ThreadInit,
   type ThreadMessage,
+  type ThreadsOptions,
   type WireError,
 } from './protocol.js';
 
@@ -145,5 +146,43 @@ export class VersionThread implements HostedVersion {
 
   async terminate(): Promise<void> {
     await this.worker?.terminate();
+  }
+}
+
+/**
+ * Hands a thread's event to the runner's callbacks (`RunnerOptions.onBatch`, `onRestore`, ...), as a
+ * `TopologyRunner` calls them; kafkajs log lines go to `ThreadsOptions.kafkaLogSink` (default: stderr).
+ */
+export function relayEvent(
+  o: RunnerOptions & { readonly threads: ThreadsOptions },
+  v: VersionThread,
+  m: ThreadMessage,
+): void {
+  switch (m.t) {
+    case 'batch':
+      o.onBatch?.(v.stats, m.info);
+      break;
+    case 'restore':
+      o.onRestore?.(m.task, m.store, m.done, m.total);
+      break;
+    case 'warning':
+      o.onWarning?.(m.event, m.message);
+      break;
+    case 'quarantine':
+      o.onQuarantine?.(m.q);
+      break;
+    case 'assigned':
+      o.onAssigned?.(m.tasks, m.partitions);
+      break;
+    case 'revoked':
+      o.onRevoked?.(m.tasks, m.partitions);
+      break;
+    case 'restored':
+      o.onRestored?.(m.task);
+      break;
+    case 'kafka-log':
+      if (o.threads.kafkaLogSink !== undefined) o.threads.kafkaLogSink(m.line);
+      else process.stderr.write(`${JSON.stringify(m.line)}\n`);
+      break;
   }
 }
