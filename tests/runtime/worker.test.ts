@@ -14,7 +14,7 @@ import { WorkerMetrics } from '../../src/runtime/metrics.js';
 import { type Readiness, TopologyRunner } from '../../src/runtime/runner.js';
 import { RunStats } from '../../src/runtime/stats.js';
 import { openBackendAt, tempBackend } from '../helpers/backend.js';
-import { eddy, get, type LogLine, type Proc, ROOT, until } from '../helpers/proc.js';
+import { eddy, get, type Proc, ROOT, until } from '../helpers/proc.js';
 
 const LIMIT = 4_000;
 const SHUTDOWN_BOUND_MS = 15_000;
