@@ -20,7 +20,7 @@ import { buildFlightDelays, flightDelaysVersions, flightTopics } from '../exampl
 import { loadConfig } from '../src/config/index.js';
 import { KafkaLog } from '../src/log/kafka/index.js';
 import { TopologyRunner } from '../src/runtime/runner.js';
-import { ThreadedRunner } from '../src/runtime/threads/host.js';
+import { ThreadedRunner, type ThreadsOptions } from '../src/runtime/threads/host.js';
 import { ConfluentSchemaRegistry } from '../src/schema/confluent-registry.js';
 import { SqliteKeyValueStore } from '../src/state/kv-store.js';
 import { SqliteWindowStore } from '../src/state/window-store.js';
@@ -140,13 +140,8 @@ try {
   const ns4 = `${ns}t`;
   await loadFlightData({ log, registry, limit, topics: flightTopics(ns4) });
   const threadsDir = mkdtempSync(join(tmpdir(), 'eddy-bench-threads-'));
-  const mod = join(threadsDir, 'versions.mjs');
   const examples = pathToFileURL(
     join(packageRoot(import.meta.url), 'dist', 'examples', 'flight-delays', 'topology.js'),
-  );
-  writeFileSync(
-    mod,
-    `import { flightDelaysVersions } from '${examples.href}';\nexport default () => flightDelaysVersions({ namespace: '${ns4}' });\n`,
   );
   const base = loadConfig({
     env: {
@@ -157,13 +152,22 @@ try {
     },
     cwd: threadsDir,
   }).config;
+  /** The threads' options for flight-delays in `namespace`: a module in `dir` that builds its versions. */
+  const threadsFor = (dir: string, namespace: string): ThreadsOptions => {
+    const mod = join(dir, 'versions.mjs');
+    writeFileSync(
+      mod,
+      `import { flightDelaysVersions } from '${examples.href}';\nexport default () => flightDelaysVersions({ namespace: '${namespace}' });\n`,
+    );
+    return { config: { ...base, topologies: { 'bench-versions': mod } }, topology: 'bench-versions' };
+  };
   t0 = performance.now();
   const threadsRunner = new ThreadedRunner(flightDelaysVersions({ namespace: ns4 }), {
     log,
     registry,
     stateDir: join(threadsDir, 'state'),
     untilIdle: true,
-    threads: { config: { ...base, topologies: { 'bench-threads': mod } }, topology: 'bench-threads' },
+    threads: threadsFor(threadsDir, ns4),
   });
   await threadsRunner.run();
   const threadsRate = threadsRunner.stats.totalIn([flightTopics(ns4).flights]) / ((performance.now() - t0) / 1000);
@@ -201,15 +205,7 @@ try {
         const st = await new TopologyRunner(rv2, at).run();
         v2Runs.replay.push(rate(st.totalIn([flightTopics(nsR).flights]), t0));
       } else {
-        const mod6 = join(dir, 'versions.mjs');
-        writeFileSync(
-          mod6,
-          `import { flightDelaysVersions } from '${examples.href}';\nexport default () => flightDelaysVersions({ namespace: '${nsR}' });\n`,
-        );
-        const r = new ThreadedRunner([rv1, rv2], {
-          ...at,
-          threads: { config: { ...base, topologies: { 'bench-beside': mod6 } }, topology: 'bench-beside' },
-        });
+        const r = new ThreadedRunner([rv1, rv2], { ...at, threads: threadsFor(dir, nsR) });
         await r.run();
         v2Runs.beside.push(rate(r.statsOf(2)!.totalIn([flightTopics(nsR).flights]), t0));
       }

@@ -9,13 +9,14 @@
  * slots still move together in a rebalance) and tells the thread `assigned` / `revoked`, but never resumes them;
  * the runner's `resume` and `pause` for them start and stop the loops here.
  *
- * On Kafka the host keeps fetching them: there a read is a network fetch, and the host's consumer is the efficient
- * one (the replay target is met there without this, BENCHMARKS.md).
+ * On Kafka the host keeps fetching them: there a read is a network fetch outside any group, and the host's consumer
+ * is the one that fetches ahead (BENCHMARKS.md has the Kafka replay numbers, without this).
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { RecordsDeletedError } from '../../errors.js';
 import type { ConsumerBatch, Log, TopicPartition } from '../../log/contract.js';
 import { tpKey } from '../../log/contract.js';
+import { DEFAULT_GROUP_TIMINGS } from '../../log/embedded/consumer.js';
 
 /**
  * True when the partition has no record at or past `offset` (the high watermark alone can be past the last record
@@ -30,8 +31,8 @@ export async function atEnd(log: Log, tp: TopicPartition, offset: number): Promi
   return first.done === true || first.value.length === 0;
 }
 
-/** How often an idle loop looks for new records written by another process, ms (the embedded consumer's poll). */
-export const DIRECT_READ_POLL_MS = 25;
+/** How often an idle loop looks for new records written by another process, ms: the embedded consumer's poll. */
+export const DIRECT_READ_POLL_MS = DEFAULT_GROUP_TIMINGS.idlePollMs;
 
 interface Loop {
   readonly topic: string;
@@ -95,7 +96,16 @@ export class DirectReads {
       l.wake?.();
       return;
     }
-    const loop: Loop = { topic, partition, next: offset, seq: 0, paused: false, stopped: false, atEnd: false } as Loop;
+    const loop: Loop = {
+      topic,
+      partition,
+      next: offset,
+      seq: 0,
+      paused: false,
+      stopped: false,
+      atEnd: false,
+      done: Promise.resolve(),
+    };
     loop.done = this.run(loop).catch((err: unknown) => {
       loop.stopped = true;
       this.onError(err);
