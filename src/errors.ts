@@ -79,6 +79,22 @@ export class RebalanceInProgressError extends EddyError {
   }
 }
 
+/**
+ * A task this member still held was taken over by another member of its group, which has committed past this
+ * member's position (Kafka Streams' `TaskMigratedException`). Seen when the coordinator dropped the member (a late
+ * heartbeat) while it restored the task: the new owner processed it meanwhile and purged the repartition records
+ * below its commit, so this member's position is now below the log start. Nothing is lost; re-join.
+ */
+export class TaskMigratedError extends EddyError {
+  constructor(groupId: string, topic: string, partition: number, position: number, committed: number) {
+    super(
+      'TASK_MIGRATED',
+      `the task reading ${topic}:${partition} moved to another member of group "${groupId}", which committed offset ${committed} while this member still held position ${position}; re-join.`,
+      { retriable: true, details: { groupId, topic, partition, position, committed } },
+    );
+  }
+}
+
 /** Bad user configuration or CLI argument; raised before anything is written. */
 export class ConfigError extends EddyError {
   constructor(message: string, details: Record<string, unknown> = {}) {

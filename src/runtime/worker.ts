@@ -25,6 +25,7 @@ import { type HttpServerHandle, startHttpServer } from './http.js';
 import { readStore } from './inspect.js';
 import { errorCode, type Logger } from './logger.js';
 import { versionsLag, WorkerMetrics } from './metrics.js';
+import { explainRecordsDeleted } from './migrated.js';
 import type { Readiness } from './runner.js';
 import type { Runner } from './runner-types.js';
 import type { RunStats } from './stats.js';
@@ -286,7 +287,9 @@ export class Worker {
         await runner.run();
         if (this.stopRequested || runner.retiredVersions.length === 0) return;
         if (!(await this.dropRetired(runner))) return;
-      } catch (err) {
+      } catch (thrown) {
+        // a repartition position below the log start another member committed past: a task that moved, not a loss
+        const err = await explainRecordsDeleted(this.o.log, this.versionsNow, thrown);
         // the streak of failures starts again after any committed batch
         if (failingSinceMs === undefined || this.lastProgressMs > failingSinceMs) {
           failingSinceMs = Date.now();
@@ -394,7 +397,7 @@ export class Worker {
   }
 }
 
-/** Errors a worker rides out by restarting its runner: transient broker trouble and fencing by a newer owner. */
+/** Errors a worker rides out by restarting its runner: transient broker trouble, fencing, a task that moved. */
 function recoverable(err: unknown): boolean {
   if (!(err instanceof EddyError)) return false;
   return err.retriable || err.code === 'PRODUCER_FENCED' || err.code === 'REBALANCE_IN_PROGRESS';

@@ -176,9 +176,10 @@ describe('a restore far longer than the session timeout, a second worker joining
       return done.length === 0 ? undefined : Math.max(...done) - since;
     };
     const rebalances = (p: Proc) => p.lines.filter((l) => l.event === 'assigned').length;
-    // a reconnect only ever follows a fence or a rebalance, never another error
+    // a reconnect only ever follows a fence, a rebalance or a task that moved (a dropped member that finishes a
+    // restore finds its repartition position purged by the new owner's commits), never another error
     for (const code of [...reconnects(a), ...reconnects(b)])
-      expect(['PRODUCER_FENCED', 'REBALANCE_IN_PROGRESS']).toContain(code);
+      expect(['PRODUCER_FENCED', 'REBALANCE_IN_PROGRESS', 'TASK_MIGRATED']).toContain(code);
     console.log(
       `restore: padded ${padded} changelog records; a restored route_stats by ${restoreMs(a, startedMs)} ms from start, ` +
         `b joined at ${bJoinedMs - startedMs} ms; assignments a=${rebalances(a)} b=${rebalances(b)}; ` +
