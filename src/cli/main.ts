@@ -17,7 +17,7 @@ import { isoTime, registerDebugCommands } from './debug.js';
 import { FORMATS } from './format.js';
 import { registerRunsSqlCommands } from './runs-sql.js';
 import { registerSchemaCommands } from './schemas.js';
-import { loadVersions } from './topologies.js';
+import { loadTopology } from './topologies.js';
 import { registerVersionCommands } from './versions.js';
 
 function positiveInt(what: string) {
@@ -203,20 +203,22 @@ registerDebugCommands(program, config);
 registerDataCommands(program, config);
 
 // A topology named by a command (its <topology> argument, --topology, --dlq) must be known and its module must load:
-// checked before the command opens anything; an unknown name or a module that cannot be loaded is bad configuration
-// or a bad argument, exit code 2 (as every bad argument).
+// checked before the command opens anything; an unknown name, a module that cannot be loaded, or a `--version` the
+// code does not define is bad configuration or a bad argument, exit code 2 (as every bad argument).
 program.hook('preAction', async (_program, action) => {
   const names: string[] = [];
   action.registeredArguments.forEach((a, i) => {
     if (a.name() === 'topology' && typeof action.processedArgs[i] === 'string') names.push(action.processedArgs[i]);
   });
-  const opts = action.opts<{ topology?: unknown; dlq?: unknown }>();
+  const opts = action.opts<{ topology?: unknown; dlq?: unknown; version?: unknown }>();
   for (const n of [opts.topology, opts.dlq]) if (typeof n === 'string') names.push(n);
   if (names.length === 0) return;
   const { topologies } = config(action).config;
+  // `--version N` names a version of that topology in the code (one the code does not define is a bad argument too)
+  const version = names.length === 1 && typeof opts.version === 'number' ? opts.version : undefined;
   for (const name of names) {
     try {
-      await loadVersions(name, topologies);
+      await loadTopology(name, topologies, version);
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
       process.stderr.write(`eddy: ${err.message}\n`);

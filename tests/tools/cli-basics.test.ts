@@ -63,7 +63,7 @@ describe('eddy CLI basics', () => {
     expect(existsSync(join(cwd, '.eddy'))).toBe(false);
   });
 
-  it('describe shows the highest version in the code, says which others there are, and --version picks one', () => {
+  it('describe shows the highest version in the code, says which others there are, and --version picks one (one not in the code exits 2)', () => {
     const latest = eddy(['describe', 'flight-delays', '--format', 'text']);
     expect(latest.code).toBe(0);
     expect(latest.out).toContain('versions in the code: v1, v2; this is v2');
@@ -71,8 +71,12 @@ describe('eddy CLI basics', () => {
     const v1 = eddy(['describe', 'flight-delays', '--version', '1', '--format', 'text']);
     expect(v1.out).toContain('Topology: flight-delays v1');
     const none = eddy(['describe', 'flight-delays', '--version', '9']);
-    expect(none.code).toBe(1);
+    expect(none.code).toBe(2);
     expect(none.err).toContain('flight-delays has no version 9 in its code (versions: v1, v2)');
+    // a bad --version stops every command before anything is opened or written
+    const run = eddy(['run', 'flight-delays', '--version', '9', '--until-idle']);
+    expect(run.code).toBe(2);
+    expect(run.err).toContain('flight-delays has no version 9 in its code');
     expect(existsSync(join(dir, '.eddy'))).toBe(false);
   });
 
