@@ -5,6 +5,7 @@ import { CONFIG_SCHEMA, type SchemaNode } from '../config/schema.js';
 import { ConfigError } from '../errors.js';
 import type { Log } from '../log/contract.js';
 import { liveVersionOf, readVersions } from '../replay/registry.js';
+import { refuseConcurrentRun } from '../replay/replay.js';
 import { recordedRun } from '../runs/recorder.js';
 import { createRunner } from '../runtime/create-runner.js';
 import { readStore } from '../runtime/inspect.js';
@@ -131,6 +132,7 @@ export async function cmdRun(
   if (o.limit !== undefined || o.from !== undefined) throw new ConfigError('--limit and --from go with --dry-run');
   await withBackend(config, async (b) => {
     let ts = await versionsToRun(b.log, name, config.topologies, o.version);
+    for (const t of ts) await refuseConcurrentRun(b.log, t, 'run');
     const knownVersions = (await loadVersions(name, config.topologies)).map((t) => t.version);
     // A version retired meanwhile (`eddy retire`) stops the runner; the other versions go on from their committed
     // positions in a new one, as a worker's do.

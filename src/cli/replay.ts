@@ -11,6 +11,7 @@ import {
   commitPositions,
   planReplay,
   positionsAtTime,
+  refuseConcurrentRun,
   resetReplay,
   TruncatedInputError,
   truncatedInputs,
@@ -47,7 +48,9 @@ export async function cmdReplay(config: EddyConfig, name: string, o: ReplayFlags
   const t = await loadTopology(name, config.topologies, o.version);
   const guarantee = config.worker.processingGuarantee;
   await withBackend(config, async (b) => {
-    // Before any write: the fingerprint (records a new version as replaying), the retention and the outputs checks.
+    // Before any write: no other process runs it, the fingerprint (records a new version as replaying), the
+    // retention and the outputs checks.
+    await refuseConcurrentRun(b.log, t, 'replay');
     const rec = await checkVersion(b.log, t, {
       processingGuarantee: guarantee,
       knownVersions: versions.map((v) => v.version),

@@ -7,9 +7,10 @@
 
 import { EddyError } from '../errors.js';
 import type { Log, TopicPartitionOffset } from '../log/contract.js';
+import type { RunKind } from '../runs/record.js';
 import type { Topology } from '../topology/graph.js';
 import { checkResettable, resetVersion, type VersionRecord } from './registry.js';
-import { type DeletionPlan, deletePlanned, planVersionDeletion } from './retire.js';
+import { type DeletionPlan, deletePlanned, describeRuns, openRunsOf, planVersionDeletion } from './retire.js';
 import { inputLag } from './status.js';
 
 /** An input partition whose first records were deleted (retention, DeleteRecords) before this version read them. */
@@ -46,6 +47,35 @@ export async function truncatedInputs(
     }
   }
   return out;
+}
+
+/**
+ * Refusal to run a version that another process runs in a way that cannot share it: `eddy replay` reads through a
+ * reader group of its own (`<topology>.replay.v<N>`), so it and a worker or `eddy run` of the same version would
+ * each own every task, and their transactional producers would fence each other in turn (KIP-98 zombie fencing).
+ */
+export class VersionRunningError extends EddyError {
+  constructor(topology: string, version: number, kind: RunKind, runs: Parameters<typeof describeRuns>[0]) {
+    super(
+      'VERSION_RUNNING',
+      `${topology} version ${version} is already running: ${describeRuns(runs).join('; ')}. ` +
+        (kind === 'replay'
+          ? `A worker or \`eddy run\` runs every version not retired, a replaying one too, from one read of the inputs: follow it with \`eddy versions ${topology}\`, or stop that process before \`eddy replay\`.`
+          : `Let the replay finish (it records the version caught-up; follow it with \`eddy versions ${topology}\`), or stop it, then run again.`),
+      { details: { topology, version, runs: runs.map((r) => r.runId) } },
+    );
+  }
+}
+
+/**
+ * Refuses, before any write, to start a run of kind `kind` of `t` beside an open run (src/runs `isOpenRun`) it would
+ * fight over tasks with: `eddy replay` beside any open run of the version, and a worker or `eddy run` beside an open
+ * `eddy replay` of it. Workers and `eddy run` beside each other share the version's tasks through the reader group,
+ * as members do. Throws `VersionRunningError` naming the runs (kind, run id, host, pid).
+ */
+export async function refuseConcurrentRun(log: Log, t: Topology, kind: RunKind): Promise<void> {
+  const open = (await openRunsOf(log, t.name, t.version)).filter((r) => kind === 'replay' || r.kind === 'replay');
+  if (open.length > 0) throw new VersionRunningError(t.name, t.version, kind, open);
 }
 
 /** Refusal of a replay whose inputs lost records (without `--allow-truncated-input`). */
