@@ -26,8 +26,14 @@ import { ownedTopicsOf, prefixedTopics, topicRecords } from './status.js';
 export interface DeletionPlan {
   readonly topology: string;
   readonly version: number;
-  /** Topics that exist on the log, with their record counts. */
+  /**
+   * Topics that exist on the log, with their record counts: the offset span (high − low) summed over partitions. On
+   * Kafka a transaction's commit marker takes an offset too, so there the span counts markers as well
+   * (`countsMarkers`); counting records only would mean reading every topic.
+   */
   readonly topics: readonly { readonly name: string; readonly records: number }[];
+  /** True on Kafka: `topics[].records` includes transaction markers (see `topics`). */
+  readonly countsMarkers: boolean;
   /** The version's consumer group `<topology>.v<N>` and the reader group of its replays `<topology>.replay.v<N>`. */
   readonly groups: readonly string[];
   /** `<stateDir>/<topology>.v<N>`, and whether it exists. */
@@ -58,6 +64,7 @@ export async function planVersionDeletion(
   const dir = join(opts.stateDir, versionId(opts.topology, opts.version));
   return {
     topology: opts.topology,
+    countsMarkers: log.kind === 'kafka',
     version: opts.version,
     topics,
     groups: [groupId(opts.topology, opts.version), replayReaderGroupId(opts.topology, opts.version)],
@@ -70,7 +77,8 @@ export async function planVersionDeletion(
 /** Lines describing a plan, for the CLI (`would delete` / `deleted`). */
 export function describePlan(plan: DeletionPlan, opts: { subjects: boolean }): string[] {
   const lines = [`topics (${plan.topics.length}):`];
-  for (const t of plan.topics) lines.push(`  ${t.name}  ${t.records} record(s)`);
+  const unit = plan.countsMarkers ? 'offset(s) (records and transaction markers)' : 'record(s)';
+  for (const t of plan.topics) lines.push(`  ${t.name}  ${t.records} ${unit}`);
   lines.push(`consumer group: ${plan.groups.join(', ')}`);
   lines.push(`state directory: ${plan.stateDir}${plan.stateDirExists ? '' : ' (absent)'}`);
   if (opts.subjects) lines.push(`registry subjects (${plan.subjects.length}):`, ...plan.subjects.map((s) => `  ${s}`));

@@ -240,7 +240,9 @@ describe('eddy replay, versions, promote, inspect, diff, retire on Kafka (CLI)',
     expect(plan.stderr).toBe('');
     expect(plan.code).toBe(0);
     expect(plan.stdout).toContain('would delete (run again with --yes to delete)');
-    const listed = [...plan.stdout.matchAll(/^ {4}(\S+) {2}\d+ record\(s\)$/gm)].map((m) => m[1]).sort();
+    const listed = [...plan.stdout.matchAll(/^ {4}(\S+) {2}\d+ offset\(s\) \(records and transaction markers\)$/gm)]
+      .map((m) => m[1])
+      .sort();
     expect(listed).toEqual(
       [
         `${n.ns}-routes.v1`,
