@@ -140,14 +140,23 @@ export async function findStore(
   const names = topologyName ? [topologyName] : [...known.keys()];
   const all: string[] = [];
   const candidates: { entry: string; topology: Topology }[] = [];
+  /** Versions with the store that `opts.version` left out. */
+  const elsewhere: string[] = [];
   for (const n of names) {
     for (const t of await loadVersions(n, registered)) {
-      if (opts.version !== undefined && t.version !== opts.version) continue;
+      if (opts.version !== undefined && t.version !== opts.version) {
+        if (t.stores.has(store)) elsewhere.push(`${n} v${t.version}`);
+        continue;
+      }
       if (t.stores.has(store)) candidates.push({ entry: n, topology: t });
       all.push(...[...t.stores.keys()].map((s) => `${s} (${t.name} v${t.version})`));
     }
   }
   if (candidates.length === 1) return { topology: candidates[0].topology };
+  if (candidates.length === 0 && elsewhere.length > 0)
+    throw new ConfigError(
+      `State store "${store}" is in no version ${opts.version} of a topology's code; it is in ${elsewhere.join(', ')}. Pick one of those with --version.`,
+    );
   if (candidates.length === 0)
     throw new ConfigError(`Unknown state store "${store}". Known stores: ${all.join(', ') || '(none)'}.`);
   const entries = new Set(candidates.map((c) => c.entry));

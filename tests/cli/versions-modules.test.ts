@@ -82,5 +82,9 @@ describe('topology modules with several versions', () => {
     expect((await findStore('counts', 'n', reg)).topology.name).toBe('n');
     expect((await findStore('counts', 'm', reg, { liveVersion: () => 2 })).topology.version).toBe(2);
     await expect(findStore('nope', 'm', reg)).rejects.toThrow('Unknown state store "nope"');
+    // a version no topology defines names the versions that have the store
+    await expect(findStore('counts', undefined, reg, { version: 9 })).rejects.toThrow(
+      'State store "counts" is in no version 9 of a topology\'s code; it is in m v1, m v2, n v1. Pick one of those with --version.',
+    );
   });
 });
