@@ -7,7 +7,7 @@
 
 import { EddyError } from '../errors.js';
 import type { Log, TopicPartitionOffset } from '../log/contract.js';
-import type { RunKind } from '../runs/record.js';
+import type { ListedRun, RunKind } from '../runs/record.js';
 import type { Topology } from '../topology/graph.js';
 import { checkResettable, resetVersion, type VersionRecord } from './registry.js';
 import { type DeletionPlan, deletePlanned, describeRuns, openRunsOf, planVersionDeletion } from './retire.js';
@@ -55,7 +55,7 @@ export async function truncatedInputs(
  * each own every task, and their transactional producers would fence each other in turn (KIP-98 zombie fencing).
  */
 export class VersionRunningError extends EddyError {
-  constructor(topology: string, version: number, kind: RunKind, runs: Parameters<typeof describeRuns>[0]) {
+  constructor(topology: string, version: number, kind: RunKind, runs: readonly ListedRun[]) {
     super(
       'VERSION_RUNNING',
       `${topology} version ${version} is already running: ${describeRuns(runs).join('; ')}. ` +

@@ -10,10 +10,11 @@ import type { Topology } from '../topology/graph.js';
 import { internalSourceTopicsOf } from './version.js';
 
 /**
- * When `err` is a `RecordsDeletedError` (code `RECORDS_DELETED`) on a repartition topic one of `versions` reads, and that version's group has
- * committed the partition at or past the log start the error saw, returns a `TaskMigratedError` (this member is
- * stale; nothing is lost). Otherwise returns `err` unchanged: deleted records nobody committed past stay an error.
- * Reads the group's committed offsets (one call); a failure to read them returns `err` too.
+ * When `err` is a `RecordsDeletedError` (code `RECORDS_DELETED`) on a repartition topic one of `versions` reads, and
+ * that version's group has committed the partition at or past the log start the error saw, returns a
+ * `TaskMigratedError` (this member is stale; nothing is lost). Otherwise returns `err` unchanged: deleted records
+ * nobody committed past stay an error. Reads the group's committed offsets (one call); a failure to read them
+ * returns `err` too.
  */
 export async function explainRecordsDeleted(log: Log, versions: readonly Topology[], err: unknown): Promise<unknown> {
   // by code, not class: a version thread's error crosses to the host as a plain `EddyError` with its details

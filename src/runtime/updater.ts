@@ -3,15 +3,14 @@
  * stores in the background, off the rebalance path. `onAssigned` only hands tasks here and returns, so heartbeats
  * and the other tasks' processing go on while stores restore; a revoked task is dropped between two steps.
  *
- * Order: every new task is opened first (fencing its previous owner and reading its positions, both quick), so the
- * runner can position the shared read; then stores restore round-robin, `stepRecords` changelog records at a time.
+ * Order: every new task is opened first (fencing its previous owner and reading its positions, both quick), so no
+ * previous owner writes on while the long restores run; then stores restore round-robin, `stepRecords` changelog
+ * records at a time.
  */
 import type { Task } from './task.js';
 
 /** Callbacks of the updater, called outside the task's lock. */
 export interface UpdaterHandlers {
-  /** The task is open: its positions are known; its stores may still be restoring. */
-  onOpened?(task: Task): void;
   /** The task's stores are restored: it may process. */
   onRestored(task: Task): void;
   /** Opening or restoring failed (the runner fails: the task's state is unknown). */
@@ -66,13 +65,11 @@ export class StateUpdater {
     let turn = 0;
     while (this.queue.length > 0 && !this.stopped) {
       const task = this.queue.find((t) => t.state === 'created') ?? this.queue[turn++ % this.queue.length];
-      let opened = false;
       let restored = false;
       try {
         await task.lock.run(async () => {
           if (task.state === 'created') {
             await task.open();
-            opened = true;
           } else if (task.state === 'restoring') {
             restored = await task.restoreStep(this.stepRecords);
           } else restored = task.state === 'running';
@@ -83,7 +80,6 @@ export class StateUpdater {
         continue;
       }
       if (!this.queue.includes(task)) continue; // revoked meanwhile
-      if (opened) this.h.onOpened?.(task);
       if (task.state === 'running' || restored) {
         this.remove(task);
         this.h.onRestored(task);

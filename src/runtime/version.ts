@@ -56,11 +56,6 @@ export interface Decoded {
   readonly bad: { raw: LogRecord; reason: string }[];
 }
 
-/**
- * One version of a topology inside a runner: its serdes, global tables, partition counts, counters and tasks
- * (keyed `<subtopology>_<partition>`). Versions share nothing but the runner's consumer: stopping or failing one
- * task of a version never touches another version's tasks, stores, producers or committed positions.
- */
 /** The topics a version's tasks read: its external inputs and its own repartition topics, in sub-topology order. */
 export function sourceTopicsOf(topology: Topology): string[] {
   return [...new Set(topology.subtopologies.flatMap((s) => s.sourceTopics))];
@@ -108,6 +103,11 @@ export async function createVersions(
   for (const v of versions) await v.create();
 }
 
+/**
+ * One version of a topology inside a runner: its serdes, global tables, partition counts, counters and tasks
+ * (keyed `<subtopology>_<partition>`). Versions share nothing but the runner's consumer: stopping or failing one
+ * task of a version never touches another version's tasks, stores, producers or committed positions.
+ */
 export class VersionRuntime {
   readonly stats: RunStats;
   /** The version's fingerprint hash (set by the runner after the registry check), recorded in every store file. */
