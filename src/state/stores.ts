@@ -240,7 +240,58 @@ export class WindowStore<K, V> extends CachedStore<K, V> {
 
   /** Writes the value of one window. */
   put(key: K, windowStartMs: number, value: V): void {
-    this.write(`${keyId(key, this.keySerde)}\u0000${windowStartMs}`, key, windowStartMs, value);
+    this.writeWindow(key, windowStartMs, value);
+  }
+
+  /**
+   * Deletes one window of `key` (visible to `get` and `fetch` at once; the changelog gets a tombstone). Used by
+   * operators whose windows move or merge (session windows) and by retention.
+   */
+  remove(key: K, windowStartMs: number): void {
+    this.writeWindow(key, windowStartMs, null);
+  }
+
+  /** Window starts written since the last commit, per key identity: what `fetch` must overlay on SQLite's rows. */
+  private pendingStarts = new Map<string, Set<number>>();
+
+  private writeWindow(key: K, windowStartMs: number, value: V | null): void {
+    const kid = keyId(key, this.keySerde);
+    this.write(`${kid}\u0000${windowStartMs}`, key, windowStartMs, value);
+    let starts = this.pendingStarts.get(kid);
+    if (starts === undefined) this.pendingStarts.set(kid, (starts = new Set()));
+    starts.add(windowStartMs);
+  }
+
+  /**
+   * The windows of `key` whose start lies in [fromMs, toMs] (both inclusive, as Kafka Streams'
+   * `WindowStore#fetch(key, timeFrom, timeTo)`), committed and pending alike, ordered by start. Removed windows
+   * (pending tombstones) are left out. Costs one indexed SQLite range read plus this key's pending writes.
+   */
+  fetch(key: K, fromMs: number, toMs: number): { windowStartMs: number; value: V }[] {
+    const kid = keyId(key, this.keySerde);
+    const pending = this.pendingStarts.get(kid);
+    const found = new Map<number, V>();
+    for (const r of this.bytes.byKeyAndStart(this.keySerde.serialize(key), fromMs, toMs)) {
+      if (pending?.has(r.windowStartMs)) continue; // a pending write or tombstone overrides the committed row
+      found.set(r.windowStartMs, this.valueSerde.deserialize(r.value));
+    }
+    if (pending !== undefined)
+      for (const start of pending) {
+        if (start < fromMs || start > toMs) continue;
+        const v = this.cache.get(`${kid}\u0000${start}`)?.value;
+        if (v !== null && v !== undefined) found.set(start, v);
+      }
+    return [...found.entries()].sort((a, b) => a[0] - b[0]).map(([windowStartMs, value]) => ({ windowStartMs, value }));
+  }
+
+  override committed(changes: readonly ChangelogEntry[], checkpoint: number): void {
+    super.committed(changes, checkpoint);
+    this.pendingStarts.clear();
+  }
+
+  override rolledBack(): void {
+    super.rolledBack();
+    this.pendingStarts.clear();
   }
 
   /**

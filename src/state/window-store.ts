@@ -35,6 +35,7 @@ export class SqliteWindowStore extends SqliteStoreBase {
   private readonly delStmt: Database.Statement<[Buffer, number]>;
   private readonly rangeStmt: Database.Statement<[number, number], WindowRow>;
   private readonly keyStmt: Database.Statement<[Buffer], WindowRow>;
+  private readonly keyRangeStmt: Database.Statement<[Buffer, number, number], WindowRow>;
   private readonly allStmt: Database.Statement<[], WindowRow>;
   private readonly countStmt: Database.Statement<[], { n: number }>;
 
@@ -56,6 +57,9 @@ export class SqliteWindowStore extends SqliteStoreBase {
       'SELECT key, window_start, value FROM win WHERE window_start >= ? AND window_start < ? ORDER BY window_start, key',
     );
     this.keyStmt = this.db.prepare('SELECT key, window_start, value FROM win WHERE key = ? ORDER BY window_start');
+    this.keyRangeStmt = this.db.prepare(
+      'SELECT key, window_start, value FROM win WHERE key = ? AND window_start >= ? AND window_start <= ? ORDER BY window_start',
+    );
     this.allStmt = this.db.prepare('SELECT key, window_start, value FROM win ORDER BY key, window_start');
     this.countStmt = this.db.prepare('SELECT count(*) AS n FROM win');
   }
@@ -79,6 +83,11 @@ export class SqliteWindowStore extends SqliteStoreBase {
   /** All windows of one key, by start. */
   *byKey(key: Buffer): IterableIterator<WindowEntry> {
     for (const r of this.guardIter(() => this.keyStmt.iterate(key))) yield toEntry(r);
+  }
+
+  /** The windows of one key whose start is in [fromMs, toMs] (both inclusive), by start. */
+  *byKeyAndStart(key: Buffer, fromMs: number, toMs: number): IterableIterator<WindowEntry> {
+    for (const r of this.guardIter(() => this.keyRangeStmt.iterate(key, fromMs, toMs))) yield toEntry(r);
   }
 
   /** All windows ordered by key bytes then start. */

@@ -536,3 +536,47 @@ describe('WindowStore', () => {
     });
   });
 });
+
+describe('WindowStore: fetch(key, from, to) and remove', () => {
+  it('merges committed rows with pending writes and tombstones of the key, both ends inclusive, by start', () => {
+    const s = windowStore();
+    s.put('a', 10, 1);
+    s.put('a', 20, 2);
+    s.put('a', 30, 3);
+    s.put('b', 20, 9);
+    commit(s, 1);
+    s.put('a', 20, 22); // pending overwrite
+    s.remove('a', 30); // pending tombstone
+    s.put('a', 25, 5); // pending new window
+    expect(s.fetch('a', 10, 30)).toEqual([
+      { windowStartMs: 10, value: 1 },
+      { windowStartMs: 20, value: 22 },
+      { windowStartMs: 25, value: 5 },
+    ]);
+    expect(s.fetch('a', 11, 24)).toEqual([{ windowStartMs: 20, value: 22 }]);
+    expect(s.fetch('b', 0, 100)).toEqual([{ windowStartMs: 20, value: 9 }]);
+    expect(s.fetch('c', 0, 100)).toEqual([]);
+    expect(s.get('a', 30)).toBeUndefined();
+  });
+
+  it('sends a tombstone for a removed window, and after the commit the window is gone from SQLite', () => {
+    const s = windowStore();
+    s.put('a', 10, 1);
+    commit(s, 1);
+    s.remove('a', 10);
+    const changes = commit(s, 2);
+    expect(changes).toEqual([{ key: windowChangelogKey(Buffer.from(JSON.stringify('a')), 10), value: null }]);
+    expect(s.fetch('a', 0, 100)).toEqual([]);
+    expect(s.count()).toBe(0);
+  });
+
+  it('forgets pending writes after a rollback', () => {
+    const s = windowStore();
+    s.put('a', 10, 1);
+    commit(s, 1);
+    s.remove('a', 10);
+    s.put('a', 11, 2);
+    s.rolledBack();
+    expect(s.fetch('a', 0, 100)).toEqual([{ windowStartMs: 10, value: 1 }]);
+  });
+});
