@@ -1,0 +1,177 @@
+import type { Processor, Rec } from '../processors/context.js';
+import { globalJoinProcessor } from '../processors/join.js';
+import {
+  branchArmProcessor,
+  filterProcessor,
+  flatMapProcessor,
+  type KeyValue,
+  mapProcessor,
+  mapValuesProcessor,
+  peekProcessor,
+  sinkProcessor,
+  validateProcessor,
+} from '../processors/stateless.js';
+import type { AvroSchema } from '../schema/types.js';
+import type { GlobalTable, OutputTopic, Schemas, TopologyBuilder } from './builder.js';
+import type { NodeKind } from './graph.js';
+import { GroupedStream } from './grouped.js';
+import { checkName, repartitionTopic } from './names.js';
+
+/**
+ * A typed stream of records (Kafka Streams `KStream`, Faust `Stream`). Every operator returns a new stream;
+ * names are optional for stateless operators and required wherever state or an internal topic is created.
+ */
+export class Stream<K, V> {
+  /** @internal */
+  constructor(
+    protected readonly b: TopologyBuilder,
+    /** @internal */ readonly nodeId: number,
+  ) {}
+
+  private next<K2, V2>(
+    kind: NodeKind,
+    name: string | undefined,
+    make: (n: string) => Processor,
+    stores: string[] = [],
+  ): Stream<K2, V2> {
+    const n = name ?? this.b.autoName(kind);
+    return new Stream<K2, V2>(this.b, this.b.addNode(n, kind, [this.nodeId], make(n), stores));
+  }
+
+  /** One record out per record in; the key may change (a later `groupBy`/`groupByKey` decides about repartitioning). */
+  map<K2, V2>(fn: (r: Rec<K, V>) => KeyValue<K2, V2>, name?: string): Stream<K2, V2> {
+    return this.next('map', name, (n) => mapProcessor(n, fn, this.b.policy));
+  }
+
+  /** Transforms values; keeps keys. */
+  mapValues<V2>(fn: (value: V, r: Rec<K, V>) => V2, name?: string): Stream<K, V2> {
+    return this.next('mapValues', name, (n) => mapValuesProcessor(n, fn, this.b.policy));
+  }
+
+  /** Keeps records for which `pred` is true. */
+  filter(pred: (value: V, r: Rec<K, V>) => boolean, name?: string): Stream<K, V> {
+    return this.next('filter', name, (n) => filterProcessor(n, pred, this.b.policy));
+  }
+
+  /** Zero or more records per record. */
+  flatMap<K2, V2>(fn: (r: Rec<K, V>) => Iterable<KeyValue<K2, V2>>, name?: string): Stream<K2, V2> {
+    return this.next('flatMap', name, (n) => flatMapProcessor(n, fn, this.b.policy));
+  }
+
+  /** Calls `fn` for each record; passes records on unchanged. */
+  peek(fn: (r: Rec<K, V>) => void, name?: string): Stream<K, V> {
+    return this.next('peek', name, (n) => peekProcessor(n, fn, this.b.policy));
+  }
+
+  /**
+   * Validates records: `check` returns undefined when a record is valid, or the reason it is not. Invalid records go
+   * to the dead-letter topic `<topology>.v<N>.dlq` with the reason and their source topic/partition/offset.
+   */
+  validate(name: string, check: (value: V, r: Rec<K, V>) => string | undefined): Stream<K, V> {
+    return this.next('validate', name, (n) => validateProcessor(n, check, this.b.policy));
+  }
+
+  /**
+   * Splits the stream: each record goes to the first branch whose predicate matches; `default` (if asked for)
+   * gets the rest. Returns one stream per branch name.
+   */
+  branch<B extends string>(
+    name: string,
+    predicates: Record<B, (value: V, r: Rec<K, V>) => boolean>,
+    opts: { default?: boolean } = {},
+  ): Record<B, Stream<K, V>> & { default?: Stream<K, V> } {
+    const hub = this.next<K, V>('branch', name, () => ({ process: (rs) => rs }));
+    const names = Object.keys(predicates) as B[];
+    const preds = names.map((k) => predicates[k]);
+    const out: Record<string, Stream<K, V>> = {};
+    names.forEach((k, i) => {
+      out[k] = hub.next('branch', `${name}-${k}`, (n) => branchArmProcessor(n, preds, i, this.b.policy));
+    });
+    if (opts.default === true)
+      out.default = hub.next('branch', `${name}-default`, (n) =>
+        branchArmProcessor(n, preds, preds.length, this.b.policy),
+      );
+    return out as Record<B, Stream<K, V>> & { default?: Stream<K, V> };
+  }
+
+  /**
+   * Inner join with a global table: `keyOf` picks the table key, `joiner` combines. Records with no match are
+   * dropped (counted), or dead-lettered with `onMissing: 'dead-letter'`.
+   */
+  join<TK, TV, V2>(
+    table: GlobalTable<TK, TV>,
+    keyOf: (r: Rec<K, V>) => TK,
+    joiner: (value: V, tableValue: TV, r: Rec<K, V>) => V2,
+    opts: { name?: string; onMissing?: 'drop' | 'dead-letter' } = {},
+  ): Stream<K, V2> {
+    return this.next(
+      'join',
+      opts.name,
+      (n) =>
+        globalJoinProcessor<K, V, TK, TV, V2>({
+          name: n,
+          table: table.name,
+          keyOf,
+          joiner: joiner as (v: V, tv: TV | undefined, r: Rec<K, V>) => V2,
+          kind: 'inner',
+          onMissing: opts.onMissing ?? 'drop',
+          policy: this.b.policy,
+        }),
+      [table.name],
+    );
+  }
+
+  /** Left join with a global table: the joiner gets `undefined` when there is no match. */
+  leftJoin<TK, TV, V2>(
+    table: GlobalTable<TK, TV>,
+    keyOf: (r: Rec<K, V>) => TK,
+    joiner: (value: V, tableValue: TV | undefined, r: Rec<K, V>) => V2,
+    opts: { name?: string } = {},
+  ): Stream<K, V2> {
+    return this.next(
+      'join',
+      opts.name,
+      (n) =>
+        globalJoinProcessor<K, V, TK, TV, V2>({
+          name: n,
+          table: table.name,
+          keyOf,
+          joiner,
+          kind: 'left',
+          onMissing: 'drop',
+          policy: this.b.policy,
+        }),
+      [table.name],
+    );
+  }
+
+  /**
+   * Re-keys the stream through the repartition topic `<topology>.v<N>.<name>.repartition`, so that all records of
+   * one new key meet in one task (Kafka Streams `groupBy`). `schemas` types the repartition topic.
+   */
+  groupBy<K2>(name: string, keyOf: (r: Rec<K, V>) => K2, schemas: Schemas): GroupedStream<K2, V> {
+    const topic = repartitionTopic(this.b.name, this.b.version, checkName('groupBy name', name));
+    this.b.addTopic({
+      name: topic,
+      role: 'repartition',
+      keySchema: schemas.key,
+      valueSchema: schemas.value,
+      compacted: false,
+    });
+    const rekeyed = this.map((r) => ({ key: keyOf(r), value: r.value }), `${name}-key`);
+    this.b.addNode(`${name}-sink`, 'sink', [rekeyed.nodeId], sinkProcessor(topic), [], topic);
+    const src = this.b.addNode(`${name}-source`, 'source', [], undefined, [], topic);
+    return new GroupedStream<K2, V>(this.b, src, schemas.key);
+  }
+
+  /** Groups by the current key without repartitioning (the key must already decide the partition). */
+  groupByKey(schemas: { key: AvroSchema }): GroupedStream<K, V> {
+    return new GroupedStream<K, V>(this.b, this.nodeId, schemas.key);
+  }
+
+  /** Writes every record to an output topic (serialized with its schemas, partitioned by key). */
+  to(topic: OutputTopic<K, V>, name?: string): void {
+    const n = name ?? this.b.autoName('sink');
+    this.b.addNode(n, 'sink', [this.nodeId], sinkProcessor(topic.topic), [], topic.topic);
+  }
+}
