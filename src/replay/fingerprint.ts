@@ -61,6 +61,7 @@ export function fingerprintOf(t: Topology, opts: { processingGuarantee?: Fingerp
       children: n.children.map(nameOf).sort(),
       topic: n.topic,
       stores: [...n.stores].sort(),
+      ...(n.params === undefined ? {} : { params: n.params }),
     });
   }
   for (const s of t.stores.values()) {

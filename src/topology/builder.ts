@@ -209,11 +209,12 @@ export class TopologyBuilder {
     processor: Processor | undefined,
     stores: readonly string[],
     topic?: string,
+    params?: GraphNode['params'],
   ): number {
     if (this.built) throw new Error(`topology ${this.name} v${this.version} is built; it cannot change`);
     this.claim(name);
     const id = this.nodes.length;
-    this.nodes.push({ id, name, kind, parents, children: [], processor, stores, topic });
+    this.nodes.push({ id, name, kind, parents, children: [], processor, stores, topic, ...(params && { params }) });
     for (const p of parents) this.nodes[p].children.push(id);
     return id;
   }

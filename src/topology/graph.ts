@@ -31,6 +31,11 @@ export interface GraphNode {
   readonly topic?: string;
   /** Names of the state stores and global tables this node uses. */
   readonly stores: readonly string[];
+  /**
+   * The operator's parameters that change its results (a join window, a session gap, an emit strategy...), as plain
+   * JSON: they enter the version fingerprint (`node:<name>`), so changing one under the same version is refused.
+   */
+  readonly params?: Readonly<Record<string, string | number | boolean | null>>;
 }
 
 /** The role of a topic in a topology; decides how the runtime creates it. */
@@ -112,7 +117,9 @@ export interface Topology {
 
 /**
  * Splits the graph into sub-topologies: connected components, where a repartition topic (a sink whose topic is
- * also read by a source) cuts the graph. Ids follow the order of each component's first node.
+ * also read by a source) cuts the graph, and where nodes that use one state store are joined (as Kafka Streams
+ * groups processors connected to one store: a join's two sides, a table and the stream joined with it). Ids follow
+ * the order of each component's first node.
  */
 export function splitSubtopologies(
   nodes: readonly GraphNode[],
@@ -127,6 +134,13 @@ export function splitSubtopologies(
     return i;
   };
   for (const n of nodes) for (const c of n.children) parent[find(c)] = find(n.id);
+  const storeOwner = new Map<string, number>();
+  for (const n of nodes)
+    for (const s of storesOf(n)) {
+      const first = storeOwner.get(s);
+      if (first === undefined) storeOwner.set(s, n.id);
+      else parent[find(n.id)] = find(first);
+    }
   const groups = new Map<number, number[]>();
   for (const n of nodes) {
     const root = find(n.id);
