@@ -26,6 +26,7 @@ import { readStore } from './inspect.js';
 import { errorCode, type Logger } from './logger.js';
 import { versionsLag, WorkerMetrics } from './metrics.js';
 import { explainRecordsDeleted } from './migrated.js';
+import { QUERY_LIMITS_DEFAULT } from './query-gate.js';
 import type { Readiness } from './runner.js';
 import type { Runner } from './runner-types.js';
 import type { RunStats } from './stats.js';
@@ -50,8 +51,12 @@ export interface WorkerOptions {
     readonly port: number;
     /** Bearer token of every endpoint but /health and /ready (`http.token`). */
     readonly token?: string;
-    /** Time limit of one `GET /sql` statement, ms (`http.sqlTimeoutMs`). */
+    /** Time limit of one `GET /sql` statement, ms (`http.sqlTimeoutMs`), counted from the request's arrival. */
     readonly sqlTimeoutMs?: number;
+    /** Queries (`/sql`, `/stores`) running at once (`http.maxConcurrentQueries`). */
+    readonly maxConcurrentQueries?: number;
+    /** Queries waiting for a slot; beyond, 429 (`http.maxQueuedQueries`). */
+    readonly maxQueuedQueries?: number;
   };
   readonly maxBatchRecords: number;
   /** Default `exactly-once`. */
@@ -220,7 +225,12 @@ export class Worker {
         metricsContentType: this.metrics.contentType,
         store: (name, q) => this.store(name, q),
         token: this.o.http.token,
-        sql: (q, opts) => workerSql(this.o, q, { maxRows: opts.limit, timeoutMs: this.o.http.sqlTimeoutMs }),
+        sql: (q, opts) => workerSql(this.o, q, { maxRows: opts.limit, timeoutMs: opts.timeoutMs }),
+        queryTimeoutMs: this.o.http.sqlTimeoutMs,
+        queryLimits: {
+          maxConcurrent: this.o.http.maxConcurrentQueries ?? QUERY_LIMITS_DEFAULT.maxConcurrent,
+          maxQueued: this.o.http.maxQueuedQueries ?? QUERY_LIMITS_DEFAULT.maxQueued,
+        },
         onError: (err, req) =>
           this.log.error(
             { event: 'error', code: errorCode(err), err, method: req.method, url: req.url },
