@@ -23,7 +23,15 @@ import {
   summarize,
 } from '../tools/dlq.js';
 import { produce } from '../tools/produce.js';
-import { formatOf, INPUT_FORMATS, type InputFormat, parseRows } from '../tools/rows.js';
+import {
+  formatOf,
+  INPUT_FORMATS,
+  type InputFormat,
+  type InputRow,
+  parseParquetRows,
+  parseRows,
+  withNulls,
+} from '../tools/rows.js';
 import { DEFAULT_LAST_RECORDS, parsePartitionOffset, parseTime, type TailStart, tail } from '../tools/tail.js';
 import type { Topology } from '../topology/graph.js';
 import { packageRoot } from '../util/paths.js';
@@ -47,7 +55,7 @@ export function registerDataCommands(program: Command, config: ConfigOf): void {
   program
     .command('produce')
     .description(
-      "append rows (JSON lines, JSON, CSV) to a topic as Avro in the Confluent wire format, partitioned like eddy; every row is checked against the value schema before anything is written; registers the schemas under the topic's subjects, as a producer does",
+      "append rows (JSON lines, JSON, CSV, Parquet) to a topic as Avro in the Confluent wire format, partitioned like eddy; every row is checked against the value schema before anything is written; registers the schemas under the topic's subjects, as a producer does",
     )
     .argument('<topic>', 'topic to append to (created with --partitions and no time retention if missing)')
     .option('--file <file>', 'input file (default: stdin)')
@@ -61,6 +69,8 @@ export function registerDataCommands(program: Command, config: ConfigOf): void {
       "a schema name in ./schemas (or eddy's schemas/), or a path to an .avsc file; registered under <topic>-value (default: the latest version registered there)",
     )
     .option('--partitions <n>', 'partitions of the topic if it is created', positiveInt('--partitions'), 4)
+    .option('--null-values <list>', 'comma-separated texts read as null, e.g. NA,"" ("" is the empty string)')
+    .option('--compacted', "create the topic compacted (a table's topic: latest value per key)")
     .option('--no-progress', 'no progress bar')
     .action(async (topic: string, o, cmd: Command) => cmdProduce(config(cmd).config, topic, o));
 
@@ -142,6 +152,14 @@ async function readInput(file: string | undefined): Promise<{ text: string; sour
   return { text: Buffer.concat(chunks).toString('utf8'), source: 'stdin' };
 }
 
+/**
+ * `--null-values NA,""`: comma-separated texts read as null; `""` (two double quotes) stands for the empty string.
+ */
+export function parseNullValues(spec: string | undefined): string[] {
+  if (spec === undefined) return [];
+  return spec.split(',').map((v) => (v === '""' ? '' : v));
+}
+
 /** `eddy produce`. */
 async function cmdProduce(
   config: EddyConfig,
@@ -154,11 +172,24 @@ async function cmdProduce(
     valueSchema?: string;
     partitions: number;
     progress: boolean;
+    nullValues?: string;
+    compacted?: boolean;
   },
 ): Promise<void> {
   const valueSchema = o.valueSchema === undefined ? undefined : resolveValueSchema(o.valueSchema);
-  const input = await readInput(o.file);
-  const rows = parseRows(input.text, o.format ?? formatOf(o.file), input.source);
+  const format = o.format ?? formatOf(o.file);
+  let rows: InputRow[];
+  let source: string;
+  if (format === 'parquet') {
+    if (o.file === undefined) throw new ConfigError('--format parquet needs --file (Parquet is not read from stdin)');
+    source = o.file;
+    rows = await parseParquetRows(readFileSync(o.file), o.file);
+  } else {
+    const input = await readInput(o.file);
+    source = input.source;
+    rows = parseRows(input.text, format, input.source);
+  }
+  rows = withNulls(rows, parseNullValues(o.nullValues));
   const started = Date.now();
   await withBackend(config, async (b) => {
     const pb =
@@ -175,11 +206,13 @@ async function cmdProduce(
         registry: b.registry,
         topic,
         rows,
-        source: input.source,
+        source,
         keyField: o.keyField,
         timestampField: o.timestampField,
         valueSchema,
         partitions: o.partitions,
+        compacted: o.compacted,
+        onWarning: (m) => process.stderr.write(`eddy: warning: ${m}\n`),
         onProgress: (n) => pb?.update(n),
       });
       pb?.stop();
