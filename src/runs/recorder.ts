@@ -1,7 +1,9 @@
 /**
  * Writing run records (see `./record.ts`) for a `TopologyRunner`: one record per version it runs, written at the
- * start (after setup: the fingerprint is checked and the topics exist), every `RUN_HEARTBEAT_MS`, and at the end with
- * the exit reason. Run-record trouble never stops processing: it is reported through `onWarning`.
+ * start (after setup: the fingerprint is checked and the topics exist), every `RUN_HEARTBEAT_MS`, every
+ * `RUN_PROGRESS_MS` while its counters move (so a killed run's record counts what it did up to a few seconds before
+ * the kill), and at the end with the exit reason. Run-record trouble never stops processing: it is reported through
+ * `onWarning`.
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -19,6 +21,9 @@ import {
   type RunRecord,
   writeRunRecord,
 } from './record.js';
+
+/** While records flow, run records are rewritten this often (ms): what a SIGKILLed run's record is behind by. */
+export const RUN_PROGRESS_MS = 5_000;
 
 /** What a recorder reads of a runner (a `TopologyRunner`, or a worker's current one). */
 export interface RecordedVersions {
@@ -64,6 +69,9 @@ export class RunRecorder {
   private timer?: NodeJS.Timeout;
   private finished = false;
   private writing: Promise<void> = Promise.resolve();
+  /** When the records were last written, and the records in (all versions) they counted. */
+  private lastWriteMs = 0;
+  private lastRecordsIn = -1;
 
   private constructor(
     private readonly log: Log,
@@ -115,7 +123,13 @@ export class RunRecorder {
     } catch (err) {
       warn(`cannot write run records to eddy.meta.runs: ${describeError(err).message}`);
     }
-    rec.timer = setInterval(() => void rec.enqueue(undefined), o.heartbeatMs ?? RUN_HEARTBEAT_MS);
+    const heartbeatMs = o.heartbeatMs ?? RUN_HEARTBEAT_MS;
+    rec.timer = setInterval(
+      () => {
+        if (rec.moved() || Date.now() - rec.lastWriteMs >= heartbeatMs) void rec.enqueue(undefined);
+      },
+      Math.min(heartbeatMs, RUN_PROGRESS_MS),
+    );
     rec.timer.unref();
     return rec;
   }
@@ -171,6 +185,18 @@ export class RunRecorder {
     await this.writing;
   }
 
+  /** Records in, over every version the runner runs now. */
+  private recordsIn(): number {
+    let n = 0;
+    for (const v of this.runner().versions) for (const c of v.stats.recordsIn.values()) n += c;
+    return n;
+  }
+
+  /** Whether the counters moved since the last write. */
+  private moved(): boolean {
+    return this.recordsIn() !== this.lastRecordsIn;
+  }
+
   private enqueue(exit: RunExit | undefined): Promise<void> {
     this.writing = this.writing.then(() =>
       this.write(exit).catch((err) =>
@@ -182,6 +208,8 @@ export class RunRecorder {
 
   private async write(exit: RunExit | undefined): Promise<void> {
     if (this.finished && exit === undefined) return;
+    this.lastWriteMs = Date.now();
+    this.lastRecordsIn = this.recordsIn();
     await this.writeVersions(this.runner().versions, exit);
   }
 
