@@ -11,6 +11,7 @@
  * At the aggregation, records of other keys only move stream time (windowed) or are skipped (key-value): a key's
  * aggregate depends on nothing else.
  */
+
 import { ConfigError, EddyError, UnknownStoreError } from '../errors.js';
 import type { Log, LogRecord } from '../log/contract.js';
 import { partitionFor } from '../log/partitioner.js';
@@ -22,6 +23,7 @@ import { AvroSerde } from '../schema/avro-serde.js';
 import type { SchemaRegistry } from '../schema/types.js';
 import { KeyValueStore, keyId, type Serde, WindowStore } from '../state/stores.js';
 import type { GraphNode, StoreInfo, Topology } from '../topology/graph.js';
+import { outputTopic } from '../topology/names.js';
 import { committedPositions, type DebugContext, openDebugContext } from './context.js';
 import type { InputSlice } from './dry-run.js';
 import { Engine, type EngineTask } from './engine.js';
@@ -197,6 +199,11 @@ export async function traceOutput(
   o: TraceOutputOptions,
 ): Promise<TraceResult & { output: { key: unknown; value: unknown } }> {
   const t = o.topology;
+  // one naming rule across trace, diff and tail: the output's unversioned name (with the version chosen by --version)
+  // or its versioned topic name
+  const versioned = outputTopic(o.output, t.version);
+  if (t.topics.get(o.output)?.role !== 'output' && t.topics.get(versioned)?.role === 'output')
+    return traceOutput({ ...o, output: versioned });
   const info = t.topics.get(o.output);
   if (info === undefined || info.role !== 'output')
     throw new ConfigError(

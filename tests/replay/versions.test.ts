@@ -171,6 +171,17 @@ describe('versions: promote, diff, retire (embedded)', () => {
     expect(r.sample.map((s) => `${s.key}|${s.windowStart}`).sort()).toEqual(differing);
   });
 
+  it("names an output by its unversioned name or by either version's topic name (as trace does)", async () => {
+    const common = { log: env.log, registry: env.registry, stateDir: env.stateDir, a: v1, b: v2, sample: 10 };
+    const bare = await diffVersions({ ...common, what: 'delays-hourly' });
+    expect(bare.kind).toBe('output');
+    for (const what of ['delays-hourly.v1', 'delays-hourly.v2'])
+      expect(await diffVersions({ ...common, what })).toEqual(bare);
+    await expect(diffVersions({ ...common, what: 'delays-hourly.v7' })).rejects.toThrow(
+      /is not a store or output of both/,
+    );
+  });
+
   it('refuses to retire the live version', async () => {
     const err = await retire(env.log, env.registry, {
       topology: 'delays',
