@@ -4,6 +4,7 @@ import { type EddyConfig, type LoadedConfig, renderConfigTable } from '../config
 import { CONFIG_SCHEMA, type SchemaNode } from '../config/schema.js';
 import { ConfigError } from '../errors.js';
 import type { Log } from '../log/contract.js';
+import { recordedNote, recordedView } from '../replay/recorded.js';
 import { liveVersionOf, readVersions } from '../replay/registry.js';
 import { refuseConcurrentRun } from '../replay/replay.js';
 import { recordedRun } from '../runs/recorder.js';
@@ -209,10 +210,13 @@ export async function cmdInspect(
   await withBackend(config, async ({ log, registry, paths }) => {
     // the live version unless --version names one; two topologies or versions with the store: an error listing them
     const snap = await readVersions(log);
-    const { topology } = await findStore(store, o.topology, config.topologies, {
+    const found = await findStore(store, o.topology, config.topologies, {
       version: o.version,
       liveVersion: (n) => liveVersionOf(snap, n),
     });
+    // the store as its version recorded it (window sizes, schemas), whatever today's code says
+    const { topology, changes } = recordedView(found.topology, snap);
+    if (changes.length > 0) process.stderr.write(`eddy: ${recordedNote(found.topology, changes)}\n`);
     const rows = await readStore({
       stateDir: paths.stateDir,
       topology,

@@ -78,6 +78,7 @@ async function cmdSql(config: EddyConfig, query: string, o: SqlFlags): Promise<v
       version: o.version,
       topics: o.topic,
     });
+    for (const n of plan.notes ?? []) process.stderr.write(`eddy: ${n}\n`);
     session = new SqlSession(plan);
     const r = session.query(query, { maxRows: o.limit });
     process.stdout.write(formatRows(r.rows, o.format));

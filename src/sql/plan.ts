@@ -55,6 +55,8 @@ export interface TablePlan {
 
 export interface SqlPlan {
   readonly tables: readonly TablePlan[];
+  /** Lines for the user: versions whose code differs from what their stores were written with (read as recorded). */
+  readonly notes?: readonly string[];
 }
 
 /** The SQLite type of an Avro schema: numbers, text, bytes; records, arrays and maps as JSON text. */

@@ -102,6 +102,34 @@ describe('eddy versions, replay, promote, diff, retire (embedded, CLI)', () => {
     expect(eddy(['topics', '--format', 'jsonl']).stdout).toBe(before);
   });
 
+  it('inspect and sql read a changed window as recorded, and say that the code differs', () => {
+    const env = { DELAYS_WINDOW_MS: '172800000' }; // 2 days in the code; the stores hold 1-hour windows
+    const r = eddy(['inspect', 'by_airport_hour', '--version', '1', '--format', 'jsonl'], env);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('note: the code of delays v1 differs from what its stores were written with');
+    expect(r.stderr).toContain('window size of by_airport_hour changed 3600000 ms → 172800000 ms');
+    const rows = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { window_start: string; window_end: string });
+    expect(rows.length).toBeGreaterThan(10);
+    for (const w of rows) expect(Date.parse(w.window_end) - Date.parse(w.window_start)).toBe(3_600_000);
+    const plain = eddy(['inspect', 'by_airport_hour', '--version', '1', '--format', 'jsonl']);
+    expect(plain.stderr).toBe('');
+    expect(plain.stdout).toBe(r.stdout);
+    const q = 'select window_start, window_end from by_airport_hour_v1';
+    const sql = eddy(['sql', q, '--version', '1', '--format', 'jsonl'], env);
+    expect(sql.code, sql.stderr).toBe(0);
+    expect(sql.stderr).toContain('window size of by_airport_hour changed 3600000 ms → 172800000 ms');
+    const got = sql.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { window_start: string | number; window_end: string | number });
+    expect(got.length).toBe(rows.length);
+    const ms = (v: string | number) => (typeof v === 'number' ? v : Date.parse(v));
+    for (const w of got) expect(ms(w.window_end) - ms(w.window_start)).toBe(3_600_000);
+  });
+
   it('refuses to promote a version that never ran, then replays v2, promotes it and names who follows v1', () => {
     const never = eddy(['promote', 'delays', '2']);
     expect(never.code).toBe(1);
