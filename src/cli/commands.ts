@@ -382,6 +382,8 @@ export async function cmdWorker(loaded: LoadedConfig, name: string, o: { version
         }
       : undefined,
     close: () => backend.close(),
+    // started by npm (npx, npm exec, npm start): npm exits on SIGTERM without passing it on, so follow the parent
+    followParent: process.env.npm_command !== undefined,
   });
 }
 

@@ -258,7 +258,10 @@ export class WindowStore<K, V> extends CachedStore<K, V> {
     const kid = keyId(key, this.keySerde);
     this.write(`${kid}\u0000${windowStartMs}`, key, windowStartMs, value);
     let starts = this.pendingStarts.get(kid);
-    if (starts === undefined) this.pendingStarts.set(kid, (starts = new Set()));
+    if (starts === undefined) {
+      starts = new Set();
+      this.pendingStarts.set(kid, starts);
+    }
     starts.add(windowStartMs);
   }
 
