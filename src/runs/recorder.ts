@@ -88,7 +88,14 @@ export class RunRecorder {
   static async start(
     log: Log,
     runner: () => RecordedVersions,
-    o: { kind: RunKind; onWarning?: (message: string) => void; heartbeatMs?: number; nowMs?: number },
+    o: {
+      kind: RunKind;
+      onWarning?: (message: string) => void;
+      heartbeatMs?: number;
+      /** How often to rewrite while the counters move, ms (default `RUN_PROGRESS_MS`). */
+      progressMs?: number;
+      nowMs?: number;
+    },
   ): Promise<RunRecorder> {
     const warn = o.onWarning ?? ((m: string) => process.stderr.write(`eddy: warning: ${m}\n`));
     const startMs = o.nowMs ?? Date.now();
@@ -128,7 +135,7 @@ export class RunRecorder {
       () => {
         if (rec.moved() || Date.now() - rec.lastWriteMs >= heartbeatMs) void rec.enqueue(undefined);
       },
-      Math.min(heartbeatMs, RUN_PROGRESS_MS),
+      Math.min(heartbeatMs, o.progressMs ?? RUN_PROGRESS_MS),
     );
     rec.timer.unref();
     return rec;
