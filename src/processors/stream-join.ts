@@ -95,14 +95,17 @@ export function streamJoinProcessor(o: StreamJoinSideOptions): Processor {
   // put back on an abort; restored as the max over committed metadata, i.e. the lowest bound: always safe). Unset
   // (NO_STREAM_TIME) means the store is empty, since every write lowers it in the same batch.
   const hintName = `${o.join}#unmatched-min`;
-  const joined = (l: unknown, r: unknown, key: unknown) => (o.side === 'left' ? o.joiner(l, r, key) : o.joiner(r, l, key));
+  const joined = (l: unknown, r: unknown, key: unknown) =>
+    o.side === 'left' ? o.joiner(l, r, key) : o.joiner(r, l, key);
 
   return {
     process(records, ctx) {
       const mine = ctx.windowStore<unknown, unknown[]>(thisStoreName);
       const other = ctx.windowStore<unknown, unknown[]>(otherStoreName);
       const unmatched =
-        o.unmatchedStore === undefined ? undefined : ctx.windowStore<unknown, Unmatched<unknown, unknown>>(o.unmatchedStore);
+        o.unmatchedStore === undefined
+          ? undefined
+          : ctx.windowStore<unknown, Unmatched<unknown, unknown>>(o.unmatchedStore);
       const before = ctx.streamTime(o.join);
       let now = before;
       const out: Flowing[] = [];

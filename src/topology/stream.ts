@@ -161,7 +161,8 @@ export class Stream<K, V> {
     opts?: { name?: string },
   ): Stream<K, V2>;
   leftJoin(other: unknown, a: unknown, b?: unknown, c?: unknown): unknown {
-    if (other instanceof Stream) return buildStreamJoin(this.b, this, other, a as never, b as StreamJoinOptions, 'left');
+    if (other instanceof Stream)
+      return buildStreamJoin(this.b, this, other, a as never, b as StreamJoinOptions, 'left');
     return this.globalLeftJoin(other as GlobalTable<unknown, unknown>, a as never, b as never, c as never);
   }
 
