@@ -112,42 +112,51 @@ export function streamJoinProcessor(o: StreamJoinSideOptions): Processor {
       const minOf = () => -ctx.streamTime(hintName);
       const setMin = (ms: number) => ctx.setStreamTime(hintName, -ms);
 
+      // Unmatched entries that may close during this batch (timestamp below `horizon`), one queue per side, ordered
+      // by timestamp then key bytes: loaded once per batch (when the bound says there may be any), extended by the
+      // batch's own unmatched records. A queue item may be stale (its partner came): the store is read when it closes.
+      const closeBy = { left: afterMs + graceMs, right: beforeMs + graceMs };
+      let maxNow = before;
+      for (const r of records) if (r.timestamp > maxNow) maxNow = r.timestamp;
+      const horizon = maxNow - Math.min(closeBy.left, closeBy.right);
+      const queues: Record<'left' | 'right', QueueItem[]> = { left: [], right: [] };
+      const heads = { left: 0, right: 0 };
+      const loaded = unmatched !== undefined && minOf() < horizon;
+      if (loaded)
+        for (const e of unmatched.startingIn(Number.MIN_SAFE_INTEGER, horizon))
+          for (const side of ['left', 'right'] as const)
+            if (e.value[side].length > 0)
+              queues[side].push({ ts: e.windowStartMs, key: e.key, keyBytes: unmatched.keyBytes(e.key) });
+
       const emitClosed = (trigger: Flowing) => {
         if (unmatched === undefined) return;
-        const closeBy = (side: 'left' | 'right') => (side === 'left' ? afterMs : beforeMs) + graceMs;
-        if (minOf() + Math.min(closeBy('left'), closeBy('right')) >= now) return;
-        // Entries at or after `dueBefore` are still open on both sides; the new bound is the lowest entry left.
-        const dueBefore = now - Math.min(closeBy('left'), closeBy('right'));
-        const due = unmatched.startingIn(Number.MIN_SAFE_INTEGER, dueBefore);
-        let lowest = dueBefore;
-        for (let i = 0; i < due.length; ) {
-          let j = i;
-          while (j < due.length && due[j].windowStartMs === due[i].windowStartMs) j++;
-          const ts = due[i].windowStartMs;
-          for (const side of ['right', 'left'] as const) {
-            if (ts + closeBy(side) >= now) continue;
-            for (let k = i; k < j; k++) {
-              const e = due[k];
-              for (const v of e.value[side]) {
-                const res = guarded(ctx, o.name, trigger, o.policy, () =>
-                  side === 'left' ? o.joiner(v, null, e.key) : o.joiner(null, v, e.key),
-                );
-                if (res !== FAILED) out.push(derive(trigger, e.key, res, ts));
-              }
-              e.value = { ...e.value, [side]: [] };
-            }
-          }
-          for (let k = i; k < j; k++) {
-            const e = due[k];
-            if (e.value.left.length === 0 && e.value.right.length === 0) unmatched.remove(e.key, ts);
-            else {
-              unmatched.put(e.key, ts, e.value);
-              lowest = Math.min(lowest, ts);
-            }
-          }
-          i = j;
+        const due: (QueueItem & { side: 'left' | 'right' })[] = [];
+        for (const side of ['right', 'left'] as const) {
+          const q = queues[side];
+          while (heads[side] < q.length && q[heads[side]].ts + closeBy[side] < now)
+            due.push({ ...q[heads[side]++], side });
         }
-        setMin(lowest);
+        if (due.length === 0) return;
+        // Kafka Streams' outer store order: timestamp, then right before left, then key bytes.
+        due.sort(
+          (a, b) =>
+            a.ts - b.ts ||
+            (a.side === b.side ? 0 : a.side === 'right' ? -1 : 1) ||
+            Buffer.compare(a.keyBytes, b.keyBytes),
+        );
+        for (const d of due) {
+          const u = unmatched.get(d.key, d.ts);
+          if (u === undefined || u[d.side].length === 0) continue;
+          for (const v of u[d.side]) {
+            const res = guarded(ctx, o.name, trigger, o.policy, () =>
+              d.side === 'left' ? o.joiner(v, null, d.key) : o.joiner(null, v, d.key),
+            );
+            if (res !== FAILED) out.push(derive(trigger, d.key, res, d.ts));
+          }
+          const rest = { ...u, [d.side]: [] };
+          if (rest.left.length === 0 && rest.right.length === 0) unmatched.remove(d.key, d.ts);
+          else unmatched.put(d.key, d.ts, rest);
+        }
       };
 
       for (const r of records) {
@@ -198,11 +207,19 @@ export function streamJoinProcessor(o: StreamJoinSideOptions): Processor {
             const u = unmatched.get(r.key, t) ?? { left: [], right: [] };
             unmatched.put(r.key, t, { ...u, [o.side]: [...u[o.side], r.value] });
             setMin(Math.min(minOf(), t));
+            if (t < horizon) insertSorted(queues[o.side], { ts: t, key: r.key, keyBytes: unmatched.keyBytes(r.key) });
           }
         }
         mine.put(r.key, t, [...(mine.get(r.key, t) ?? []), r.value]);
       }
 
+      // The new lower bound of the unmatched store: what was not loaded lies at or after `horizon`.
+      if (loaded) {
+        let lowest = horizon;
+        for (const side of ['left', 'right'] as const)
+          if (heads[side] < queues[side].length) lowest = Math.min(lowest, queues[side][heads[side]].ts);
+        setMin(lowest);
+      }
       // Retention, after what closed was emitted: drop buffered records at or before now − retention.
       if (now !== before) {
         const from = before === NO_STREAM_TIME ? Number.MIN_SAFE_INTEGER : before - retentionMs + 1;
@@ -212,4 +229,22 @@ export function streamJoinProcessor(o: StreamJoinSideOptions): Processor {
       return out;
     },
   };
+}
+
+/** An unmatched store entry waiting for its side's window to close. */
+interface QueueItem {
+  readonly ts: number;
+  readonly key: unknown;
+  readonly keyBytes: Buffer;
+}
+
+/** Inserts `item` into `q`, ordered by timestamp then key bytes (new items mostly go last). */
+function insertSorted(q: QueueItem[], item: QueueItem): void {
+  let i = q.length;
+  while (
+    i > 0 &&
+    (q[i - 1].ts > item.ts || (q[i - 1].ts === item.ts && Buffer.compare(q[i - 1].keyBytes, item.keyBytes) > 0))
+  )
+    i--;
+  q.splice(i, 0, item);
 }
