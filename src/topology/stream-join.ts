@@ -33,6 +33,21 @@ function keySchemaOf(b: TopologyBuilder, nodeId: number, join: string): AvroSche
   return schema;
 }
 
+/** The topics read by the source nodes upstream of `nodeId`. */
+function upstreamTopics(b: TopologyBuilder, nodeId: number): Set<string> {
+  const out = new Set<string>();
+  const stack = [nodeId];
+  const seen = new Set<number>();
+  while (stack.length > 0) {
+    const n = b.nodes[stack.pop()!];
+    if (seen.has(n.id)) continue;
+    seen.add(n.id);
+    if (n.kind === 'source') out.add(n.topic!);
+    stack.push(...n.parents);
+  }
+  return out;
+}
+
 /** An Avro name part from a user name (`orders-payments` -> `orders_payments`). */
 function avroName(name: string): string {
   return name.replace(/[^A-Za-z0-9_]/g, '_').replace(/^([0-9])/, '_$1');
@@ -65,7 +80,8 @@ function qualified(s: AvroSchema): string {
  * input with its side's processor (both use both buffers, so they fall in one sub-topology: the inputs must be
  * co-partitioned), feeding the pass-through node `<name>`, the result stream. The join window and kind enter the
  * fingerprint as the side nodes' params.
- * @throws RangeError on a bad name or window, a name already used, or an unknown key schema.
+ * @throws RangeError on a bad name or window, a name already used, an unknown key schema, or two sides that read one
+ *   topic (a self-join: not supported, see the README's differences from Kafka Streams).
  */
 export function buildStreamJoin<K, VL, VR, VO>(
   b: TopologyBuilder,
@@ -81,6 +97,11 @@ export function buildStreamJoin<K, VL, VR, VO>(
       `stream join "${name}": options need window (joinWindows(...)) and values: { left, right } (the value schemas)`,
     );
   const w = opts.window;
+  const shared = [...upstreamTopics(b, left.nodeId)].filter((x) => upstreamTopics(b, right.nodeId).has(x));
+  if (shared.length > 0)
+    throw new RangeError(
+      `stream join "${name}": both sides read topic ${shared.join(', ')} (a self-join, or two branches of one stream). eddy runs each side over a whole batch, so such a join's results would depend on the batch size; it is not supported: join streams of different topics`,
+    );
   const key = opts.key ?? keySchemaOf(b, left.nodeId, name);
   const leftStore = `${name}-left-store`;
   const rightStore = `${name}-right-store`;

@@ -94,6 +94,23 @@ describe('stream-stream join topology', () => {
     );
   });
 
+  it('refuses a self-join (both sides from one topic): its results would depend on the batch size', () => {
+    const t = topology({ name: 'self', version: 1 });
+    const a = t.source<string, string>('a', { key: 'string', value: 'string' });
+    const o = { name: 'aa', window: joinWindows.of(10), values: { left: 'string', right: 'string' } };
+    const message = 'stream join "aa": both sides read topic a (a self-join, or two branches of one stream)';
+    expect(() => a.join(a, (l, r) => l + r, o)).toThrow(message);
+    expect(() =>
+      a
+        .filter(() => true, 'f')
+        .join(
+          a.mapValues((v) => v, 'm'),
+          (l, r) => l + r,
+          o,
+        ),
+    ).toThrow(message);
+  });
+
   it('types: inner gets both values; left may miss the right one; outer may miss either', () => {
     const t = topology({ name: 'types', version: 1 });
     const orders = t.source<string, Order>('orders', { key: 'string', value: ORDER });
@@ -131,6 +148,6 @@ describe('stream-stream join topology', () => {
     expectTypeOf(outer).toEqualTypeOf<Stream<string, { id: string | undefined; amount: number | undefined }>>();
     const other = t.source<number, Payment>('numbered', { key: 'int', value: PAYMENT });
     // @ts-expect-error the two streams must have the same key type
-    orders.join(other, (l: Order, r: Payment) => r.amount, o('bad'));
+    orders.join(other, (_l: Order, r: Payment) => r.amount, o('bad'));
   });
 });
