@@ -2,8 +2,10 @@
  * A stream–stream join through the runtime on the embedded log: two co-partitioned input topics (3 partitions each)
  * meet in one sub-topology whose tasks read both (routes per source topic); the results equal the test driver's.
  * Inputs are chosen so that the order in which a task reads its two topics cannot change the results: phase 1 lies
- * within one join window (every pair joins, nothing closes), phase 2 closes everything left unmatched.
+ * within one join window (every pair joins, nothing closes), phase 2 closes everything left unmatched, in a second run
+ * that restores the join's stores from their changelogs.
  */
+import { rmSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { partitionFor } from '../../src/log/partitioner.js';
 import { joinWindows } from '../../src/processors/stream-join.js';
@@ -110,6 +112,9 @@ describe('stream-stream join on the embedded log (two co-partitioned inputs)', (
       new TopologyRunner(t, { log: env.log, registry: env.registry, stateDir: env.stateDir, untilIdle: true }).run();
     await produce(phase1);
     await run();
+    // The second run restores the buffers and the unmatched records from their changelogs (local state deleted), and
+    // stream time from the committed offsets.
+    rmSync(env.stateDir, { recursive: true, force: true });
     await produce(phase2);
     await run();
 
