@@ -180,8 +180,10 @@ export function streamJoinProcessor(o: StreamJoinSideOptions): Processor {
           continue;
         }
         if (t === now) emitClosed(r);
-        const from = Math.max(0, t - lookBackMs, now - retentionMs + 1);
-        const to = Math.max(0, t + lookAheadMs);
+        // Kafka Streams clips both bounds at 0 (Kafka timestamps are never negative); eddy's may be, so no clip. Partners
+        // at or before stream time − retention are left out whether or not retention has removed them yet.
+        const from = Math.max(t - lookBackMs, now - retentionMs + 1);
+        const to = t + lookAheadMs;
         const partners = from > to ? [] : other.fetch(r.key, from, to);
         let matched = false;
         for (const p of partners) {

@@ -71,6 +71,12 @@ describe('stream-stream join processor', () => {
     ]);
   });
 
+  it('joins records with negative timestamps too (Kafka Streams clips its fetch bounds at 0)', () => {
+    const j = join('inner', joinWindows.of(10));
+    expect(j.left(['k', 'a', -15])).toEqual([]);
+    expect(j.right(['k', 'r', -6])).toEqual(['k:a+r@-6']);
+  });
+
   it('joins only equal keys, and every record at one timestamp (duplicates kept in arrival order)', () => {
     const j = join('inner', joinWindows.of(0, 10));
     expect(j.left(['k', 'a', 10], ['k', 'b', 10], ['x', 'c', 10])).toEqual([]);
