@@ -164,3 +164,54 @@ describe('stream-stream join semantics (Kafka Streams 3.9 DSL guide table, 10 s 
     expect(big).toEqual(one);
   });
 });
+
+describe('stream-stream join against a brute-force oracle (records in timestamp order)', () => {
+  it('inner pairs are every pair within [t - before, t + after]; outer nulls are exactly the records with no partner', async () => {
+    const window = joinWindows({ beforeMs: 3 * S, afterMs: 5 * S, graceMs: S });
+    const rows: { topic: 'left' | 'right'; key: string; value: string; timestampMs: number }[] = [];
+    let seed = 7;
+    const rand = (n: number) => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+      return Math.floor(seed / 65_536) % n;
+    };
+    let ts = 0;
+    for (let i = 0; i < 300; i++) {
+      ts += rand(3) * 1_000; // in order, with duplicate timestamps
+      const topic = rand(2) === 0 ? 'left' : 'right';
+      rows.push({ topic, key: `k${rand(4)}`, value: `${topic[0]}${i}`, timestampMs: ts });
+    }
+    const closer = { topic: 'left' as const, key: 'k0', value: 'closer', timestampMs: ts + 100 * S };
+    const expected = new Set<string>();
+    const partnered = new Set<string>();
+    for (const l of rows.filter((r) => r.topic === 'left'))
+      for (const r of rows.filter((x) => x.topic === 'right' && x.key === l.key)) {
+        const d = r.timestampMs - l.timestampMs;
+        if (d < -window.beforeMs || d > window.afterMs) continue;
+        expected.add(`${l.key} [${l.value}, ${r.value}]@${Math.max(l.timestampMs, r.timestampMs)}`);
+        partnered.add(l.value).add(r.value);
+      }
+    expect(expected.size).toBeGreaterThan(50);
+    const unmatched = rows
+      .filter((r) => !partnered.has(r.value))
+      .map((r) =>
+        r.topic === 'left'
+          ? `${r.key} [${r.value}, null]@${r.timestampMs}`
+          : `${r.key} [null, ${r.value}]@${r.timestampMs}`,
+      );
+    expect(unmatched.length).toBeGreaterThan(5);
+    for (const max of [1, 1000]) {
+      const d = await TopologyTestDriver.create(build('outer', window), { maxBatchRecords: max });
+      try {
+        // One pipe call per record: the task reads the inputs in exactly this order, whatever the batch size.
+        for (const r of [...rows, closer]) await d.pipeInputs([r]);
+        const got = d.readOutput<string, string>('joined.v1').map((o) => `${o.key} ${o.value}@${o.timestamp}`);
+        expect(new Set(got).size).toBe(got.length); // no result twice
+        expect(got.filter((g) => !g.includes('null')).sort()).toEqual([...expected].sort());
+        expect(got.filter((g) => g.includes('null')).sort()).toEqual(unmatched.sort());
+        expect(d.readDeadLetters()).toEqual([]);
+      } finally {
+        await d.close();
+      }
+    }
+  });
+});
