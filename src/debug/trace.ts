@@ -262,7 +262,12 @@ async function decodeValue(o: TraceOutputOptions, bytes: Buffer | null): Promise
 
 /** The window start for `--window`: the tumbling window containing `ms`, or for hopping windows `ms` itself. */
 function windowStart(info: StoreInfo, ms: number | undefined): number {
-  const spec = info.window!;
+  const spec = info.window;
+  if (spec === undefined)
+    throw new EddyError(
+      'NOT_TRACEABLE',
+      `store "${info.name}" is a stream-stream join buffer (records by key and timestamp), not windows of an aggregation: eddy trace follows aggregation stores; read it with eddy inspect`,
+    );
   if (ms === undefined)
     throw new ConfigError(`store "${info.name}" is a window store: name the window with --window <ISO time>`);
   const starts = windowsFor(spec, ms).map((w) => w.startMs);
