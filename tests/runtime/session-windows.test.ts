@@ -7,6 +7,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { readStore } from '../../src/runtime/inspect.js';
 import { TopologyRunner } from '../../src/runtime/runner.js';
 import { AvroSerde } from '../../src/schema/avro-serde.js';
+import { storesPlan } from '../../src/sql/plan.js';
+import { SqlSession } from '../../src/sql/session.js';
 import { TopologyTestDriver } from '../../src/testing/driver.js';
 import type { Topology } from '../../src/topology/graph.js';
 import { tempBackend } from '../helpers/backend.js';
@@ -156,7 +158,12 @@ async function runOnLog(t: Topology, maxBatchRecords: number) {
       store: t.stores.get('user_sessions')!,
       registry: env.registry,
     });
-    return { outputs, rows };
+    // eddy sql over the same files: window_end from the value too
+    const plan = { tables: await storesPlan(env.registry, env.stateDir, [{ topology: t, main: true }]) };
+    const sql = new SqlSession(plan).query(
+      'SELECT user, window_start, window_end, endMs, aggregate FROM user_sessions ORDER BY user, window_start',
+    ).rows;
+    return { outputs, rows, sql };
   } finally {
     await env.destroy();
   }
@@ -189,6 +196,16 @@ describe('session and sliding windows on the embedded log', () => {
       new Date(T0 + 100 * MINUTE).toISOString(),
       new Date(T0 + 100 * MINUTE).toISOString(),
     ]);
+    expect(one.sql).toEqual(
+      one.rows.map((r) => ({
+        user: r.user,
+        window_start: r.window_start,
+        window_end: r.window_end,
+        endMs: r.endMs,
+        aggregate: r.aggregate,
+      })),
+    );
+    for (const r of one.sql) expect(r.window_end).toBe(new Date(r.endMs as number).toISOString());
   });
 });
 
