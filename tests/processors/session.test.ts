@@ -54,6 +54,38 @@ describe('session window aggregation', () => {
   });
   afterEach(() => ctx.close());
 
+  it("Kafka Streams' SessionWindows example: gap 5, A@10, A@12, A@20 are two sessions; A@16 merges them into [10, 20]", () => {
+    const p = listSessions(5, 100, 'update');
+    const o = out(
+      runBatches(
+        p,
+        ctx,
+        recs([
+          ['A', 1, 10],
+          ['A', 2, 12],
+          ['A', 3, 20],
+        ]),
+        1,
+      ),
+    );
+    expect(o.filter((x) => x.agg !== null).map((x) => [x.start, x.end])).toEqual([
+      [10, 10],
+      [10, 12],
+      [20, 20],
+    ]);
+    expect(
+      ctx
+        .windowStore('sess')
+        .fetch('A', 0, 100)
+        .map((s) => [s.windowStartMs, s.value.endMs]),
+    ).toEqual([
+      [10, 12],
+      [20, 20],
+    ]);
+    const merged = out(runBatches(p, ctx, recs([['A', 4, 16]], 3), 1));
+    expect(merged.at(-1)).toEqual({ key: 'A', start: 10, end: 20, agg: [1, 2, 3, 4], ts: 20, offset: 3 });
+  });
+
   it('a record bridging two sessions merges them; updates retract the merged sessions with tombstones', () => {
     const p = listSessions(10, 100, 'update');
     const o = out(
