@@ -29,16 +29,18 @@ export const MINUTE = 60_000;
 
 /** Session counts to `sessions.v1` and sliding counts to `sliding.v1`; `gapMs`, `graceMs`, `emit`, `timeDifferenceMs` vary. */
 export function activityTopology(
-  opts: { gapMs?: number; graceMs?: number; emit?: EmitStrategy; timeDifferenceMs?: number } = {},
+  opts: { gapMs?: number; graceMs?: number; emit?: EmitStrategy; timeDifferenceMs?: number; ns?: string } = {},
 ): Topology {
-  const t = topology({ name: 'activity', version: 1 });
+  // ns: a prefix for the topology, source and output names (tests on the shared broker)
+  const ns = opts.ns === undefined ? '' : `${opts.ns}-`;
+  const t = topology({ name: `${ns}activity`, version: 1 });
   const emit = opts.emit ?? 'final';
-  const sessionsOut = t.output<string, SessionRow | null>('sessions', {
+  const sessionsOut = t.output<string, SessionRow | null>(`${ns}sessions`, {
     key: 'string',
     value: emit === 'update' ? ['null', SESSION_ROW] : SESSION_ROW,
   });
-  const slidingOut = t.output<string, SessionRow>('sliding', { key: 'string', value: SESSION_ROW });
-  const grouped = t.source<string, Activity>('activity', { key: 'string', value: ACTIVITY }).groupByKey({
+  const slidingOut = t.output<string, SessionRow>(`${ns}sliding`, { key: 'string', value: SESSION_ROW });
+  const grouped = t.source<string, Activity>(`${ns}activity`, { key: 'string', value: ACTIVITY }).groupByKey({
     key: 'string',
   });
   grouped
