@@ -4,6 +4,7 @@
  * version fingerprint naming a changed gap, grace, emit strategy or time difference.
  */
 import { describe, expect, expectTypeOf, it } from 'vitest';
+import { traceStore } from '../../src/debug/trace.js';
 import {
   describeText,
   type SessionWindowedStream,
@@ -102,5 +103,13 @@ describe('session and sliding windows in the DSL', () => {
     const sliding = fingerprintOf(activityTopology({ timeDifferenceMs: 20 * MINUTE }), {});
     expect(fingerprintChanges(base, sliding).join('\n')).toContain('user_sliding');
     expect(fingerprintOf(activityTopology(), {}).hash).toBe(base.hash);
+  });
+
+  it('eddy trace refuses a session or sliding store with a clear error (it follows fixed windows only)', async () => {
+    const t = activityTopology();
+    const o = { topology: t, store: 'user_sessions', key: 'u1' } as unknown as Parameters<typeof traceStore>[0];
+    await expect(traceStore(o)).rejects.toThrow(
+      'store "user_sessions" holds session windows, which eddy trace does not follow yet',
+    );
   });
 });
