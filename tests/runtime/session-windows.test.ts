@@ -3,6 +3,7 @@
  * back with session ends), through the runtime on the embedded log at batch sizes 1 and 1000 (the same bytes out as
  * the driver's), and retention (a 10× longer input leaves about as many store rows).
  */
+import { rmSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readStore } from '../../src/runtime/inspect.js';
 import { TopologyRunner } from '../../src/runtime/runner.js';
@@ -121,30 +122,40 @@ describe('session windows through the TopologyTestDriver', () => {
   });
 });
 
-async function runOnLog(t: Topology, maxBatchRecords: number) {
+/**
+ * Runs `t` over the input on a fresh embedded log. With `restartAfter`, the input arrives in two parts with a run
+ * after each; `wipeState` deletes the state directory between them, so the second run restores the stores (and the
+ * stream times) from the log.
+ */
+async function runOnLog(t: Topology, maxBatchRecords: number, o: { restartAfter?: number; wipeState?: boolean } = {}) {
   const env = tempBackend('eddy-sessions-');
   try {
     await env.log.createTopics([{ name: 'activity', partitions: 1 }]);
     const key = await AvroSerde.create<string>(env.registry, 'activity-key', 'string');
     const value = await AvroSerde.create<Activity>(env.registry, 'activity-value', ACTIVITY);
-    const producer = env.log.producer();
-    await producer.send(
-      input.map((r) => ({
-        topic: 'activity',
-        partition: 0,
-        key: key.serialize(r.key),
-        value: value.serialize(r.value),
-        timestamp: r.timestampMs,
-      })),
-    );
-    await producer.close();
-    await new TopologyRunner(t, {
-      log: env.log,
-      registry: env.registry,
-      stateDir: env.stateDir,
-      untilIdle: true,
-      maxBatchRecords,
-    }).run();
+    const parts =
+      o.restartAfter === undefined ? [input] : [input.slice(0, o.restartAfter), input.slice(o.restartAfter)];
+    for (const [i, part] of parts.entries()) {
+      if (i > 0 && o.wipeState) rmSync(env.stateDir, { recursive: true, force: true });
+      const producer = env.log.producer();
+      await producer.send(
+        part.map((r) => ({
+          topic: 'activity',
+          partition: 0,
+          key: key.serialize(r.key),
+          value: value.serialize(r.value),
+          timestamp: r.timestampMs,
+        })),
+      );
+      await producer.close();
+      await new TopologyRunner(t, {
+        log: env.log,
+        registry: env.registry,
+        stateDir: env.stateDir,
+        untilIdle: true,
+        maxBatchRecords,
+      }).run();
+    }
     const outputs: Record<string, { key: string; value: string; timestamp: number }[]> = {};
     for (const topic of ['sessions.v1', 'sliding.v1']) {
       outputs[topic] = [];
@@ -206,6 +217,19 @@ describe('session and sliding windows on the embedded log', () => {
       })),
     );
     for (const r of one.sql) expect(r.window_end).toBe(new Date(r.endMs as number).toISOString());
+  });
+});
+
+describe('restarts', () => {
+  it('a run stopped midway and resumed, with its state restored from the changelogs, emits what one run does', async () => {
+    const once = await runOnLog(build(), 1000);
+    for (const restartAfter of [4, 6]) {
+      const resumed = await runOnLog(build(), 1000, { restartAfter, wipeState: true });
+      expect(resumed.outputs).toEqual(once.outputs);
+      expect(resumed.rows).toEqual(once.rows);
+    }
+    const updates = await runOnLog(build('update'), 3);
+    expect((await runOnLog(build('update'), 3, { restartAfter: 5, wipeState: true })).outputs).toEqual(updates.outputs);
   });
 });
 
