@@ -97,6 +97,10 @@ export class SessionWindowedStream<K, V> {
   aggregate<A>(
     store: string,
     fns: SessionAggregateFns<K, V, A> & { value: AvroSchema } & AggOptions<EmitStrategy>,
+  ): WindowedTable<K, A | null>;
+  aggregate<A>(
+    store: string,
+    fns: SessionAggregateFns<K, V, A> & { value: AvroSchema } & AggOptions<EmitStrategy>,
   ): WindowedTable<K, A | null> {
     const emit = checkEmit(fns.emit);
     const { gapMs, graceMs } = this.spec;
@@ -117,6 +121,7 @@ export class SessionWindowedStream<K, V> {
   /** Counts records per key and session (Kafka Streams `count()`): a `long` per session. */
   count(store: string, opts?: AggOptions<'final'>): WindowedTable<K, number>;
   count(store: string, opts: AggOptions<'update'>): WindowedTable<K, number | null>;
+  count(store: string, opts: AggOptions<EmitStrategy>): WindowedTable<K, number | null>;
   count(store: string, opts: AggOptions<EmitStrategy> = {}): WindowedTable<K, number | null> {
     return this.aggregate<number>(store, {
       initializer: () => 0,
@@ -134,6 +139,7 @@ export class SessionWindowedStream<K, V> {
    */
   reduce(store: string, opts: ReduceOptions<V> & AggOptions<'final'>): WindowedTable<K, V>;
   reduce(store: string, opts: ReduceOptions<V> & AggOptions<'update'>): WindowedTable<K, V | null>;
+  reduce(store: string, opts: ReduceOptions<V> & AggOptions<EmitStrategy>): WindowedTable<K, V | null>;
   reduce(store: string, opts: ReduceOptions<V> & AggOptions<EmitStrategy>): WindowedTable<K, V | null> {
     const { reducer } = opts;
     return this.aggregate<V | null>(store, {

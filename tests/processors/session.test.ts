@@ -75,7 +75,7 @@ describe('session window aggregation', () => {
     ]);
     expect(
       ctx
-        .windowStore('sess')
+        .windowStore<string, { endMs: number }>('sess')
         .fetch('A', 0, 100)
         .map((s) => [s.windowStartMs, s.value.endMs]),
     ).toEqual([

@@ -7,6 +7,7 @@ import { describe, expect, expectTypeOf, it } from 'vitest';
 import { traceStore } from '../../src/debug/trace.js';
 import {
   describeText,
+  type EmitStrategy,
   type SessionWindowedStream,
   type SlidingWindowedStream,
   sessionWindows,
@@ -36,6 +37,8 @@ describe('session and sliding windows in the DSL', () => {
     const s = g.windowedBy(sessionWindows({ gapMs: 10 }));
     expectTypeOf(s.count('c1')).toEqualTypeOf<WindowedTable<string, number>>();
     expectTypeOf(s.count('c2', { emit: 'update' })).toEqualTypeOf<WindowedTable<string, number | null>>();
+    const emit = 'final' as EmitStrategy; // decided at run time: tombstones possible
+    expectTypeOf(s.count('c2b', { emit })).toEqualTypeOf<WindowedTable<string, number | null>>();
     const agg = s.aggregate('c3', {
       value: 'long',
       initializer: () => 0,
