@@ -43,4 +43,11 @@ export {
 } from './topology/builder.js';
 export { describeMermaid, describeText } from './topology/describe.js';
 export type { StoreInfo, Subtopology, TopicInfo, Topology } from './topology/graph.js';
+export type {
+  EmitStrategy,
+  SessionAggregateFns,
+  SessionWindowsSpec,
+  SlidingWindowsSpec,
+} from './topology/session.js';
+export { SessionWindowedStream, SlidingWindowedStream, sessionWindows, slidingWindows } from './topology/session.js';
 export type { StreamJoinOptions } from './topology/stream-join.js';

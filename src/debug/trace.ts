@@ -96,6 +96,11 @@ export async function traceStore(o: TraceStoreOptions): Promise<TraceResult> {
   const t = o.topology;
   const info = t.stores.get(o.store);
   if (info === undefined) throw new UnknownStoreError(o.store, [...t.stores.keys()]);
+  if (info.windows !== undefined)
+    throw new EddyError(
+      'NOT_TRACEABLE',
+      `store "${o.store}" holds ${info.windows.type} windows, which eddy trace does not follow yet (their windows move and merge); inspect it with eddy inspect ${o.store} or eddy sql`,
+    );
   const windowStartMs = info.kind === 'window' ? windowStart(info, o.windowMs) : undefined;
   const ctx = await openDebugContext(o);
   const sub = t.subtopologies.find((s) => s.stores.includes(o.store))!;

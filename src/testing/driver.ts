@@ -16,7 +16,7 @@ import { AvroSerde } from '../schema/avro-serde.js';
 import { LocalSchemaRegistry } from '../schema/local-registry.js';
 import type { SchemaRegistry } from '../schema/types.js';
 import type { KeyValueStore, WindowStore } from '../state/stores.js';
-import type { Topology } from '../topology/graph.js';
+import { type Topology, windowEndMs } from '../topology/graph.js';
 import { Mutex } from '../util/mutex.js';
 import { DriverTask } from './driver-task.js';
 import { inputsOf, partitionCounts } from './partitions.js';
@@ -376,7 +376,8 @@ export class TopologyTestDriver {
   /** Read access to a window store over all partitions. Throws `UnknownStoreError`. */
   windowStore<K = unknown, V = unknown>(name: string): TestWindowStore<K, V> {
     const stores = this.storesNamed(name, 'window') as PartitionStore<WindowStore<K, V>>[];
-    return windowStoreView(stores, this.topology.stores.get(name)!.window?.sizeMs ?? 0);
+    const info = this.topology.stores.get(name)!;
+    return windowStoreView(stores, (start, value) => windowEndMs(info, start, value));
   }
 
   private storesNamed(name: string, kind: 'kv' | 'window'): PartitionStore<unknown>[] {
