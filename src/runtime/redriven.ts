@@ -7,7 +7,8 @@
  * beginning, and the copy is appended after the original in the same partition), decides it with its own code, and
  * skips the copy, counting it (`RunStats.redrivenSkipped`, `redriven_skipped` in `eddy runs`). Exception: when the
  * original's offset is below its partition's log start as the version reads the copy (retention deleted it), the
- * version never saw the original and processes the copy instead.
+ * version never saw the original and processes the copy instead. (A version that read the original and lost it to
+ * time retention before it read the copy would process both; eddy creates inputs with no time retention.)
  *
  * Kafka Streams has no re-drive (its DLQ, KIP-1034, leaves re-processing to the user); the rule is eddy's, so that a
  * replay over a range holding both the original and its copy counts the record exactly once.
