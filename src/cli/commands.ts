@@ -169,6 +169,11 @@ function printSummary(t: Topology, stats: RunStats, elapsedMs: number): void {
   );
   const dl = [...stats.deadLetters].map(([p, c]) => `${p}: ${c}`).join(', ');
   console.log(`  dead letters -> ${t.deadLetterTopic}: ${dl || 'none'}`);
+  const skipped = stats.totalRedrivenSkipped();
+  if (skipped > 0)
+    console.log(
+      `  re-driven copies skipped: ${skipped} (copies of another version's dead letters; this version read their originals)`,
+    );
   const late = [...stats.lateBy].map(([p, c]) => `${p}: ${c}`).join(', ');
   if (late) console.log(`  late records: ${late}`);
   const lateTotal = [...stats.lateBy.values()].reduce((a, b) => a + b, 0);

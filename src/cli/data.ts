@@ -23,6 +23,7 @@ import {
   summarize,
 } from '../tools/dlq.js';
 import { produce } from '../tools/produce.js';
+import { describeLateRedrives, lateRedrives } from '../tools/redrive-late.js';
 import {
   formatOf,
   INPUT_FORMATS,
@@ -99,7 +100,8 @@ export function registerDataCommands(program: Command, config: ConfigOf): void {
     .addArgument(new Argument('<action>', 'summary, show or redrive').choices(['summary', 'show', 'redrive']))
     .option('--version <n>', 'version of the topology (default: the live version)', positiveInt('--version'))
     .option('--reason <text>', 'only dead letters whose reason contains this text, or matches it with numbers as N')
-    .option('--yes', 'redrive: send (without it, print what would be sent)')
+    .addOption(new Option('--yes', 'redrive: send (without it, print what would be sent)').conflicts('dryRun'))
+    .option('--dry-run', 'redrive: print what would be sent and the copies that would be late again (the default)')
     .option('--limit <n>', 'show: at most N dead letters', positiveInt('--limit'))
     .option(
       '--batch-records <n>',
@@ -319,6 +321,7 @@ async function cmdDlq(
     version?: number;
     reason?: string;
     yes?: boolean;
+    dryRun?: boolean;
     limit?: number;
     batchRecords?: number;
     format: 'table' | 'jsonl';
@@ -357,6 +360,7 @@ async function cmdDlq(
         });
       }
       if (rows.length > 0) process.stdout.write(formatRows(rows, o.format));
+      for (const line of describeLateRedrives(await lateRedrives(b.log, t, plan.send))) console.log(line);
       for (const r of plan.refused) console.log(`refused: ${r.deadLetter.coordinates}: ${r.why}`);
       console.log(
         `would re-drive ${plan.send.length} dead letter(s) of ${topic}; ${plan.already.length} already re-driven, ${plan.refused.length} refused. Run again with --yes to send them.`,
@@ -370,6 +374,9 @@ async function cmdDlq(
       reason: o.reason,
       batchRecords: o.batchRecords,
       beforeCommit: faultInjection(),
+      onPlan: async (p) => {
+        for (const line of describeLateRedrives(await lateRedrives(b.log, t, p.send))) console.log(line);
+      },
     });
     for (const r of plan.refused) console.log(`refused: ${r.deadLetter.coordinates}: ${r.why}`);
     const to = [...new Set(plan.send.map((dl) => dl.source!.topic))].join(', ');

@@ -115,6 +115,7 @@ function runRow(r: ListedRun): Record<string, unknown> {
     out: sum(r.recordsOut, (t) => outputs.includes(t)),
     dead_letters: sum(r.deadLetters),
     late: sum(r.late),
+    redriven_skipped: sum(r.redrivenSkipped ?? {}),
     restored: r.restoredRecords,
     positions_end: Object.entries(r.positionsAtEnd ?? r.positionsAtStart)
       .map(([tp, o]) => `${tp}=${o}`)

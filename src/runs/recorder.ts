@@ -235,6 +235,7 @@ export class RunRecorder {
         recordsOut: Object.fromEntries(s.recordsOut),
         deadLetters: Object.fromEntries(s.deadLetters),
         late: Object.fromEntries(s.lateBy),
+        redrivenSkipped: Object.fromEntries(s.redrivenSkipped),
         restoredRecords: s.restoredRecords,
         commits: s.commits,
         aborts: s.aborts,
