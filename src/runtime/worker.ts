@@ -7,9 +7,13 @@
  * A second signal exits at once with 128 + the signal number (130 for SIGINT, 143 for SIGTERM). Nothing is lost
  * either way: whatever did not commit is processed again by the next owner of the partition, exactly once.
  *
- * Retire: when a version it runs is recorded `retired` (`eddy retire`; the runner reads the versions registry every
- * `RETIRED_CHECK_MS`), the worker stops its runner, ends that version's run record (exit `retired`) and runs the other
- * versions in a new runner from their committed positions; with none left it logs `retired` and exits 0.
+ * Following the versions registry: when a version it runs is recorded `retired` (`eddy retire`; the runner reads the
+ * versions registry every `RETIRED_CHECK_MS`), the worker stops its runner, ends that version's run record (exit
+ * `retired`) and runs the other versions in a new runner from their committed positions. When a version its code
+ * defines is recorded `caught-up`, `live` or `superseded` and not run here (`eddy replay` reached the end, `eddy
+ * promote`; read every `FOLLOW_CHECK_MS`, src/runtime/follow.ts), it stops its runner the same way and runs that
+ * version too, from its committed positions, with a run record of its own. It exits 0 only when no version is left to
+ * run and none of its code's versions is live (a live one being replayed meanwhile is waited for).
  */
 import { EddyError, UnknownStoreError } from '../errors.js';
 import type { Log, TopicPartition } from '../log/contract.js';
@@ -21,6 +25,7 @@ import { workerSql } from '../sql/worker-sql.js';
 import { describeQuarantine } from '../state/task-stores.js';
 import type { Topology } from '../topology/graph.js';
 import { createRunner } from './create-runner.js';
+import { FOLLOW_CHECK_MS, VersionFollower } from './follow.js';
 import { type HttpServerHandle, startHttpServer } from './http.js';
 import { readStore } from './inspect.js';
 import { errorCode, type Logger } from './logger.js';
@@ -39,6 +44,13 @@ export interface WorkerOptions {
   readonly versions?: readonly Topology[];
   /** The version numbers the code defines, so that a refused fingerprint suggests a free one (default: those run). */
   readonly knownVersions?: readonly number[];
+  /**
+   * Every version the code defines that the worker starts when the registry records it `caught-up`, `live` or
+   * `superseded` (src/runtime/follow.ts); default `versions` (a worker pinned to versions follows no other).
+   */
+  readonly definedVersions?: readonly Topology[];
+  /** How often to read the versions registry for versions to start, ms; default `FOLLOW_CHECK_MS` (2 s). */
+  readonly followCheckMs?: number;
   /** How long to ride out a lost broker without a committed batch before exiting 1, ms; default 180,000. */
   readonly maxReconnectMs?: number;
   readonly log: Log;
@@ -84,6 +96,13 @@ export class Worker {
    * runtimes (topology, counters): `runWorker` ends their run records with exit `retired`.
    */
   onRetired?: (versions: Runner['versions']) => Promise<void>;
+  /** Called when the worker starts running versions it found in the registry, with their runtimes (new run records). */
+  onStarted?: (versions: Runner['versions']) => Promise<void>;
+  private readonly follower: VersionFollower;
+  /** Set when the runner was stopped to run more versions (`follow`); the supervisor then starts a new one. */
+  private restartToFollow = false;
+  private following = false;
+  private followTimer?: NodeJS.Timeout;
   private readonly statsByVersion = new Map<number, RunStats>();
   private lastProgressMs = Date.now();
   private stopRequested = false;
@@ -99,6 +118,16 @@ export class Worker {
   constructor(private readonly o: WorkerOptions) {
     this.log = o.logger;
     this.versionsNow = o.versions ?? [o.topology];
+    this.follower = new VersionFollower({
+      log: o.log,
+      defined: o.definedVersions ?? this.versionsNow,
+      processingGuarantee: o.processingGuarantee,
+      onMismatch: (t, changes) =>
+        this.log.warn(
+          { event: 'follow', code: 'FINGERPRINT_MISMATCH', version: t.version, changes },
+          `${t.groupId} is recorded in the versions registry with another fingerprint than this worker's code (${changes.join('; ')}): not running it`,
+        ),
+    });
     this.newRunner = () =>
       createRunner(this.versionsNow, {
         threads: o.threads,
@@ -249,6 +278,40 @@ export class Worker {
     this.readyTimer.unref();
     await this.runner.setup();
     this.running = this.supervise();
+    this.followTimer = setInterval(() => void this.follow(), this.o.followCheckMs ?? FOLLOW_CHECK_MS);
+    this.followTimer.unref();
+  }
+
+  /**
+   * One look at the versions registry (src/runtime/follow.ts): moves versions run here that caught up to `caught-up`
+   * (and `live` when none is), and stops the runner when a version to start was found (`supervise` starts a new one
+   * with it). Registry trouble is a warning; the next look tries again.
+   */
+  private async follow(): Promise<void> {
+    if (this.following || this.stopRequested || this.restartToFollow || this.runner.phase !== 'running') return;
+    this.following = true;
+    try {
+      for (const m of await this.follower.catchUp(this.versionsNow))
+        this.log.info(
+          { event: 'version-state', version: m.version, state: m.state },
+          `${this.o.topology.name}.v${m.version} reached the end of its inputs: ${m.state}`,
+        );
+      const { start } = await this.follower.check(this.versionsNow);
+      if (start.length === 0 || this.stopRequested || this.restartToFollow) return;
+      this.restartToFollow = true;
+      this.log.info(
+        { event: 'follow', versions: start.map((t) => t.version) },
+        `${start.map((t) => t.groupId).join(', ')} recorded caught-up, live or superseded in the versions registry: stopping processing to run it beside ${this.versionsNow.map((t) => t.groupId).join(', ')}`,
+      );
+      await this.runner.stop();
+    } catch (err) {
+      this.log.warn(
+        { event: 'versions-registry', err },
+        `cannot read the versions registry: ${err instanceof Error ? err.message : String(err)}`,
+      );
+    } finally {
+      this.following = false;
+    }
   }
 
   /** Settles when processing ends: after `stop()`, or rejects with a task's error. */
@@ -266,6 +329,7 @@ export class Worker {
   /** Closes the HTTP server (after `stop()`). Safe to call twice. */
   async close(): Promise<void> {
     clearInterval(this.readyTimer);
+    clearInterval(this.followTimer);
     await this.http?.close();
   }
 
@@ -285,8 +349,10 @@ export class Worker {
       try {
         const runner = this.runnerNow;
         await runner.run();
-        if (this.stopRequested || runner.retiredVersions.length === 0) return;
-        if (!(await this.dropRetired(runner))) return;
+        if (this.stopRequested) return;
+        if (runner.retiredVersions.length === 0 && !this.restartToFollow) return;
+        if (runner.retiredVersions.length > 0) await this.dropRetired(runner);
+        if (!(await this.runNext())) return;
       } catch (thrown) {
         // a repartition position below the log start another member committed past: a task that moved, not a loss
         const err = await explainRecordsDeleted(this.o.log, this.versionsNow, thrown);
@@ -334,11 +400,10 @@ export class Worker {
   }
 
   /**
-   * After `runner` stopped for retired versions: ends their run records, drops them (and any other version recorded
-   * retired meanwhile) from the versions to run, and sets a new runner up for the rest. Returns false when no version
-   * is left (or a stop was requested meanwhile).
+   * After `runner` stopped for retired versions: ends their run records and drops them (and any other version
+   * recorded retired meanwhile) from the versions to run.
    */
-  private async dropRetired(runner: Runner): Promise<boolean> {
+  private async dropRetired(runner: Runner): Promise<void> {
     // others retired meanwhile too (best effort: the runner's own finding is enough to go on)
     const snap = await readVersions(this.o.log).catch(() => undefined);
     const gone = (t: Topology) =>
@@ -346,20 +411,50 @@ export class Worker {
     const retired = this.versionsNow.filter(gone);
     await this.onRetired?.(runner.versions.filter((v) => gone(v.topology)));
     this.versionsNow = this.versionsNow.filter((t) => !gone(t));
-    const remaining = this.versionsNow.map((t) => t.version);
     this.log.info(
-      {
-        event: 'retired',
-        versions: retired.map((t) => t.version),
-        remaining,
-      },
-      remaining.length === 0
-        ? `${retired.map((t) => t.groupId).join(', ')} retired; no version left to run: stopping`
-        : `${retired.map((t) => t.groupId).join(', ')} retired: stopped running it; running ${this.versionsNow.map((t) => t.groupId).join(', ')} again from their committed positions`,
+      { event: 'retired', versions: retired.map((t) => t.version), remaining: this.versionsNow.map((t) => t.version) },
+      `${retired.map((t) => t.groupId).join(', ')} retired: stopped running it`,
     );
-    if (remaining.length === 0 || this.stopRequested) return false;
+  }
+
+  /**
+   * After the runner stopped for retired versions or to follow the registry: adds the versions to start (`follow.ts`)
+   * and sets a new runner up for all (each goes on from its committed positions; stores restore their changelog tail).
+   * With none to run, waits while a version of the code is live but being replayed, and returns false (the worker
+   * exits 0) when none is live. Also false when a stop was requested meanwhile.
+   */
+  private async runNext(): Promise<boolean> {
+    this.restartToFollow = false;
+    let start: readonly Topology[] = [];
+    for (;;) {
+      let waiting: readonly Topology[] = [];
+      try {
+        ({ start, waiting } = await this.follower.check(this.versionsNow));
+      } catch (err) {
+        // unknown: go on with what runs (a later look finds them); with nothing to run, look again
+        if (this.versionsNow.length > 0) break;
+        this.log.warn({ event: 'versions-registry', err }, `cannot read the versions registry: ${String(err)}`);
+        waiting = this.o.definedVersions ?? [];
+      }
+      if (this.stopRequested) return false;
+      if (this.versionsNow.length > 0 || start.length > 0) break;
+      if (waiting.length === 0) {
+        this.log.info({ event: 'retired', remaining: [] }, 'no version left to run and none live: stopping');
+        return false;
+      }
+      await new Promise((r) => setTimeout(r, this.o.followCheckMs ?? FOLLOW_CHECK_MS));
+    }
+    const before = new Set(this.versionsNow.map((t) => t.version));
+    this.versionsNow = [...this.versionsNow, ...start].sort((a, b) => a.version - b.version);
+    this.log.info(
+      { event: 'follow', started: start.map((t) => t.version), versions: this.versionsNow.map((t) => t.version) },
+      `running ${this.versionsNow.map((t) => t.groupId).join(', ')} from their committed positions${start.length > 0 ? ` (started ${start.map((t) => t.groupId).join(', ')})` : ''}`,
+    );
     this.runnerNow = this.newRunner();
+    for (const v of this.runnerNow.versions)
+      if (!this.statsByVersion.has(v.topology.version)) this.statsByVersion.set(v.topology.version, v.stats);
     await this.runnerNow.setup();
+    await this.onStarted?.(this.runnerNow.versions.filter((v) => !before.has(v.topology.version)));
     return !this.stopRequested;
   }
 
@@ -376,7 +471,7 @@ export class Worker {
   }
 
   private async store(name: string, q: { key?: string; limit: number; version?: number }) {
-    const versions = this.o.versions ?? [this.o.topology];
+    const versions = this.versionsNow;
     const wanted = q.version ?? liveVersionOf(await readVersions(this.o.log), this.o.topology.name);
     const t = versions.find((v) => v.version === wanted) ?? (q.version === undefined ? versions[0] : undefined);
     if (t === undefined)
