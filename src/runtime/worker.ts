@@ -17,12 +17,10 @@
  */
 import { EddyError, UnknownStoreError } from '../errors.js';
 import type { Log, TopicPartition } from '../log/contract.js';
-import { tpKey } from '../log/contract.js';
 import { liveVersionOf, readVersions } from '../replay/registry.js';
 import { healthTopicsOf } from '../runs/recorder.js';
 import type { SchemaRegistry } from '../schema/types.js';
 import { workerSql } from '../sql/worker-sql.js';
-import { describeQuarantine } from '../state/task-stores.js';
 import type { Topology } from '../topology/graph.js';
 import { createRunner } from './create-runner.js';
 import { FOLLOW_CHECK_MS, VersionFollower } from './follow.js';
@@ -36,6 +34,7 @@ import type { Runner } from './runner-types.js';
 import type { RunStats } from './stats.js';
 import type { ProcessingGuarantee } from './task.js';
 import { ThreadedRunner, type ThreadsOptions } from './threads/host.js';
+import { workerRunnerEvents } from './worker-events.js';
 
 /** Options of a worker. */
 export interface WorkerOptions {
@@ -77,8 +76,6 @@ export interface WorkerOptions {
   readonly threads?: ThreadsOptions;
 }
 
-/** Minimum ms between two `restore` progress lines of one store of one task. */
-const RESTORE_LOG_INTERVAL_MS = 1_000;
 /** How often readiness is checked for `ready` / `not-ready` log lines. */
 const READY_POLL_MS = 200;
 
@@ -138,67 +135,16 @@ export class Worker {
         stateDir: o.stateDir,
         maxBatchRecords: o.maxBatchRecords,
         processingGuarantee: o.processingGuarantee,
-        onWarning: (event, message) => this.log.warn({ event }, message),
-        onQuarantine: (q) => this.log.warn({ event: 'quarantine', ...q }, describeQuarantine(q)),
-        onBatch: (stats, b) => {
-          this.lastProgressMs = Date.now();
-          this.metrics.observeBatch(b);
-          this.log.debug(
-            {
-              event: 'commit',
-              task: b.task,
-              topic: b.topic,
-              partition: b.partition,
-              records: b.records,
-              durationMs: Math.round(b.durationMs * 10) / 10,
-              commits: stats.commits,
-            },
-            'batch committed',
-          );
-        },
-        onRestore: (task, store, done, total) => {
-          const k = `${task}/${store}`;
-          const now = Date.now();
-          if (done < total && now - (this.restoreLoggedAt.get(k) ?? 0) < RESTORE_LOG_INTERVAL_MS) return;
-          this.restoreLoggedAt.set(k, now);
-          this.log.info(
-            { event: 'restore', task, store, restored: done, total },
-            `restoring ${store} of task ${task}: ${done}/${total}`,
-          );
-        },
-        onAssigned: (tasks, tps) => {
-          for (const tp of tps) this.assigned.set(tpKey(tp.topic, tp.partition), tp);
-          this.log.info(
-            {
-              event: 'assigned',
-              tasks,
-              partitions: tps.map((tp) => tpKey(tp.topic, tp.partition)),
-              rebalances: this.runner.stats.rebalances,
-            },
-            `assigned ${tasks.length} task(s), restoring in the background: ${tasks.join(', ') || '(none new)'}`,
-          );
-        },
-        onRestored: (task) => {
-          // Changelog records restored per store into the task, now processing.
-          const restored: Record<string, number> = {};
-          for (const t of this.runner.readiness().tasks)
-            if (t.task === task) for (const s of t.stores) restored[s.store] = (restored[s.store] ?? 0) + s.restored;
-          this.log.info({ event: 'restored', task, restored }, `task ${task} restored; processing`);
-        },
-        onRevoked: (tasks, tps) => {
-          for (const tp of tps) this.assigned.delete(tpKey(tp.topic, tp.partition));
-          const shutdown = this.runner.phase === 'stopping';
-          this.log.info(
-            {
-              event: 'revoked',
-              tasks,
-              partitions: tps.map((tp) => tpKey(tp.topic, tp.partition)),
-              shutdown,
-              rebalances: this.runner.stats.rebalances,
-            },
-            `revoked ${tasks.length} task(s)${shutdown ? ' on shutdown' : ''}: ${tasks.join(', ')}`,
-          );
-        },
+        ...workerRunnerEvents({
+          log: this.log,
+          runner: () => this.runner,
+          metrics: () => this.metrics,
+          assigned: this.assigned,
+          restoreLoggedAt: this.restoreLoggedAt,
+          onProgress: () => {
+            this.lastProgressMs = Date.now();
+          },
+        }),
       });
     this.runnerNow = this.newRunner();
     for (const v of this.runnerNow.versions) this.statsByVersion.set(v.topology.version, v.stats);
