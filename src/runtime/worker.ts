@@ -236,6 +236,7 @@ export class Worker {
   private async follow(): Promise<void> {
     if (this.following || this.stopRequested || this.restartToFollow || this.runner.phase !== 'running') return;
     this.following = true;
+    const runner = this.runner;
     try {
       for (const m of await this.follower.catchUp(this.versionsNow))
         this.log.info(
@@ -243,13 +244,14 @@ export class Worker {
           `${this.o.topology.name}.v${m.version} reached the end of its inputs: ${m.state}`,
         );
       const { start } = await this.follower.check(this.versionsNow);
-      if (start.length === 0 || this.stopRequested || this.restartToFollow) return;
+      // (the runner may have been replaced meanwhile, e.g. after a retire: the next look decides again)
+      if (start.length === 0 || this.stopRequested || this.restartToFollow || this.runner !== runner) return;
       this.restartToFollow = true;
       this.log.info(
         { event: 'follow', versions: start.map((t) => t.version) },
         `${start.map((t) => t.groupId).join(', ')} recorded caught-up, live or superseded in the versions registry: stopping processing to run it beside ${this.versionsNow.map((t) => t.groupId).join(', ')}`,
       );
-      await this.runner.stop();
+      await runner.stop();
     } catch (err) {
       this.log.warn(
         { event: 'versions-registry', err },
