@@ -357,9 +357,13 @@ export async function cmdWorker(loaded: LoadedConfig, name: string, o: { version
   const paths = dataPaths(config.dataDir);
   let versions: Topology[];
   let knownVersions: number[];
+  let definedVersions: Topology[];
   try {
     versions = await versionsToRun(backend.log, name, config.topologies, o.version);
-    knownVersions = (await loadVersions(name, config.topologies)).map((t) => t.version);
+    const defined = await loadVersions(name, config.topologies);
+    knownVersions = defined.map((t) => t.version);
+    // `--version N` pins the worker to N; without it, it follows the registry (starts versions replayed or promoted)
+    definedVersions = o.version === undefined ? defined : versions;
   } catch (err) {
     logger.error({ event: 'error', code: errorCode(err), err }, (err as Error).message);
     await backend.close();
@@ -369,6 +373,7 @@ export async function cmdWorker(loaded: LoadedConfig, name: string, o: { version
     topology: versions[0],
     versions,
     knownVersions,
+    definedVersions,
     log: backend.log,
     registry: backend.registry,
     stateDir: paths.stateDir,

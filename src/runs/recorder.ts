@@ -78,6 +78,7 @@ export class RunRecorder {
     private readonly runner: () => RecordedVersions,
     private readonly base: Map<number, Omit<RunRecord, 'updatedMs' | 'health' | 'errors'>>,
     private readonly onWarning: (message: string) => void,
+    private readonly kind: RunKind,
   ) {}
 
   /**
@@ -100,32 +101,10 @@ export class RunRecorder {
     const warn = o.onWarning ?? ((m: string) => process.stderr.write(`eddy: warning: ${m}\n`));
     const startMs = o.nowMs ?? Date.now();
     const base = new Map<number, Omit<RunRecord, 'updatedMs' | 'health' | 'errors'>>();
-    const rec = new RunRecorder(log, runner, base, warn);
+    const rec = new RunRecorder(log, runner, base, warn, o.kind);
     try {
       await ensureRunsTopic(log);
-      const suffix = randomBytes(3).toString('hex');
-      for (const v of runner().versions) {
-        const t = v.topology;
-        base.set(t.version, {
-          format: RUNS_FORMAT,
-          runId: `${t.groupId}@${new Date(startMs).toISOString()}#${suffix}`,
-          kind: o.kind,
-          topology: t.name,
-          version: t.version,
-          fingerprint: v.fingerprint,
-          host: hostname(),
-          pid: process.pid,
-          startMs,
-          positionsAtStart: await positionsOf(log, t),
-          recordsIn: {},
-          recordsOut: {},
-          deadLetters: {},
-          late: {},
-          restoredRecords: 0,
-          commits: 0,
-          aborts: 0,
-        });
-      }
+      await rec.addBases(runner().versions, startMs);
       await rec.write(undefined);
     } catch (err) {
       warn(`cannot write run records to eddy.meta.runs: ${describeError(err).message}`);
@@ -139,6 +118,51 @@ export class RunRecorder {
     );
     rec.timer.unref();
     return rec;
+  }
+
+  private async addBases(versions: RecordedVersions['versions'], startMs: number): Promise<void> {
+    const suffix = randomBytes(3).toString('hex');
+    for (const v of versions) {
+      const t = v.topology;
+      this.base.set(t.version, {
+        format: RUNS_FORMAT,
+        runId: `${t.groupId}@${new Date(startMs).toISOString()}#${suffix}`,
+        kind: this.kind,
+        topology: t.name,
+        version: t.version,
+        fingerprint: v.fingerprint,
+        host: hostname(),
+        pid: process.pid,
+        startMs,
+        positionsAtStart: await positionsOf(this.log, t),
+        recordsIn: {},
+        recordsOut: {},
+        deadLetters: {},
+        late: {},
+        restoredRecords: 0,
+        commits: 0,
+        aborts: 0,
+      });
+    }
+  }
+
+  /**
+   * Writes the start records of versions the run starts running while it goes on (a worker that found them in the
+   * versions registry, src/runtime/follow.ts); later writes include them. Versions recorded already are skipped.
+   * Never throws.
+   */
+  async startVersions(versions: RecordedVersions['versions'], nowMs = Date.now()): Promise<void> {
+    const starting = versions.filter((v) => !this.base.has(v.topology.version));
+    if (starting.length === 0 || this.finished) return;
+    this.writing = this.writing.then(async () => {
+      try {
+        await this.addBases(starting, nowMs);
+        await this.writeVersions(starting, undefined);
+      } catch (err) {
+        this.onWarning(`cannot write run records to eddy.meta.runs: ${describeError(err).message}`);
+      }
+    });
+    await this.writing;
   }
 
   /** The run ids, by version. */

@@ -101,6 +101,7 @@ export async function runWorker(o: RunWorkerOptions): Promise<number> {
         onWarning: (m) => log.warn({ event: 'run-record' }, m),
       });
       worker.onRetired = (versions) => runRecord!.endVersions(versions);
+      worker.onStarted = (versions) => runRecord!.startVersions(versions);
       await worker.done;
     } catch (err) {
       code = 1;

@@ -137,16 +137,21 @@ describe('eddy versions, replay, promote, diff, retire (embedded, CLI)', () => {
     expect(eddy(['replay', 'delays', '--version', '2']).code).toBe(0);
     expect(eddy(['promote', 'delays', '1']).code).toBe(0);
     const p = eddy(['promote', 'delays', '2']);
-    expect(p.stderr).toBe('');
+    // no worker runs v2: readers follow it, nothing processes new input until one does
+    expect(p.stderr).toBe(
+      'eddy: no worker runs delays version 2 now (no open run of it in eddy.meta.runs): readers follow it, but nothing processes its new input until one does. A running worker whose code defines version 2 starts it within seconds; else start one: `eddy worker delays`.\n',
+    );
     expect(p.stdout).toContain('delays version 2 is live (was version 1).');
+    expect(p.stdout).toContain('Version 1 is superseded: the workers running it go on running it until it is retired.');
     expect(p.stdout).toContain('keep following version 1 until they are replayed');
     const rows = JSON.parse(eddy(['versions', 'delays', '--format', 'json']).stdout) as {
       version: number;
       state: string;
       live: boolean;
     }[];
+    // exactly one live version: the one live before is superseded
     expect(rows.map((x) => [x.version, x.state, x.live])).toEqual([
-      [1, 'live', false],
+      [1, 'superseded', false],
       [2, 'live', true],
     ]);
   });

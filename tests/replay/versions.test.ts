@@ -93,6 +93,11 @@ describe('versions: promote, diff, retire (embedded)', () => {
     const snap = await readVersions(env.log);
     expect(liveVersionOf(snap, 'delays')).toBe(2);
     expect(snap.versions.get('delays.v2')).toMatchObject({ state: 'live' });
+    // the version live before is superseded: exactly one live version
+    expect(snap.versions.get('delays.v1')).toMatchObject({ state: 'superseded' });
+    expect([...snap.versions.values()].filter((v) => v.topology === 'delays' && v.state === 'live')).toHaveLength(1);
+    // no worker runs v2 (no open run of it): promote says so
+    expect(r.warnings).toEqual([expect.stringContaining('no worker runs delays version 2 now')]);
     expect(Object.keys(snap.versions.get('delays.v2')!.stateSinceMs).sort()).toEqual([
       'caught-up',
       'live',
@@ -223,7 +228,7 @@ describe('versions: promote, diff, retire (embedded)', () => {
       'delays.v1.route_stats.repartition-value',
     ]);
     expect(await env.log.describeTopic('delays-hourly.v1')).toBeDefined();
-    expect((await getVersion(env.log, 'delays', 1)).state).toBe('live');
+    expect((await getVersion(env.log, 'delays', 1)).state).toBe('superseded');
   });
 
   it('retires v1 with --yes: every listed topic, the group and the directory are gone', async () => {
