@@ -223,3 +223,22 @@ export class StoreCorruptError extends EddyError {
     );
   }
 }
+
+/**
+ * The schema registry stayed unreachable (network errors, timeouts, HTTP 5xx/429) for longer than the worker's bound
+ * (`schemaRegistry.maxOutageMs`) while a batch or the worker's start needed an answer its cache did not hold. Not
+ * retriable by the worker: it exits 1. Nothing was dead-lettered or committed for the records that waited.
+ */
+export class RegistryUnreachableError extends EddyError {
+  constructor(url: string, what: string, downMs: number, maxOutageMs: number, cause?: unknown) {
+    const reason = cause instanceof Error ? `: ${cause.message.replace(/\.\s*$/, '')}` : '';
+    super(
+      'SCHEMA_REGISTRY_UNREACHABLE',
+      `the schema registry ${url} has been unreachable for ${Math.round(downMs / 1000)} s (${what})${reason}. ` +
+        `Gave up after schemaRegistry.maxOutageMs (${maxOutageMs} ms): nothing was dead-lettered or committed for ` +
+        'the records that waited. Bring the registry back (or fix schemaRegistry.url) and start the worker again; ' +
+        'it resumes from its committed offsets.',
+      { details: { url, what, downMs, maxOutageMs }, cause },
+    );
+  }
+}

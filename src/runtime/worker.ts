@@ -16,6 +16,7 @@ import type { Log, TopicPartition } from '../log/contract.js';
 import { tpKey } from '../log/contract.js';
 import { liveVersionOf, readVersions } from '../replay/registry.js';
 import { healthTopicsOf } from '../runs/recorder.js';
+import { ResilientRegistry } from '../schema/resilient-registry.js';
 import type { SchemaRegistry } from '../schema/types.js';
 import { workerSql } from '../sql/worker-sql.js';
 import { describeQuarantine } from '../state/task-stores.js';
@@ -185,6 +186,7 @@ export class Worker {
         })),
       rebalances: () => this.runner.stats.rebalances,
       readiness: () => this.runner.readiness(),
+      schemaRegistry: () => (o.registry instanceof ResilientRegistry ? o.registry.health() : undefined),
       lag: () =>
         versionsLag(
           o.log,
