@@ -242,3 +242,27 @@ export class RegistryUnreachableError extends EddyError {
     );
   }
 }
+
+/**
+ * A source or repartition topic's partition count changed under a running version (partitions were added with
+ * `kafka-topics --alter --partitions` or the admin API's `createPartitions`). A version's tasks are built for the
+ * partition counts it started with: with more partitions the producers spread each key over the new count, so one
+ * key reaches two tasks (split windows, duplicate outputs). Kafka Streams fails the same way (its assignor refuses a
+ * changed count for copartitioned topics). Not retriable: the version stops before its next commit.
+ */
+export class PartitionCountChangedError extends EddyError {
+  constructor(version: string, topic: string, role: string, before: number, after: number) {
+    super(
+      'PARTITION_COUNT_CHANGED',
+      `the ${role} topic "${topic}" of ${version} now has ${after} partition(s), not the ${before} its tasks were ` +
+        `built for: records are now spread by key over ${after} partitions, so one key could reach two tasks (split ` +
+        `windows, duplicate outputs). ${version} stopped before committing anything read after the change (Kafka ` +
+        'Streams fails the same way). Fix: a version cannot change its partitioning; replay into a new version ' +
+        '(bump the version: it rebuilds its state and outputs from the beginning of the inputs with the new ' +
+        'partitioning; records written before the change stay in their old partitions, so let it re-key what it ' +
+        'aggregates through a repartition topic, e.g. `groupBy`), then promote it and retire this one. Kafka ' +
+        'cannot remove partitions.',
+      { details: { version, topic, role, before, after } },
+    );
+  }
+}

@@ -1,7 +1,9 @@
+import { PartitionCountChangedError } from '../errors.js';
 import type { Consumer, TopicPartition } from '../log/contract.js';
 import { tpKey } from '../log/contract.js';
 import type { Topology } from '../topology/graph.js';
 import { readerGroupId } from '../topology/names.js';
+import { PartitionWatch } from './partition-watch.js';
 import { SharedRead } from './reader.js';
 import { RegistrySync } from './registry-sync.js';
 import type { Readiness, RunnerOptions, RunnerPhase, StoreRestoreStatus, TaskStatus } from './runner-types.js';
@@ -49,6 +51,8 @@ export class TopologyRunner {
   /** `untilIdle` ended the run: every version consumed every input. */
   private idleReached = false;
   private readonly registrySync: RegistrySync;
+  /** Fails the run when a source or repartition topic's partition count changes (checked before each commit). */
+  private readonly partitionWatch: PartitionWatch;
 
   constructor(
     topologies: Topology | readonly Topology[],
@@ -67,6 +71,11 @@ export class TopologyRunner {
           stats: opts.stats?.(t.version),
           onWarning: opts.onWarning,
           onQuarantine: opts.onQuarantine,
+          // a failed metadata request is not a change: the commit that follows meets the broker's trouble itself
+          beforeCommit: () =>
+            this.partitionWatch.check().catch((err: unknown) => {
+              if (err instanceof PartitionCountChangedError) throw err;
+            }),
           onRestore: (task, store, done, total) => {
             const m = this.restoreStatus.get(task) ?? new Map<string, StoreRestoreStatus>();
             m.set(store, { store, restored: done, total });
@@ -92,6 +101,12 @@ export class TopologyRunner {
           durationMs: b.durationMs,
         });
       },
+    });
+    this.partitionWatch = new PartitionWatch({
+      log: opts.log,
+      versions: this.versions,
+      onChange: (err) => this.fail(err),
+      onWarning: (m) => opts.onWarning?.('partitions', m),
     });
     this.registrySync = new RegistrySync({
       log: opts.log,
@@ -190,6 +205,7 @@ export class TopologyRunner {
     this.consumer = consumer;
     this.phaseNow = 'joining';
     this.registrySync.start();
+    this.partitionWatch.start();
     let failed = false;
     try {
       await consumer.run({
@@ -208,6 +224,7 @@ export class TopologyRunner {
       throw this.failure?.error ?? err;
     } finally {
       this.registrySync.stop();
+      this.partitionWatch.stop();
       await this.closeTasks();
       this.phaseNow = failed ? 'failed' : 'stopped';
     }

@@ -42,6 +42,11 @@ export interface TaskDeps {
   readonly fingerprint?: string;
   /** Progress of store restoration: (store, restored so far, total to restore), in changelog records. */
   readonly onRestore?: (store: string, done: number, total: number) => void;
+  /**
+   * Called after a batch is processed and before it commits; a throw aborts the batch (nothing of it is written).
+   * The runner's partition-count watch (`partition-watch.ts`).
+   */
+  readonly beforeCommit?: () => Promise<void>;
 }
 
 /** One batch of one source partition, decoded by the reader (records that failed to decode are in `bad`). */
@@ -190,6 +195,7 @@ export class Task extends TaskContext {
       await this.runChain(batch.topic, batch.ok);
       const changes = this.changelogs(last.timestamp);
       for (const c of changes) this.d.stats.out(c.changelog, c.entries.length);
+      await this.d.beforeCommit?.();
       const result = await this.committer.commit({
         records: [...this.writer.pending, ...changes.flatMap((c) => c.records)],
         offsets: [this.consumed(batch.topic, last)],
