@@ -38,48 +38,75 @@ async function written(log: Log, t: Topology): Promise<Record<string, number[]>>
   return out;
 }
 
+/** Starts `eddy worker` on `f` and waits until it committed the loaded flights and wrote nothing more. */
+async function idleWorker(f: FlightNamespace, procs: Proc[]): Promise<Proc> {
+  const w = eddy(['--data-dir', `${f.dir}/w`, 'worker', f.topology.name], f.env, { cwd: f.dir });
+  procs.push(w);
+  await eventually('the loaded flights committed', async () => {
+    if (w.child.exitCode !== null) throw new Error(`worker exited ${w.child.exitCode}: ${w.stderr()}`);
+    return (await committedSum(f.log, f.topology.groupId, f.topics.flights)) === N;
+  });
+  // the repartition topic's records are committed downstream too: the worker is idle
+  await eventually('the repartition topic consumed', async () => {
+    const before = await written(f.log, f.topology);
+    await new Promise((r) => setTimeout(r, 1_000));
+    return JSON.stringify(await written(f.log, f.topology)) === JSON.stringify(before);
+  });
+  return w;
+}
+
+/** Adds partitions to `topic` through the admin API, up to `count`. */
+async function grow(f: FlightNamespace, topic: string, count: number): Promise<void> {
+  const admin = new Kafka({
+    brokers: kafkaEnv().brokers,
+    clientId: `${f.ns}-admin`,
+    logLevel: logLevel.NOTHING,
+  }).admin();
+  await admin.connect();
+  try {
+    await admin.createPartitions({ topicPartitions: [{ topic, count }] });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** The worker's exit and its error line. */
+async function failure(w: Proc): Promise<string> {
+  const exit = await w.exit;
+  expect(exit.code, w.stderr()).toBe(1);
+  const err = w.lines.find((l) => l.event === 'error');
+  expect(err?.code, JSON.stringify(w.lines.slice(-5))).toBe('PARTITION_COUNT_CHANGED');
+  return String(err?.msg);
+}
+
 describe('a partition-count change under a running worker', () => {
-  let f: FlightNamespace;
+  const namespaces: FlightNamespace[] = [];
   const procs: Proc[] = [];
 
-  beforeAll(async () => {
-    f = await flightNamespace({ limit: N, maxBatchRecords: BATCH });
+  beforeAll(() => {
+    kafkaEnv();
+  });
+
+  async function namespace(): Promise<FlightNamespace> {
+    const f = await flightNamespace({ limit: N, maxBatchRecords: BATCH });
+    namespaces.push(f);
     await keepForever(f, kafkaEnv().brokers);
-  }, 300_000);
+    return f;
+  }
 
   afterAll(async () => {
     for (const p of procs) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
     await Promise.all(procs.map((p) => p.exit));
-    await f?.cleanup().catch(() => undefined);
+    for (const f of namespaces) await f.cleanup().catch(() => undefined);
   }, 120_000);
 
   it('stops the worker with PARTITION_COUNT_CHANGED naming the topic and counts; nothing is written after it', async () => {
+    const f = await namespace();
     expect((await f.log.describeTopic(f.topics.flights))?.partitions).toBe(BEFORE);
-    const w = eddy(['--data-dir', `${f.dir}/w`, 'worker', f.topology.name], f.env, { cwd: f.dir });
-    procs.push(w);
-    await eventually('the loaded flights committed', async () => {
-      if (w.child.exitCode !== null) throw new Error(`worker exited ${w.child.exitCode}: ${w.stderr()}`);
-      return (await committedSum(f.log, f.topology.groupId, f.topics.flights)) === N;
-    });
-    // the repartition topic's records are committed downstream too: the worker is idle
-    await eventually('the repartition topic consumed', async () => {
-      const before = await written(f.log, f.topology);
-      await new Promise((r) => setTimeout(r, 1_000));
-      return JSON.stringify(await written(f.log, f.topology)) === JSON.stringify(before);
-    });
+    const w = await idleWorker(f, procs);
     const before = await written(f.log, f.topology);
 
-    const admin = new Kafka({
-      brokers: kafkaEnv().brokers,
-      clientId: `${f.ns}-admin`,
-      logLevel: logLevel.NOTHING,
-    }).admin();
-    await admin.connect();
-    try {
-      await admin.createPartitions({ topicPartitions: [{ topic: f.topics.flights, count: AFTER }] });
-    } finally {
-      await admin.disconnect();
-    }
+    await grow(f, f.topics.flights, AFTER);
     const flight = await AvroSerde.create<unknown>(
       f.registry,
       `${f.topics.flights}-value`,
@@ -116,14 +143,26 @@ describe('a partition-count change under a running worker', () => {
       await log.close();
     }
 
-    const exit = await w.exit;
-    expect(exit.code, w.stderr()).toBe(1);
-    const err = w.lines.find((l) => l.event === 'error');
-    expect(err?.code, JSON.stringify(w.lines.slice(-5))).toBe('PARTITION_COUNT_CHANGED');
-    const msg = String(err?.msg);
+    const msg = await failure(w);
     expect(msg).toContain(`source topic "${f.topics.flights}"`);
     expect(msg).toContain(`now has ${AFTER} partition(s), not the ${BEFORE}`);
     expect(msg).toContain('new version');
     expect(await written(f.log, f.topology)).toEqual(before);
+  }, 600_000);
+
+  it('a repartition topic grown under the worker stops it the same way', async () => {
+    const f = await namespace();
+    const repartition = [...f.topology.topics.values()].find((i) => i.role === 'repartition')!.name;
+    const w = await idleWorker(f, procs);
+    const before = await written(f.log, f.topology);
+    const count = (await f.log.describeTopic(repartition))!.partitions;
+    await grow(f, repartition, count + 2);
+    const msg = await failure(w);
+    expect(msg).toContain(`repartition topic "${repartition}"`);
+    expect(msg).toContain(`now has ${count + 2} partition(s), not the ${count}`);
+    const after = await written(f.log, f.topology);
+    // the two new partitions stay empty; nothing else moved
+    expect(after[repartition].slice(count)).toEqual([0, 0]);
+    expect({ ...after, [repartition]: after[repartition].slice(0, count) }).toEqual(before);
   }, 600_000);
 });
