@@ -261,6 +261,8 @@ export class Worker {
   /** Stops fetching; the batch in flight commits; tasks close. Resolves when processing has ended. */
   async stop(): Promise<void> {
     this.stopRequested = true;
+    // a batch waiting out a registry outage fails now (uncommitted) instead of outlasting the shutdown
+    if (this.o.registry instanceof ResilientRegistry) this.o.registry.stopWaiting();
     await this.runner.stop();
     await this.running?.catch(() => undefined);
   }

@@ -176,11 +176,20 @@ export class ResilientRegistry implements SchemaRegistry {
     return verdict;
   }
 
-  /** Ends the waits in progress (they throw the registry's last error) and closes the inner client. */
-  async close(): Promise<void> {
+  /**
+   * Ends the waits in progress and every later one: a call that finds the registry unreachable throws its error at
+   * once (retriable `SchemaRegistryError`) instead of waiting. A worker calls it when it shuts down, so that a batch
+   * waiting for the registry fails (uncommitted: the next owner processes it) rather than outlasting the shutdown.
+   */
+  stopWaiting(): void {
     this.closed = true;
     for (const wake of this.sleepers) wake();
     this.sleepers.clear();
+  }
+
+  /** Ends the waits (`stopWaiting`) and closes the inner client. */
+  async close(): Promise<void> {
+    this.stopWaiting();
     await this.inner.close();
   }
 
@@ -227,6 +236,7 @@ export class ResilientRegistry implements SchemaRegistry {
         throw new RegistryUnreachableError(this.o.url, what, downMs, this.o.maxOutageMs, error);
       const backoffMs = Math.min(this.o.maxBackoffMs ?? 5_000, 250 * 2 ** Math.min(attempt, 5));
       await this.sleep(Math.min(backoffMs, this.o.maxOutageMs - downMs));
+      if (this.closed) throw error;
     }
   }
 

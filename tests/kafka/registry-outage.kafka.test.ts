@@ -5,6 +5,7 @@
  *    logs `schema-registry-down`, `eddy_schema_registry_up` is 0, nothing is committed or dead-lettered for them) and
  *    are processed once it answers again: the end state equals an uninterrupted in-process run of the same input;
  *  - a worker restarted during an outage starts from its cache of schema ids (`<stateDir>/schemas/`) and processes;
+ *  - a worker stopped (SIGTERM) while a batch waits for the registry exits 0 without committing that batch;
  *  - a worker with an empty cache started during an outage gives up after `schemaRegistry.maxOutageMs` with
  *    `SCHEMA_REGISTRY_UNREACHABLE` naming the registry URL (no crash loop of instant exits).
  */
@@ -37,18 +38,25 @@ const K = 200;
 const PARTITIONS = 4;
 const AIRPORTS = ['ORD', 'LAX', 'ATL', 'DFW', 'DEN', 'SFO', 'JFK', 'SEA'];
 
-/** Flight version 2 (adds `source_row`), with a doc naming the namespace so its schema id is new to the registry. */
-function flightV2(ns: string): object {
-  const schema = JSON.parse(readFileSync(join(ROOT, 'schemas', 'v2', 'Flight.avsc'), 'utf8')) as { doc: string };
-  return { ...schema, doc: `${schema.doc} (${ns})` };
+/**
+ * Flight version 2 (adds `source_row`); with `variant`, also an optional field of that name, so that its schema id
+ * differs (the registry gives schemas that differ only in `doc` one id).
+ */
+function flightV2(variant: string): object {
+  const schema = JSON.parse(readFileSync(join(ROOT, 'schemas', 'v2', 'Flight.avsc'), 'utf8')) as { fields: object[] };
+  if (variant === '') return schema;
+  return { ...schema, fields: [...schema.fields, { name: variant, type: ['null', 'string'], default: null }] };
 }
 
-/** Appends `count` flights from `from` written with Flight v2 (registered now, straight to the registry). */
-async function appendV2(f: FlightNamespace, from: number, count: number): Promise<void> {
+/**
+ * Appends `count` flights from `from` written with Flight v2 (registered now, straight to the registry); `variant`
+ * adds a field, for another schema id.
+ */
+async function appendV2(f: FlightNamespace, from: number, count: number, variant = ''): Promise<void> {
   const value = await AvroSerde.create<Flight & { source_row: number | null }>(
     f.registry,
     `${f.topics.flights}-value`,
-    flightV2(f.ns),
+    flightV2(variant),
   );
   const key = await AvroSerde.create<string>(f.registry, `${f.topics.flights}-key`, 'string');
   const records: ProducerRecord[] = [];
@@ -186,6 +194,28 @@ describe('a schema-registry outage is ridden out, never dead-lettered', () => {
     expect(w.lines.filter((l) => l.event === 'error')).toEqual([]);
     w.child.kill('SIGTERM');
     expect((await w.exit).code, w.stderr()).toBe(0);
+  }, 600_000);
+
+  it('a worker stopped during an outage exits 0, commits nothing for the waiting batch, and resumes', async () => {
+    await appendV2(ref, M + K, K, 'gate');
+    const expected = await reference(ref);
+    const committed = await committedSum(f.log, f.topology.groupId, f.topics.flights);
+    const w = eddy(['--data-dir', dataDir(), 'worker', f.topology.name], env, { cwd: f.dir });
+    procs.push(w);
+    await w.waitFor((l) => l.event === 'ready', 120_000);
+    proxy.down();
+    await appendV2(f, M + K, K, 'gate'); // a schema id the worker's cache does not hold
+    await w.waitFor((l) => l.event === 'schema-registry-down', 120_000);
+    w.child.kill('SIGTERM');
+    const exit = await w.exit;
+    expect(exit.code, JSON.stringify(w.lines.slice(-5))).toBe(0);
+    expect(await committedSum(f.log, f.topology.groupId, f.topics.flights)).toBe(committed);
+    proxy.up();
+    const again = eddy(['--data-dir', dataDir(), 'worker', f.topology.name], env, { cwd: f.dir });
+    procs.push(again);
+    expect(await caughtUp(again, expected)).toEqual(expected);
+    again.child.kill('SIGTERM');
+    expect((await again.exit).code, again.stderr()).toBe(0);
   }, 600_000);
 
   it('with an empty cache, a worker started during an outage exits after maxOutageMs naming the registry', async () => {

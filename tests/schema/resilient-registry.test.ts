@@ -120,6 +120,17 @@ describe('ResilientRegistry', () => {
     expect(events.map((e) => e.kind)).toEqual(['down', 'up']);
   });
 
+  it('stopWaiting ends a wait in progress with the registry error (a worker shutting down)', async () => {
+    const r = open();
+    const id = await local.register('t-value', V1);
+    up = false;
+    const pending = r.getById(id).catch((e: unknown) => e);
+    while (events.length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+    r.stopWaiting();
+    const err = await pending;
+    expect(err).toMatchObject({ code: 'SCHEMA_REGISTRY', retriable: true });
+  });
+
   it('an id the registry does not know is a bad record (remembered); an unreachable registry is not', async () => {
     const r = open(100);
     const serde = await AvroSerde.create<{ a: number }>(r, 't-value', V1);
