@@ -90,6 +90,19 @@ export class PartitionWatch {
     if (this.changed) throw this.changed;
   }
 
+  /**
+   * `check` for a batch about to commit: a failed metadata request is not a change (the commit that follows meets
+   * the broker's trouble itself), so only a change rejects.
+   * @throws PartitionCountChangedError
+   */
+  async beforeCommit(): Promise<void> {
+    try {
+      await this.check();
+    } catch (err) {
+      if (err instanceof PartitionCountChangedError) throw err;
+    }
+  }
+
   private async compare(): Promise<void> {
     const expected: { version: VersionRuntime; topic: string; partitions: number }[] = [];
     for (const v of this.o.versions)

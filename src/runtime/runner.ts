@@ -1,4 +1,3 @@
-import { PartitionCountChangedError } from '../errors.js';
 import type { Consumer, TopicPartition } from '../log/contract.js';
 import { tpKey } from '../log/contract.js';
 import type { Topology } from '../topology/graph.js';
@@ -71,11 +70,7 @@ export class TopologyRunner {
           stats: opts.stats?.(t.version),
           onWarning: opts.onWarning,
           onQuarantine: opts.onQuarantine,
-          // a failed metadata request is not a change: the commit that follows meets the broker's trouble itself
-          beforeCommit: () =>
-            this.partitionWatch.check().catch((err: unknown) => {
-              if (err instanceof PartitionCountChangedError) throw err;
-            }),
+          beforeCommit: () => this.partitionWatch.beforeCommit(),
           onRestore: (task, store, done, total) => {
             const m = this.restoreStatus.get(task) ?? new Map<string, StoreRestoreStatus>();
             m.set(store, { store, restored: done, total });
