@@ -282,3 +282,46 @@ export function storageErrorOf(err: unknown, what: string, path: string): Storag
     return new StorageError(what, path, code === 'SQLITE_FULL' ? sqlite[1] : `${sqlite[1]} (${code}: ${message})`, err);
   return undefined;
 }
+
+/**
+ * The schema registry stayed unreachable (network errors, timeouts, HTTP 5xx/429) for longer than the worker's bound
+ * (`schemaRegistry.maxOutageMs`) while a batch or the worker's start needed an answer its cache did not hold. Not
+ * retriable by the worker: it exits 1. Nothing was dead-lettered or committed for the records that waited.
+ */
+export class RegistryUnreachableError extends EddyError {
+  constructor(url: string, what: string, downMs: number, maxOutageMs: number, cause?: unknown) {
+    const reason = cause instanceof Error ? `: ${cause.message.replace(/\.\s*$/, '')}` : '';
+    super(
+      'SCHEMA_REGISTRY_UNREACHABLE',
+      `the schema registry ${url} has been unreachable for ${Math.round(downMs / 1000)} s (${what})${reason}. ` +
+        `Gave up after schemaRegistry.maxOutageMs (${maxOutageMs} ms): nothing was dead-lettered or committed for ` +
+        'the records that waited. Bring the registry back (or fix schemaRegistry.url) and start the worker again; ' +
+        'it resumes from its committed offsets.',
+      { details: { url, what, downMs, maxOutageMs }, cause },
+    );
+  }
+}
+
+/**
+ * A source or repartition topic's partition count changed under a running version (partitions were added with
+ * `kafka-topics --alter --partitions` or the admin API's `createPartitions`). A version's tasks are built for the
+ * partition counts it started with: with more partitions the producers spread each key over the new count, so one
+ * key reaches two tasks (split windows, duplicate outputs). Kafka Streams fails the same way (its assignor refuses a
+ * changed count for copartitioned topics). Not retriable: the version stops before its next commit.
+ */
+export class PartitionCountChangedError extends EddyError {
+  constructor(version: string, topic: string, role: string, before: number, after: number) {
+    super(
+      'PARTITION_COUNT_CHANGED',
+      `the ${role} topic "${topic}" of ${version} now has ${after} partition(s), not the ${before} its tasks were ` +
+        `built for: records are now spread by key over ${after} partitions, so one key could reach two tasks (split ` +
+        `windows, duplicate outputs). ${version} stopped before committing anything read after the change (Kafka ` +
+        'Streams fails the same way). Fix: a version cannot change its partitioning; replay into a new version ' +
+        '(bump the version: it rebuilds its state and outputs from the beginning of the inputs with the new ' +
+        'partitioning; records written before the change stay in their old partitions, so let it re-key what it ' +
+        'aggregates through a repartition topic, e.g. `groupBy`), then promote it and retire this one. Kafka ' +
+        'cannot remove partitions.',
+      { details: { version, topic, role, before, after } },
+    );
+  }
+}

@@ -10,11 +10,12 @@ import { refuseConcurrentRun } from '../replay/replay.js';
 import { recordedRun } from '../runs/recorder.js';
 import { createRunner } from '../runtime/create-runner.js';
 import { readStore } from '../runtime/inspect.js';
-import { createLogger, errorCode } from '../runtime/logger.js';
+import { createLogger, errorCode, type Logger } from '../runtime/logger.js';
 import { runWorker } from '../runtime/run-worker.js';
 import type { RunStats } from '../runtime/stats.js';
 import type { ProcessingGuarantee } from '../runtime/task.js';
 import type { ThreadsOptions } from '../runtime/threads/host.js';
+import type { RegistryEvent } from '../schema/resilient-registry.js';
 import { describeMermaid, describeText } from '../topology/describe.js';
 import type { Topology } from '../topology/graph.js';
 import { cmdDryRun } from './debug.js';
@@ -346,6 +347,7 @@ export async function cmdWorker(loaded: LoadedConfig, name: string, o: { version
   try {
     backend = await openBackend(config, {
       kafkaLogSink: (l) => logger[l.level]({ event: 'kafkajs', namespace: l.namespace, ...l.fields }, l.message),
+      worker: { onRegistryEvent: (e) => logRegistryEvent(logger, e, config.schemaRegistry.maxOutageMs) },
     });
   } catch (err) {
     logger.error(
@@ -395,6 +397,20 @@ export async function cmdWorker(loaded: LoadedConfig, name: string, o: { version
     // started by npm (npx, npm exec, npm start): npm exits on SIGTERM without passing it on, so follow the parent
     followParent: process.env.npm_command !== undefined,
   });
+}
+
+/** The `schema-registry-down` / `schema-registry-up` log lines of a worker. */
+function logRegistryEvent(logger: Logger, e: RegistryEvent, maxOutageMs: number): void {
+  if (e.kind === 'down')
+    logger.warn(
+      { event: 'schema-registry-down', url: e.url, what: e.what, maxOutageMs, err: e.error },
+      `schema registry ${e.url} is unreachable (${e.what}): ${e.error.message} Batches that need a schema id not in the cache wait (nothing is dead-lettered); giving up after ${maxOutageMs} ms (schemaRegistry.maxOutageMs)`,
+    );
+  else
+    logger.info(
+      { event: 'schema-registry-up', url: e.url, downMs: e.downMs },
+      `schema registry ${e.url} answers again after ${e.downMs} ms`,
+    );
 }
 
 function redact(value: unknown, node: SchemaNode | undefined): unknown {

@@ -5,6 +5,8 @@ import { EmbeddedLog } from '../log/embedded/index.js';
 import type { KafkaLogLine } from '../log/kafka/client.js';
 import { ConfluentSchemaRegistry } from '../schema/confluent-registry.js';
 import { LocalSchemaRegistry } from '../schema/local-registry.js';
+import { RegistryCache, registryCacheDir } from '../schema/registry-cache.js';
+import { type RegistryEvent, ResilientRegistry } from '../schema/resilient-registry.js';
 import type { SchemaRegistry } from '../schema/types.js';
 
 /** Where eddy keeps its embedded log and state stores. */
@@ -44,6 +46,12 @@ export async function openBackend(
     kafkaLogSink?: (line: KafkaLogLine) => void;
     /** The embedded log's in-process write lock of another thread's connection (`EmbeddedLogOptions.writeLock`). */
     embeddedWriteLock?: SharedArrayBuffer;
+    /**
+     * For a worker: the Confluent-API registry rides out outages (`ResilientRegistry`, bounded by
+     * `schemaRegistry.maxOutageMs`) with its answers cached under `<dataDir>/state/schemas/`; `onRegistryEvent`
+     * hears when it goes down and comes back. Other commands fail at once when the registry cannot be reached.
+     */
+    worker?: { onRegistryEvent?: (e: RegistryEvent) => void };
   } = {},
 ): Promise<Backend> {
   const paths = dataPaths(config.dataDir);
@@ -64,7 +72,7 @@ export async function openBackend(
       logLevel: kafkaLogLevel(config.logLevel),
       ...(opts.kafkaLogSink ? { logSink: opts.kafkaLogSink } : {}),
     });
-    const registry = new ConfluentSchemaRegistry({
+    const plain = new ConfluentSchemaRegistry({
       host: sr.url!,
       auth:
         sr.username !== undefined && sr.password !== undefined
@@ -72,6 +80,9 @@ export async function openBackend(
           : undefined,
       clientId: k.clientId,
     });
+    const registry = opts.worker
+      ? resilient(plain, paths.stateDir, sr.maxOutageMs ?? 600_000, opts.worker.onRegistryEvent)
+      : plain;
     return {
       kind: 'kafka',
       log,
@@ -95,6 +106,19 @@ export async function openBackend(
       await registry.close();
     },
   };
+}
+
+/** A worker's registry: `inner` behind the outage-riding `ResilientRegistry`, its answers cached under `stateDir`. */
+function resilient(
+  inner: ConfluentSchemaRegistry,
+  stateDir: string,
+  maxOutageMs: number,
+  onEvent: ((e: RegistryEvent) => void) | undefined,
+): ResilientRegistry {
+  const cache = new RegistryCache(registryCacheDir(stateDir, inner.host), inner.host, (err) =>
+    process.emitWarning(err.message),
+  );
+  return new ResilientRegistry(inner, { url: inner.host, cache, maxOutageMs, onEvent });
 }
 
 /**

@@ -41,7 +41,13 @@ export interface EddyConfig {
     readonly heartbeatIntervalMs?: number;
     readonly maxReconnectMs: number;
   };
-  readonly schemaRegistry: { readonly url?: string; readonly username?: string; readonly password?: string };
+  readonly schemaRegistry: {
+    readonly url?: string;
+    readonly username?: string;
+    readonly password?: string;
+    /** How long `eddy worker` rides out an unreachable registry before exiting 1, ms; default 600,000. */
+    readonly maxOutageMs: number;
+  };
   readonly http: {
     readonly port: number;
     readonly host: string;
@@ -270,6 +276,15 @@ export const CONFIG_SCHEMA: SchemaNode = {
           'x-expected': 'a non-empty string',
           'x-required': 'required with a registry username; set SCHEMA_REGISTRY_PASSWORD',
           'x-secret': true,
+        },
+        maxOutageMs: {
+          type: 'integer',
+          minimum: 0,
+          default: 600_000,
+          description:
+            'How long `eddy worker` rides out an unreachable schema registry (network errors, timeouts, HTTP 5xx/429): the batch that needs an unknown schema id is not processed but retried with backoff, the task pauses (the worker stays in its consumer group), and lookups the worker made before are answered from its cache (`<dataDir>/state/schemas/`), so a worker (re)started during an outage starts when the cache holds what it needs. Past this bound (ms) the worker exits 1 naming the registry URL. An id the registry answers it does not know (HTTP 404) is a bad record: dead-lettered.',
+          'x-env': 'SCHEMA_REGISTRY_MAX_OUTAGE_MS',
+          'x-expected': 'an integer >= 0 (ms)',
         },
       },
       dependencies: { username: ['password'], password: ['username'] },

@@ -261,6 +261,12 @@ export interface Log {
   listTopics(): Promise<TopicDescription[]>;
   /** One topic, or undefined if it does not exist. */
   describeTopic(name: string): Promise<TopicDescription | undefined>;
+  /**
+   * The partition count of each of `topics` that exists, as the cluster knows it now (Kafka: a fresh Metadata
+   * request for those topics only; no topic is auto-created). A missing name is a topic that does not exist. Cheap
+   * enough to call before each commit: the runtime's partition-count watch (src/runtime/partition-watch.ts) does.
+   */
+  partitionCounts(topics: readonly string[]): Promise<Map<string, number>>;
   /** Low and high offsets per partition. Throws `UnknownTopicError`. */
   offsets(topic: string): Promise<PartitionOffsets[]>;
   /** The group's committed offsets for a topic, partition -> offset (+ metadata); missing = none committed. */

@@ -19,6 +19,7 @@
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { Log, TopicPartition } from '../log/contract.js';
+import type { RegistryHealth } from '../schema/resilient-registry.js';
 import { versionId } from '../topology/names.js';
 import type { BatchInfo, Readiness } from './runner.js';
 import type { HealthTopics, RunStats } from './stats.js';
@@ -52,6 +53,8 @@ export interface MetricsSource {
   readiness(): Readiness;
   /** Lag of every assigned partition for every version, computed when scraped (see `versionsLag`). */
   lag(): Promise<readonly PartitionLag[]>;
+  /** The schema registry's health when the worker rides out its outages (`ResilientRegistry`), else undefined. */
+  schemaRegistry?(): RegistryHealth | undefined;
 }
 
 /** Seconds buckets of the batch latency histogram: 1 ms to 30 s. */
@@ -253,6 +256,28 @@ export class WorkerMetrics {
               { state, version: String(v.version) },
               tasks.filter((t) => t.state === state && versionOfTask(versions, t.task) === v).length,
             );
+      },
+    });
+    new Gauge({
+      name: 'eddy_schema_registry_up',
+      help: '1 while the schema registry answers, 0 during an outage (batches needing an uncached schema id wait), by url.',
+      labelNames: ['url'],
+      registers,
+      collect() {
+        this.reset();
+        const h = src.schemaRegistry?.();
+        if (h !== undefined) this.set({ url: h.url }, h.up ? 1 : 0);
+      },
+    });
+    new Counter({
+      name: 'eddy_schema_registry_outages_total',
+      help: 'Schema registry outages (unreachable, timeouts, HTTP 5xx/429) ridden out since the worker started, by url.',
+      labelNames: ['url'],
+      registers,
+      collect() {
+        this.reset();
+        const h = src.schemaRegistry?.();
+        if (h !== undefined) this.inc({ url: h.url }, h.outages);
       },
     });
     this.dataHealth(src, registers);

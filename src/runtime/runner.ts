@@ -2,6 +2,7 @@ import type { Consumer, TopicPartition } from '../log/contract.js';
 import { tpKey } from '../log/contract.js';
 import type { Topology } from '../topology/graph.js';
 import { readerGroupId } from '../topology/names.js';
+import { PartitionWatch } from './partition-watch.js';
 import { SharedRead } from './reader.js';
 import { RegistrySync } from './registry-sync.js';
 import type { Readiness, RunnerOptions, RunnerPhase, StoreRestoreStatus, TaskStatus } from './runner-types.js';
@@ -49,6 +50,8 @@ export class TopologyRunner {
   /** `untilIdle` ended the run: every version consumed every input. */
   private idleReached = false;
   private readonly registrySync: RegistrySync;
+  /** Fails the run when a source or repartition topic's partition count changes (checked before each commit). */
+  private readonly partitionWatch: PartitionWatch;
 
   constructor(
     topologies: Topology | readonly Topology[],
@@ -67,6 +70,7 @@ export class TopologyRunner {
           stats: opts.stats?.(t.version),
           onWarning: opts.onWarning,
           onQuarantine: opts.onQuarantine,
+          beforeCommit: () => this.partitionWatch.beforeCommit(),
           onRestore: (task, store, done, total) => {
             const m = this.restoreStatus.get(task) ?? new Map<string, StoreRestoreStatus>();
             m.set(store, { store, restored: done, total });
@@ -92,6 +96,12 @@ export class TopologyRunner {
           durationMs: b.durationMs,
         });
       },
+    });
+    this.partitionWatch = new PartitionWatch({
+      log: opts.log,
+      versions: this.versions,
+      onChange: (err) => this.fail(err),
+      onWarning: (m) => opts.onWarning?.('partitions', m),
     });
     this.registrySync = new RegistrySync({
       log: opts.log,
@@ -190,6 +200,7 @@ export class TopologyRunner {
     this.consumer = consumer;
     this.phaseNow = 'joining';
     this.registrySync.start();
+    this.partitionWatch.start();
     let failed = false;
     try {
       await consumer.run({
@@ -208,6 +219,7 @@ export class TopologyRunner {
       throw this.failure?.error ?? err;
     } finally {
       this.registrySync.stop();
+      this.partitionWatch.stop();
       await this.closeTasks();
       this.phaseNow = failed ? 'failed' : 'stopped';
     }

@@ -1,4 +1,4 @@
-import { EddyError } from '../errors.js';
+import { EddyError, SerdeError } from '../errors.js';
 import type { LogRecord } from '../log/contract.js';
 import type { Flowing } from '../processors/context.js';
 import { AvroSerde, HEADER_SIZE } from '../schema/avro-serde.js';
@@ -159,7 +159,10 @@ export class TopologySerdes {
    * Decodes a batch read from `topic`: fetches any writer schema not seen yet (one registry round trip per new id,
    * once: a failure is remembered), then decodes each record synchronously. Records that cannot be decoded come back
    * in `bad` with the reason: `deserialization failed: <key|value> (writer schema id N): <why>`, where why names the
-   * field and the resolution rule when the writer schema cannot be resolved to the reader schema.
+   * field and the resolution rule when the writer schema cannot be resolved to the reader schema. Only records are
+   * dead-lettered, never a registry's trouble: while the registry cannot be reached the registry's calls wait
+   * (`ResilientRegistry`), and a fault of the registry is thrown (the batch is not processed, nothing is committed).
+   * @throws RegistryUnreachableError or SchemaRegistryError on a fault of the registry (`isRegistryFault`).
    */
   async decode(
     topic: string,
@@ -172,12 +175,17 @@ export class TopologySerdes {
       if (r.key !== null && r.key.length >= HEADER_SIZE && r.key[0] === 0) keyIds.add(r.key.readInt32BE(1));
       if (r.value !== null && r.value.length >= HEADER_SIZE && r.value[0] === 0) valueIds.add(r.value.readInt32BE(1));
     }
-    // One id at a time, so that one unknown id dead-letters only its records; the serde remembers the failure.
+    // One id at a time, so that one unknown id dead-letters only its records; the serde remembers the failure. A
+    // fault of the registry (unreachable past its bound, credentials) is not the records' fault: it fails the batch,
+    // which is not processed, and nothing is dead-lettered.
     for (const [serde, ids] of [
       [serdes.key, keyIds],
       [serdes.value, valueIds],
     ] as const) {
-      for (const id of ids) await serde.prepare([id]).catch(() => undefined);
+      for (const id of ids)
+        await serde.prepare([id]).catch((err: unknown) => {
+          if (!(err instanceof SerdeError)) throw err;
+        });
     }
     const ok: Flowing[] = [];
     const bad: { raw: LogRecord; reason: string }[] = [];

@@ -42,6 +42,12 @@ export interface TaskDeps {
   readonly fingerprint?: string;
   /** Progress of store restoration: (store, restored so far, total to restore), in changelog records. */
   readonly onRestore?: (store: string, done: number, total: number) => void;
+  /**
+   * A check a batch must pass before it commits: started when the batch's processing starts (after it was fetched,
+   * so it overlaps the processing) and awaited before the commit; a rejection aborts the batch (nothing of it is
+   * written). The runner's partition-count watch (`partition-watch.ts`).
+   */
+  readonly beforeCommit?: () => Promise<void>;
 }
 
 /** One batch of one source partition, decoded by the reader (records that failed to decode are in `bad`). */
@@ -185,11 +191,15 @@ export class Task extends TaskContext {
     const savedTimes = new Map(this.streamTimes);
     this.d.stats.in(batch.topic, batch.ok.length + batch.bad.length);
     this.d.stats.lag.set(tpKey(batch.topic, batch.partition), batch.highWatermark - (last.offset + 1));
+    const check = this.d.beforeCommit?.();
+    // awaited before the commit; a batch that fails before must not leave it unhandled
+    check?.catch(() => undefined);
     try {
       for (const b of batch.bad) this.writer.deadLetter(b.raw, 'deserialize', b.reason);
       await this.runChain(batch.topic, batch.ok);
       const changes = this.changelogs(last.timestamp);
       for (const c of changes) this.d.stats.out(c.changelog, c.entries.length);
+      await check;
       const result = await this.committer.commit({
         records: [...this.writer.pending, ...changes.flatMap((c) => c.records)],
         offsets: [this.consumed(batch.topic, last)],

@@ -33,6 +33,8 @@ export interface VersionOptions {
   readonly onWarning?: (event: string, message: string) => void;
   /** Progress of store restoration of one of this version's tasks, in changelog records. */
   readonly onRestore?: (task: string, store: string, done: number, total: number) => void;
+  /** Before each task commit; a throw aborts the batch (`TaskDeps.beforeCommit`). */
+  readonly beforeCommit?: () => Promise<void>;
 }
 
 /**
@@ -256,6 +258,7 @@ export class VersionRuntime {
       maxCacheEntries: this.o.maxCacheEntries,
       processingGuarantee: this.o.processingGuarantee,
       onQuarantine: this.o.onQuarantine,
+      beforeCommit: this.o.beforeCommit,
       fingerprint: this.fingerprint ?? this.o.fingerprint,
       onRestore: (store, done, total) => {
         this.stats.restored(store, done - (this.restoredSoFar.get(`${id}/${store}`) ?? 0));

@@ -19,6 +19,7 @@ import { EddyError, UnknownStoreError } from '../errors.js';
 import type { Log, TopicPartition } from '../log/contract.js';
 import { liveVersionOf, readVersions } from '../replay/registry.js';
 import { healthTopicsOf } from '../runs/recorder.js';
+import { ResilientRegistry } from '../schema/resilient-registry.js';
 import type { SchemaRegistry } from '../schema/types.js';
 import { workerSql } from '../sql/worker-sql.js';
 import type { Topology } from '../topology/graph.js';
@@ -165,6 +166,7 @@ export class Worker {
         })),
       rebalances: () => this.runner.stats.rebalances,
       readiness: () => this.runner.readiness(),
+      schemaRegistry: () => (o.registry instanceof ResilientRegistry ? o.registry.health() : undefined),
       lag: () =>
         versionsLag(
           o.log,
@@ -280,6 +282,8 @@ export class Worker {
   /** Stops fetching; the batch in flight commits; tasks close. Resolves when processing has ended. */
   async stop(): Promise<void> {
     this.stopRequested = true;
+    // a batch waiting out a registry outage fails now (uncommitted) instead of outlasting the shutdown
+    if (this.o.registry instanceof ResilientRegistry) this.o.registry.stopWaiting();
     await this.runner.stop();
     await this.running?.catch(() => undefined);
   }

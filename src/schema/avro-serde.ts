@@ -14,6 +14,7 @@ import type { Resolver, Type } from 'avsc';
 import { SerdeError } from '../errors.js';
 import { describeType, describeValue, fingerprintOf, identityOf, parseSchema } from './avro.js';
 import { describeProblem, findResolutionProblem } from './compatibility.js';
+import { isRegistryFault } from './resilient-registry.js';
 import type { AvroSchema, SchemaRegistry } from './types.js';
 
 /** The first byte of every Confluent wire-format value. */
@@ -151,7 +152,9 @@ export class AvroSerde<T> {
    * schema), so that `deserialize` can stay synchronous. Already prepared ids are skipped; call it once per batch
    * with the ids of the batch (see `schemaIdOf`).
    * @throws SerdeError when an id is unknown to the registry or its schema cannot be resolved to the reader schema
-   *   (the message names the field and why).
+   *   (the message names the field and why): remembered, never asked again. A fault of the registry itself
+   *   (unreachable, 5xx, credentials: see `isRegistryFault`) is thrown as is and not remembered: the records are
+   *   fine, the caller must not dead-letter them.
    */
   async prepare(ids: Iterable<number>): Promise<void> {
     for (const id of new Set(ids)) {
@@ -182,18 +185,23 @@ export class AvroSerde<T> {
         await this.prepare([r.id]);
         out.push({ version, id: r.id });
       } catch (err) {
+        if (isRegistryFault(err)) throw err;
         out.push({ version, id: r.id, problem: (err as Error).message });
       }
     }
     return out;
   }
 
-  /** Builds the resolver of writer id `id`, or returns the error (unknown id, not resolvable). */
+  /**
+   * Builds the resolver of writer id `id`, or returns the error (unknown id, not resolvable).
+   * @throws the registry's error when it is a fault of the registry (`isRegistryFault`), not of the id.
+   */
   private async prepareOne(id: number): Promise<SerdeError | undefined> {
     let writerSchema: AvroSchema;
     try {
       writerSchema = await this.registry.getById(id);
     } catch (err) {
+      if (isRegistryFault(err)) throw err;
       return new SerdeError(
         `Cannot read ${this.part}s of subject "${this.subject}" written with schema id ${id}: ${(err as Error).message}`,
         { subject: this.subject, schemaId: id, part: this.part },

@@ -31,7 +31,7 @@ describe('defaults', () => {
       backend: 'embedded',
       logLevel: 'info',
       kafka: { clientId: 'eddy', ssl: false, maxReconnectMs: 180_000 },
-      schemaRegistry: {},
+      schemaRegistry: { maxOutageMs: 600_000 },
       http: { port: 9464, host: '127.0.0.1' },
       topologies: {},
       worker: {
@@ -139,6 +139,7 @@ describe('environment variables', () => {
         SCHEMA_REGISTRY_URL: 'https://registry.example.com:8081',
         SCHEMA_REGISTRY_USERNAME: 'key',
         SCHEMA_REGISTRY_PASSWORD: 'secret',
+        SCHEMA_REGISTRY_MAX_OUTAGE_MS: '120000',
         EDDY_HTTP_PORT: '0',
         EDDY_LOG_LEVEL: 'debug',
         EDDY_DATA_DIR: '/var/lib/eddy',
@@ -155,7 +156,12 @@ describe('environment variables', () => {
         sasl: { mechanism: 'scram-sha-512', username: 'user', password: 'pass' },
         maxReconnectMs: 60_000,
       },
-      schemaRegistry: { url: 'https://registry.example.com:8081', username: 'key', password: 'secret' },
+      schemaRegistry: {
+        url: 'https://registry.example.com:8081',
+        username: 'key',
+        password: 'secret',
+        maxOutageMs: 120_000,
+      },
       http: { port: 0, host: '127.0.0.1' },
       topologies: {},
       worker: {

@@ -246,7 +246,12 @@ describe('secured connections (SASL/SCRAM-SHA-512 over TLS; registry basic auth)
       };
       expect(shown.config.kafka.sasl).toEqual({ mechanism: 'scram-sha-512', username: USER, password: '***' });
       expect(shown.config.kafka.ssl).toBe(true);
-      expect(shown.config.schemaRegistry).toEqual({ url: proxyUrl, username: REGISTRY_USER, password: '***' });
+      expect(shown.config.schemaRegistry).toEqual({
+        url: proxyUrl,
+        username: REGISTRY_USER,
+        password: '***',
+        maxOutageMs: 600_000,
+      });
     }
   });
 

@@ -59,6 +59,13 @@ function topicTests(log: () => Log): void {
       expect(await log().describeTopic(a)).toMatchObject({ name: a, partitions: 3, compacted: false });
       expect(await log().describeTopic(b)).toMatchObject({ name: b, partitions: 1, compacted: true });
       expect(await log().describeTopic(uniqueName('t-none'))).toBeUndefined();
+      // fresh partition counts of the named topics that exist (what the runtime's partition-count watch reads)
+      expect(await log().partitionCounts([a, b, uniqueName('t-none')])).toEqual(
+        new Map([
+          [a, 3],
+          [b, 1],
+        ]),
+      );
       const listed = (await log().listTopics()).filter((t) => t.name === a || t.name === b);
       expect(listed).toMatchObject([
         { name: a, partitions: 3, compacted: false },

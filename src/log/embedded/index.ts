@@ -122,6 +122,16 @@ export class EmbeddedLog implements Log {
     return t === undefined ? undefined : { name: t.name, partitions: t.partitions, compacted: t.compacted };
   }
 
+  /** Partition counts of the existing topics among `topics` (the embedded log cannot add partitions to a topic). */
+  async partitionCounts(topics: readonly string[]): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    for (const name of topics) {
+      const t = this.store.topic(name);
+      if (t !== undefined) out.set(name, t.partitions);
+    }
+    return out;
+  }
+
   /** Low and high offset of every partition, by partition. Throws `UnknownTopicError`. */
   async offsets(topic: string): Promise<PartitionOffsets[]> {
     return this.store.offsets(this.store.requireTopic(topic));

@@ -123,6 +123,12 @@ export class KafkaLog implements Log {
     return this.topics.describeTopic(name);
   }
 
+  /** Partition counts of the existing topics among `topics`, from a fresh Metadata request for them. */
+  async partitionCounts(topics: readonly string[]): Promise<Map<string, number>> {
+    this.assertOpen();
+    return this.raw.partitionCounts(topics);
+  }
+
   /** Log start offset and high watermark per partition. Throws `UnknownTopicError`. */
   async offsets(topic: string): Promise<PartitionOffsets[]> {
     this.assertOpen();

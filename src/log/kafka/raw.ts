@@ -76,6 +76,33 @@ export class RawClient {
     return (await this.topics(0)).get(topic)?.partitions;
   }
 
+  /**
+   * Partition counts of the existing topics among `topics`: one Metadata request for those topics (never
+   * auto-creating them); when one of them does not exist (the broker answers UNKNOWN_TOPIC_OR_PARTITION), from
+   * fresh metadata of all topics instead.
+   */
+  async partitionCounts(topics: readonly string[]): Promise<Map<string, number>> {
+    await this.connect();
+    const out = new Map<string, number>();
+    if (topics.length === 0) return out;
+    try {
+      // kafkajs' types omit the `topics` argument of Cluster.metadata (kafkajs 2.2.4 src/cluster/index.js has it)
+      const metadata = this.cluster.metadata as unknown as (o: {
+        topics: string[];
+      }) => Promise<{ topicMetadata: RawTopicMetadata[] }>;
+      const res = await metadata.call(this.cluster, { topics: [...topics] });
+      for (const t of res.topicMetadata) if (t.topicErrorCode === 0) out.set(t.topic, t.partitionMetadata.length);
+      return out;
+    } catch {
+      const all = await this.topics(0);
+      for (const name of topics) {
+        const t = all.get(name);
+        if (t !== undefined) out.set(name, t.partitions);
+      }
+      return out;
+    }
+  }
+
   /** Throws `UnknownTopicError`/`UnknownPartitionError` unless the partition exists (metadata <= maxAgeMs old). */
   async requirePartition(topic: string, partition: number, maxAgeMs = 0): Promise<number> {
     let count = await this.partitionsOf(topic, maxAgeMs);

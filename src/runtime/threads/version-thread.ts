@@ -23,6 +23,8 @@ const send = (m: ThreadMessage) => port.postMessage(m);
 
 const backend = await openBackend(init.config, {
   embeddedWriteLock: init.writeLock,
+  // rides out registry outages as the host's registry does (the thread's down/up events are not logged; its errors are)
+  worker: {},
   kafkaLogSink: init.forwardKafkaLog
     ? (line) => send({ t: 'kafka-log', line: JSON.parse(JSON.stringify(line)) })
     : undefined,
