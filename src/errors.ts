@@ -325,3 +325,23 @@ export class PartitionCountChangedError extends EddyError {
     );
   }
 }
+
+/**
+ * A topic a running version reads or writes disappeared (deleted with `kafka-topics --delete` or the admin API).
+ * Not retriable: the version stops before its next commit, and the worker exits instead of retrying for minutes.
+ */
+export class TopicDeletedError extends EddyError {
+  constructor(version: string, topic: string, role: string) {
+    const fix =
+      role === 'source'
+        ? 'recreate it and produce its records again (its committed offsets no longer mean anything), then replay into a new version'
+        : role === 'repartition' || role === 'changelog'
+          ? `it is ${version}'s own internal topic and records in it may be lost: replay into a new version (bump the version), or retire and replay this one with --reset`
+          : 'recreate it (eddy creates a missing output at start) or replay into a new version to rebuild it';
+    super(
+      'TOPIC_DELETED',
+      `the ${role} topic "${topic}" of ${version} was deleted under the running worker; ${version} stopped before committing anything more. Fix: ${fix}.`,
+      { details: { version, topic, role } },
+    );
+  }
+}

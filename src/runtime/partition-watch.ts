@@ -9,10 +9,14 @@
  * producer saw the new count first) is never committed.
  *
  * Only on Kafka: the embedded log cannot add partitions to a topic (`createTopics` refuses another count with
- * `TOPIC_MISMATCH`), so there the watch does nothing. A topic that is missing from the metadata is left to the
- * caller's own errors (a deleted topic fails its reads and writes).
+ * `TOPIC_MISMATCH`), so there the watch does nothing.
+ *
+ * The same checks notice a deleted topic: a source, repartition, changelog or output topic of a version missing from
+ * the metadata in two checks in a row (so a metadata answer during a leader move is not mistaken for a deletion)
+ * fails with `TopicDeletedError` naming the topic and its role, within seconds, instead of a consumer restarting for
+ * minutes on "does not host this topic-partition".
  */
-import { PartitionCountChangedError } from '../errors.js';
+import { PartitionCountChangedError, TopicDeletedError } from '../errors.js';
 import type { Log } from '../log/contract.js';
 import { versionId } from '../topology/names.js';
 import type { VersionRuntime } from './version.js';
@@ -24,8 +28,8 @@ export const PARTITION_WATCH_MS = 2_000;
 export interface PartitionWatchOptions {
   readonly log: Log;
   readonly versions: readonly VersionRuntime[];
-  /** A change was found by the periodic check (the runner fails with it). */
-  readonly onChange: (err: PartitionCountChangedError) => void;
+  /** A change (or a deleted topic) was found by the periodic check (the runner fails with it). */
+  readonly onChange: (err: PartitionCountChangedError | TopicDeletedError) => void;
   /** Periodic check interval, ms; default `PARTITION_WATCH_MS`. */
   readonly intervalMs?: number;
   /** A periodic check failed for another reason (metadata unavailable): reported, not fatal. */
@@ -39,7 +43,9 @@ export class PartitionWatch {
   private asked = 0;
   private covered = 0;
   private inflight?: Promise<void>;
-  private changed?: PartitionCountChangedError;
+  private changed?: PartitionCountChangedError | TopicDeletedError;
+  /** Topics missing from the last metadata answer (a second miss in a row is a deletion). */
+  private missing = new Set<string>();
 
   constructor(private readonly o: PartitionWatchOptions) {}
 
@@ -52,7 +58,7 @@ export class PartitionWatch {
     if (!this.active || this.timer !== undefined) return;
     this.timer = setInterval(() => {
       this.check().catch((err: unknown) => {
-        if (err instanceof PartitionCountChangedError) this.o.onChange(err);
+        if (err instanceof PartitionCountChangedError || err instanceof TopicDeletedError) this.o.onChange(err);
         else this.o.onWarning?.(`partition-count check failed: ${err instanceof Error ? err.message : String(err)}`);
       });
     }, this.o.intervalMs ?? PARTITION_WATCH_MS);
@@ -99,7 +105,7 @@ export class PartitionWatch {
     try {
       await this.check();
     } catch (err) {
-      if (err instanceof PartitionCountChangedError) throw err;
+      if (err instanceof PartitionCountChangedError || err instanceof TopicDeletedError) throw err;
     }
   }
 
@@ -107,8 +113,31 @@ export class PartitionWatch {
     const expected: { version: VersionRuntime; topic: string; partitions: number }[] = [];
     for (const v of this.o.versions)
       for (const topic of v.sourceTopics) expected.push({ version: v, topic, partitions: v.partitionsOf(topic) });
+    // the topics it writes: a deletion is to be named too
+    const written: { version: VersionRuntime; topic: string; role: string }[] = [];
+    for (const v of this.o.versions)
+      for (const info of v.topology.topics.values())
+        if (info.role === 'changelog' || info.role === 'output')
+          written.push({ version: v, topic: info.name, role: info.role });
     if (expected.length === 0) return;
-    const now = await this.o.log.partitionCounts([...new Set(expected.map((e) => e.topic))]);
+    const now = await this.o.log.partitionCounts([
+      ...new Set([...expected.map((e) => e.topic), ...written.map((w) => w.topic)]),
+    ]);
+    const gone = [
+      ...expected.map((e) => ({
+        version: e.version,
+        topic: e.topic,
+        role: e.version.isInternal(e.topic) ? 'repartition' : 'source',
+      })),
+      ...written,
+    ].filter((x) => !now.has(x.topic));
+    const missingNow = new Set(gone.map((g) => g.topic));
+    for (const g of gone)
+      if (this.missing.has(g.topic)) {
+        const t = g.version.topology;
+        this.changed ??= new TopicDeletedError(versionId(t.name, t.version), g.topic, g.role);
+      }
+    this.missing = missingNow;
     for (const e of expected) {
       const n = now.get(e.topic);
       if (n === undefined || n === e.partitions) continue;

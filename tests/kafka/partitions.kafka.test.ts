@@ -165,4 +165,28 @@ describe('a partition-count change under a running worker', () => {
     expect(after[repartition].slice(count)).toEqual([0, 0]);
     expect({ ...after, [repartition]: after[repartition].slice(0, count) }).toEqual(before);
   }, 600_000);
+
+  it('a deleted input topic stops the worker within seconds with TOPIC_DELETED naming it and its role', async () => {
+    const f = await namespace();
+    const w = await idleWorker(f, procs);
+    const admin = new Kafka({
+      brokers: kafkaEnv().brokers,
+      clientId: `${f.ns}-admin`,
+      logLevel: logLevel.NOTHING,
+    }).admin();
+    await admin.connect();
+    try {
+      await admin.deleteTopics({ topics: [f.topics.flights] });
+    } finally {
+      await admin.disconnect();
+    }
+    const deletedAt = Date.now();
+    const exit = await w.exit;
+    expect(exit.code, w.stderr()).toBe(1);
+    const err = w.lines.find((l) => l.event === 'error');
+    expect(err?.code, JSON.stringify(w.lines.slice(-5))).toBe('TOPIC_DELETED');
+    expect(String(err?.msg)).toContain(`the source topic "${f.topics.flights}"`);
+    // seconds, not minutes of consumer restarts (the watch checks every 2 s and wants two misses in a row)
+    expect(exit.atMs - deletedAt).toBeLessThan(60_000);
+  }, 600_000);
 });
