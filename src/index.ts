@@ -16,6 +16,8 @@ export { murmur2, partitionFor } from './log/partitioner.js';
 export type { AgentContext, AgentFn } from './processors/agent.js';
 export type { ErrorPolicy, Rec } from './processors/context.js';
 export type { KeyValue } from './processors/stateless.js';
+export type { Change } from './processors/table.js';
+export type { TableAggregateFns } from './processors/table-aggregate.js';
 export type { WindowedValue, WindowSpec } from './processors/window.js';
 export { hopping, tumbling, windowsFor } from './processors/window.js';
 export { readStore } from './runtime/inspect.js';
@@ -32,6 +34,7 @@ export * from './testing/index.js';
 export type { GlobalTable, OutputTopic, Schemas, TopologyOptions } from './topology/builder.js';
 export {
   GroupedStream,
+  GroupedTable,
   Stream,
   Table,
   TopologyBuilder,

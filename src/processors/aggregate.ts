@@ -1,4 +1,5 @@
 import { derive, type ErrorPolicy, FAILED, type Flowing, guarded, type Processor, type Rec } from './context.js';
+import type { Change } from './table.js';
 
 /** The functions of an aggregation (Kafka Streams `Initializer` and `Aggregator`). */
 export interface AggregateFns<K, V, A> {
@@ -13,6 +14,8 @@ export interface AggregateFns<K, V, A> {
  * Forwards, per batch, the latest aggregate of each key updated in the batch (emit on commit, as with Kafka
  * Streams' record cache), in last-updated order: a key updated again moves behind the keys updated since, as
  * Kafka Streams' cache orders its dirty keys, so the forwarded records are in the order of their source offsets.
+ * Each forwarded record is a table change (`Change`): the new aggregate and the one before the batch (null for a new
+ * key), so the result is a table like any other (`Table.toStream` gives the new aggregates).
  */
 export function aggregateProcessor<K, V, A>(
   name: string,
@@ -26,16 +29,21 @@ export function aggregateProcessor<K, V, A>(
       // Keyed like the write cache (by the store's key identity), so that structured keys (a new object per record,
       // in any property order) coalesce as they do in the store.
       const updated = new Map<string, Flowing>();
+      // Per key, its aggregate before the batch (read before the first put): the old value of the forwarded change.
+      const before = new Map<string, A | null>();
       for (const r of records as Flowing<K, V>[]) {
+        const id = kv.identity(r.key);
         const res = guarded(ctx, name, r, policy, () => {
-          const agg = fns.aggregator(kv.get(r.key) ?? fns.initializer(), r.value, r);
+          const old = kv.get(r.key);
+          // A copy: the aggregator may mutate the stored aggregate in place.
+          if (!before.has(id)) before.set(id, old === undefined ? null : structuredClone(old));
+          const agg = fns.aggregator(old ?? fns.initializer(), r.value, r);
           kv.put(r.key, agg);
           return agg;
         });
         if (res === FAILED) continue;
-        const id = kv.identity(r.key);
         updated.delete(id);
-        updated.set(id, derive(r, r.key, res));
+        updated.set(id, derive<K, Change<A>>(r, r.key, { newValue: res, oldValue: before.get(id) ?? null }));
       }
       return [...updated.values()];
     },

@@ -58,7 +58,7 @@ export class RecordWriter {
       topic,
       partition: partitionFor(key, this.d.partitionsOf(topic)),
       key,
-      value: serdes.value.serialize(rec.value),
+      value: rec.value === null ? null : serdes.value.serialize(rec.value), // a null value is a tombstone
       headers: this.provenance(rec.origin, {}),
       timestamp: rec.timestamp,
     };

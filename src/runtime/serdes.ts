@@ -72,6 +72,8 @@ export class TopologySerdes {
   private constructor(
     private readonly topics: Map<string, SerdePair>,
     private readonly stores: Map<string, StoreSerdePair>,
+    /** Topics read as tables (`t.table`): a null value is a tombstone, a null key goes to the table's processor. */
+    private readonly tables: ReadonlySet<string> = new Set(),
   ) {}
 
   /**
@@ -133,7 +135,8 @@ export class TopologySerdes {
       await value.prepareSubject();
       stores.set(s.name, { key: new StoreSerde(s.name, key), value: new StoreSerde(s.name, value) });
     }
-    return new TopologySerdes(topics, stores);
+    const tables = new Set([...t.topics.values()].filter((i) => i.role === 'source' && i.compacted).map((i) => i.name));
+    return new TopologySerdes(topics, stores, tables);
   }
 
   /** The serdes of a topic. Throws if the topic carries no typed records. */
@@ -181,7 +184,24 @@ export class TopologySerdes {
     }
     const ok: Flowing[] = [];
     const bad: { raw: LogRecord; reason: string }[] = [];
+    const table = this.tables.has(topic);
     for (const raw of records) {
+      if (table && (raw.key === null || raw.value === null)) {
+        // A table's topic: a null key goes to the table's processor, which drops and counts it (its value is not
+        // read); a null value is a tombstone (delete).
+        const key = raw.key === null ? { decoded: null } : decodePart(serdes.key, raw.key);
+        if (key.error !== undefined) bad.push({ raw, reason: `deserialization failed: ${key.error}` });
+        else
+          ok.push({
+            key: key.decoded,
+            value: null,
+            timestamp: raw.timestamp,
+            headers: raw.headers,
+            raw,
+            origin: originOf(raw),
+          });
+        continue;
+      }
       const key = raw.key === null ? { error: 'key: the record has no key' } : decodePart(serdes.key, raw.key);
       const value =
         key.error !== undefined

@@ -16,6 +16,12 @@ export type NodeKind =
   | 'aggregate'
   | 'window-aggregate'
   | 'to-stream'
+  | 'table'
+  | 'table-filter'
+  | 'table-mapValues'
+  | 'table-groupBy'
+  | 'table-aggregate'
+  | 'table-join'
   | 'agent'
   | 'sink';
 

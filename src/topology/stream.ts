@@ -15,7 +15,9 @@ import type { AvroSchema } from '../schema/types.js';
 import type { GlobalTable, OutputTopic, Schemas, TopologyBuilder } from './builder.js';
 import type { NodeKind } from './graph.js';
 import { GroupedStream } from './grouped.js';
+import { streamTableJoin } from './ktable.js';
 import { checkName, repartitionTopic } from './names.js';
+import { Table } from './table.js';
 
 /**
  * A typed stream of records (Kafka Streams `KStream`, Faust `Stream`). Every operator returns a new stream;
@@ -95,6 +97,16 @@ export class Stream<K, V> {
   }
 
   /**
+   * Inner join with a `Table` (Kafka Streams `KStream#join(KTable)`): each record looks its key up in the table at
+   * its arrival; a miss is dropped (counted); the result keeps the record's timestamp. Table updates emit nothing.
+   * The stream and the table must be co-partitioned (same key, equal partition counts: checked before any write).
+   */
+  join<TV, V2>(
+    table: Table<K, TV>,
+    joiner: (value: V, tableValue: TV, r: Rec<K, V>) => V2,
+    opts?: { name?: string },
+  ): Stream<K, V2>;
+  /**
    * Inner join with a global table: `keyOf` picks the table key, `joiner` combines. Records with no match are
    * dropped (counted), or dead-lettered with `onMissing: 'dead-letter'`.
    */
@@ -102,8 +114,21 @@ export class Stream<K, V> {
     table: GlobalTable<TK, TV>,
     keyOf: (r: Rec<K, V>) => TK,
     joiner: (value: V, tableValue: TV, r: Rec<K, V>) => V2,
-    opts: { name?: string; onMissing?: 'drop' | 'dead-letter' } = {},
-  ): Stream<K, V2> {
+    opts?: { name?: string; onMissing?: 'drop' | 'dead-letter' },
+  ): Stream<K, V2>;
+  join<TK, TV, V2>(table: GlobalTable<TK, TV> | Table<K, TV>, a: unknown, b?: unknown, c?: unknown): Stream<K, V2> {
+    if (table instanceof Table)
+      return streamTableJoin(
+        this,
+        this.b,
+        table,
+        'inner',
+        a as (value: V, tableValue: TV | null, r: Rec<K, V>) => V2,
+        b as { name?: string } | undefined,
+      );
+    const keyOf = a as (r: Rec<K, V>) => TK;
+    const joiner = b as (value: V, tableValue: TV, r: Rec<K, V>) => V2;
+    const opts = (c ?? {}) as { name?: string; onMissing?: 'drop' | 'dead-letter' };
     return this.next(
       'join',
       opts.name,
@@ -121,13 +146,35 @@ export class Stream<K, V> {
     );
   }
 
+  /**
+   * Left join with a `Table` (Kafka Streams `KStream#leftJoin(KTable)`): as `join`, but a record whose key is not in
+   * the table is joined with null.
+   */
+  leftJoin<TV, V2>(
+    table: Table<K, TV>,
+    joiner: (value: V, tableValue: TV | null, r: Rec<K, V>) => V2,
+    opts?: { name?: string },
+  ): Stream<K, V2>;
   /** Left join with a global table: the joiner gets `undefined` when there is no match. */
   leftJoin<TK, TV, V2>(
     table: GlobalTable<TK, TV>,
     keyOf: (r: Rec<K, V>) => TK,
     joiner: (value: V, tableValue: TV | undefined, r: Rec<K, V>) => V2,
-    opts: { name?: string } = {},
-  ): Stream<K, V2> {
+    opts?: { name?: string },
+  ): Stream<K, V2>;
+  leftJoin<TK, TV, V2>(table: GlobalTable<TK, TV> | Table<K, TV>, a: unknown, b?: unknown, c?: unknown): Stream<K, V2> {
+    if (table instanceof Table)
+      return streamTableJoin(
+        this,
+        this.b,
+        table,
+        'left',
+        a as (value: V, tableValue: TV | null, r: Rec<K, V>) => V2,
+        b as { name?: string } | undefined,
+      );
+    const keyOf = a as (r: Rec<K, V>) => TK;
+    const joiner = b as (value: V, tableValue: TV | undefined, r: Rec<K, V>) => V2;
+    const opts = (c ?? {}) as { name?: string };
     return this.next(
       'join',
       opts.name,

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { aggregateProcessor } from '../../src/processors/aggregate.js';
 import type { Flowing, Processor, Rec } from '../../src/processors/context.js';
+import type { Change } from '../../src/processors/table.js';
 import { FakeContext, rec, recs, view } from './fake-context.js';
 
 interface Sum {
@@ -15,8 +16,13 @@ beforeEach(() => {
 });
 afterEach(() => ctx.close());
 
+/** The processor's outputs with their new aggregates (it forwards table changes: `Change`, new and old value). */
 function run(p: Processor, records: readonly Flowing[]): Flowing[] {
-  return [...(p.process(records, ctx) as Flowing[])];
+  return newValues(p.process(records, ctx) as Flowing[]);
+}
+
+function newValues(out: readonly Flowing[]): Flowing[] {
+  return out.map((r) => ({ ...r, value: (r.value as Change<unknown>).newValue }));
 }
 
 /** An aggregator that mutates the aggregate in place, as `addDelay` in the flight-delays example does. */
@@ -127,7 +133,7 @@ describe('aggregate', () => {
         rec({ from: 'BOS', to: 'SFO' }, 2, 2, 1),
         rec({ from: 'SFO', to: 'BOS' }, 3, 3, 2),
       ];
-      expect(view(p.process(input, ctx2) as Flowing[])).toEqual([
+      expect(view(newValues(p.process(input, ctx2) as Flowing[]))).toEqual([
         { key: { from: 'BOS', to: 'SFO' }, value: 2, timestamp: 2, offset: 1 },
         { key: { from: 'SFO', to: 'BOS' }, value: 4, timestamp: 3, offset: 2 },
       ]);

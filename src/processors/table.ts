@@ -1,0 +1,143 @@
+import type { KeyValueStore } from '../state/stores.js';
+import {
+  derive,
+  type ErrorPolicy,
+  FAILED,
+  type Flowing,
+  guarded,
+  type Processor,
+  type ProcessorContext,
+} from './context.js';
+
+/**
+ * What flows between table nodes (Kafka Streams' `Change`): the key's value after the update (`newValue`, null = the
+ * key was deleted: a tombstone) and before it (`oldValue`, null = the key did not exist). Carrying the old value lets
+ * a `groupBy` re-aggregation retract it from its old group (KGroupedTable's subtractor) and a `filter` send a
+ * tombstone for a key that passed before. Both null is a tombstone for a key that did not exist: forwarded, as Kafka
+ * Streams does, and dropped by the operators that have nothing to say about it (joins, filter).
+ */
+export interface Change<V> {
+  readonly newValue: V | null;
+  readonly oldValue: V | null;
+}
+
+/** A table's current value of a key with the timestamp (ms) of the update that made it. */
+export interface ValueAndTimestamp<V> {
+  readonly value: V;
+  readonly timestampMs: number;
+}
+
+/**
+ * Reads a table's current value of a key inside a task (Kafka Streams' `KTableValueGetter`): a table read from a
+ * topic or made by an aggregation reads its store; a filtered, mapped or joined table computes its value from its
+ * parents' getters on demand, so it needs no store of its own. Undefined when the key has no value.
+ */
+export type TableGetter<K, V> = (ctx: ProcessorContext, key: K) => ValueAndTimestamp<V> | undefined;
+
+/** Timestamp given to a stored value whose store does not keep timestamps: the update's own timestamp wins in max(). */
+export const UNKNOWN_TIMESTAMP = Number.NEGATIVE_INFINITY;
+
+/** The getter of a key-value store holding a table. */
+export function storeGetter<K, V>(store: string): TableGetter<K, V> {
+  return (ctx, key) => {
+    const value = ctx.kvStore<K, V>(store).get(key);
+    return value === undefined ? undefined : { value, timestampMs: UNKNOWN_TIMESTAMP };
+  };
+}
+
+/** Writes a table's new value (null deletes the key: the changelog gets a tombstone). */
+export function putOrDelete<K, V>(kv: KeyValueStore<K, V>, key: K, value: V | null, _timestampMs: number): void {
+  if (value === null) kv.delete(key);
+  else kv.put(key, value);
+}
+
+/**
+ * The table read from a topic (Kafka Streams `KTableSource`, materialized in `store`): each record upserts its key
+ * (a null value deletes it) and forwards `Change(new, old)` with the record's timestamp. A record with a null key
+ * cannot be a table row: dropped and counted (`ctx.metrics.dropped`), as Kafka Streams skips it.
+ */
+export function tableSourceProcessor(name: string, store: string): Processor {
+  return {
+    process(records, ctx) {
+      const kv = ctx.kvStore<unknown, unknown>(store);
+      const out: Flowing[] = [];
+      for (const r of records) {
+        if (r.key === null || r.key === undefined) {
+          ctx.metrics.dropped(name);
+          continue;
+        }
+        const oldValue = kv.get(r.key) ?? null;
+        const newValue = (r.value ?? null) as unknown;
+        putOrDelete(kv, r.key, newValue, r.timestamp);
+        out.push(derive<unknown, Change<unknown>>(r, r.key, { newValue, oldValue }));
+      }
+      return out;
+    },
+  };
+}
+
+/**
+ * `Table.filter` (Kafka Streams `KTableFilter`, with old values): a new value that fails `pred` becomes null, and so
+ * does an old value that failed it; a change from nothing to nothing is not forwarded, so a key that is filtered out
+ * forwards a tombstone only when it passed before.
+ */
+export function tableFilterProcessor<K, V>(
+  name: string,
+  pred: (value: V, key: K) => boolean,
+  policy: ErrorPolicy,
+): Processor {
+  return {
+    process(records, ctx) {
+      const out: Flowing[] = [];
+      for (const r of records as Flowing<K, Change<V>>[]) {
+        const res = guarded(ctx, name, r, policy, () => {
+          const { newValue, oldValue } = r.value;
+          return {
+            newValue: newValue !== null && pred(newValue, r.key) ? newValue : null,
+            oldValue: oldValue !== null && pred(oldValue, r.key) ? oldValue : null,
+          };
+        });
+        if (res === FAILED) continue;
+        if (res.newValue === null && res.oldValue === null) {
+          ctx.metrics.dropped(name);
+          continue;
+        }
+        out.push(derive(r, r.key, res));
+      }
+      return out;
+    },
+  };
+}
+
+/** `Table.mapValues` (Kafka Streams `KTableMapValues`): maps the new and the old value; null stays null. */
+export function tableMapValuesProcessor<K, V, V2>(
+  name: string,
+  fn: (value: V, key: K) => V2,
+  policy: ErrorPolicy,
+): Processor {
+  return {
+    process(records, ctx) {
+      const out: Flowing[] = [];
+      for (const r of records as Flowing<K, Change<V>>[]) {
+        const res = guarded(ctx, name, r, policy, () => ({
+          newValue: r.value.newValue === null ? null : fn(r.value.newValue, r.key),
+          oldValue: r.value.oldValue === null ? null : fn(r.value.oldValue, r.key),
+        }));
+        if (res !== FAILED) out.push(derive(r, r.key, res));
+      }
+      return out;
+    },
+  };
+}
+
+/**
+ * `Table.toStream` (Kafka Streams `KTable#toStream`): each change becomes a record of the new value, keeping key and
+ * timestamp; a deleted key becomes a record with a null value (written to a topic, a tombstone).
+ */
+export function toStreamProcessor(): Processor {
+  return {
+    process(records) {
+      return (records as Flowing<unknown, Change<unknown>>[]).map((r) => derive(r, r.key, r.value.newValue));
+    },
+  };
+}
