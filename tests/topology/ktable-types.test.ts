@@ -62,7 +62,7 @@ describe('types flow through tables', () => {
       return `${c.page}:${u.region}`;
     });
     expectTypeOf(inner).toEqualTypeOf<Stream<string, string>>();
-    const left = clicks.leftJoin(users, (c, u) => {
+    const left = clicks.leftJoin(users, (_c, u) => {
       expectTypeOf(u).toEqualTypeOf<User | null>();
       return u?.score ?? 0;
     });
