@@ -224,3 +224,44 @@ describe('table fingerprints', () => {
     );
   });
 });
+
+describe('co-partitioning', () => {
+  it('a repartition topic read beside a stream gets the stream’s partition count; the join sees every group', async () => {
+    const d = await driver(
+      (t) => {
+        const counts = t
+          .table<string, User>('users', 'users-topic', { key: 'string', value: userSchema })
+          .groupBy('by-region', (_k, u) => ({ key: u.region, value: u }), { key: 'string', value: userSchema })
+          .count('users_per_region');
+        t.source<string, string>('visits', { key: 'string', value: 'string' })
+          .leftJoin(counts, (page, n) => `${page}:${n}`, { name: 'with-count' })
+          .to(t.output('visits-out', { key: 'string', value: 'string' }));
+      },
+      { partitions: { 'users-topic': 3, visits: 2 } },
+    );
+    expect(d.partitionsOf('tables.v1.by-region.repartition')).toBe(2);
+    for (const [k, v, ts] of USERS) await d.pipeInput('users-topic', k, v, ts);
+    await d.pipeInputs(['A', 'B', 'C'].map((key, i) => ({ topic: 'visits', key, value: 'p', timestampMs: 10 + i })));
+    expect(d.readOutput('visits-out.v1').map((r) => [r.key, r.value, r.timestamp])).toEqual(
+      expect.arrayContaining([
+        ['A', 'p:0', 10],
+        ['B', 'p:1', 11],
+        ['C', 'p:null', 12],
+      ]),
+    );
+  });
+
+  it('refuses a stream and a table of different partition counts, naming both', async () => {
+    await expect(
+      driver(
+        (t) => {
+          const users = t.table<string, User>('users', 'users-topic', { key: 'string', value: userSchema });
+          t.source<string, string>('visits', { key: 'string', value: 'string' })
+            .join(users, (p, u) => `${p}${u.region}`)
+            .to(t.output('o', { key: 'string', value: 'string' }));
+        },
+        { partitions: { 'users-topic': 3, visits: 2 } },
+      ),
+    ).rejects.toThrow(/not co-partitioned: (visits \(2\), users-topic \(3\)|users-topic \(3\), visits \(2\))/);
+  });
+});
