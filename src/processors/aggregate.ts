@@ -1,5 +1,5 @@
 import { derive, type ErrorPolicy, FAILED, type Flowing, guarded, type Processor, type Rec } from './context.js';
-import type { Change } from './table.js';
+import { type Change, copyValue } from './table.js';
 
 /** The functions of an aggregation (Kafka Streams `Initializer` and `Aggregator`). */
 export interface AggregateFns<K, V, A> {
@@ -36,7 +36,7 @@ export function aggregateProcessor<K, V, A>(
         const res = guarded(ctx, name, r, policy, () => {
           const old = kv.get(r.key);
           // A copy: the aggregator may mutate the stored aggregate in place.
-          if (!before.has(id)) before.set(id, old === undefined ? null : structuredClone(old));
+          if (!before.has(id)) before.set(id, old === undefined ? null : copyValue(old));
           const agg = fns.aggregator(old ?? fns.initializer(), r.value, r);
           kv.put(r.key, agg);
           return agg;

@@ -34,6 +34,20 @@ export interface ValueAndTimestamp<V> {
  */
 export type TableGetter<K, V> = (ctx: ProcessorContext, key: K) => ValueAndTimestamp<V> | undefined;
 
+/**
+ * A deep copy of a stored value (objects, arrays, Buffers; other values as they are), so that an old value survives an
+ * aggregator that mutates the stored object in place. Unlike `structuredClone`, Buffers stay Buffers (Avro `bytes`).
+ */
+export function copyValue<V>(value: V): V {
+  if (value === null || typeof value !== 'object') return value;
+  if (Buffer.isBuffer(value)) return Buffer.from(value) as V;
+  if (Array.isArray(value)) return value.map(copyValue) as V;
+  if (value instanceof Map || value instanceof Set || value instanceof Date) return structuredClone(value);
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) out[k] = copyValue(v);
+  return out as V;
+}
+
 /** Timestamp given to a stored value whose store does not keep timestamps: the update's own timestamp wins in max(). */
 export const UNKNOWN_TIMESTAMP = Number.NEGATIVE_INFINITY;
 

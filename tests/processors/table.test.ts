@@ -8,6 +8,7 @@ import { aggregateProcessor } from '../../src/processors/aggregate.js';
 import type { Flowing, Processor } from '../../src/processors/context.js';
 import {
   type Change,
+  copyValue,
   storeGetter,
   tableFilterProcessor,
   tableMapValuesProcessor,
@@ -273,6 +274,15 @@ describe('helpers', () => {
     expect(parseSchema(changeSchema('p', 'long')).isValid({ newValue: 1, oldValue: 2 })).toBe(true);
     const plain = { type: 'record', name: 'Plain', fields: [{ name: 'y', type: 'string' }] };
     expect(parseSchema(changeSchema('q', plain)).isValid({ newValue: null, oldValue: { y: 'z' } })).toBe(true);
+  });
+  it('copyValue copies objects, arrays and Buffers deeply; Buffers stay Buffers', () => {
+    const v = { a: [1, { b: 2 }], c: Buffer.from('x'), d: null, e: 'e' };
+    const c = copyValue(v);
+    expect(c).toEqual(v);
+    expect(Buffer.isBuffer(c.c)).toBe(true);
+    (v.a[1] as { b: number }).b = 3;
+    v.c[0] = 0x79;
+    expect(c).toEqual({ a: [1, { b: 2 }], c: Buffer.from('x'), d: null, e: 'e' });
   });
   it('sameKey compares group keys by value', () => {
     expect(sameKey({ a: 1, b: 'x' }, { b: 'x', a: 1 })).toBe(true);
