@@ -1,7 +1,7 @@
 import type { AvroSchema } from '../schema/types.js';
 import { derive, type ErrorPolicy, FAILED, type Flowing, guarded, type Processor } from './context.js';
 import type { KeyValue } from './stateless.js';
-import { type Change, putOrDelete } from './table.js';
+import { type Change, copyValue, putOrDelete } from './table.js';
 
 /**
  * The functions of a table re-aggregation (Kafka Streams `KGroupedTable#aggregate`): `adder` folds a value that
@@ -84,8 +84,9 @@ export function tableGroupByProcessor<K, V, K2, V2>(
 /**
  * A table re-aggregation after the repartition topic (Kafka Streams `KTableAggregate`, materialized in `store`):
  * per record, the old value is subtracted from the group's aggregate (when both exist), then the new value added
- * (starting from `initializer` for a new group); the aggregate is stored and `Change(newAggregate, oldAggregate)`
- * forwarded. Every change is forwarded (no coalescing), so outputs do not depend on the batch size.
+ * (starting from `initializer` for a new group; the stored aggregate is copied first, so adder and subtractor may
+ * mutate it); the aggregate is stored with timestamp max(its records') and `Change(newAggregate, oldAggregate)`
+ * forwarded with that timestamp. Every change is forwarded (no coalescing), so outputs do not depend on the batch size.
  */
 export function tableAggregateProcessor<K, V, A>(
   name: string,
@@ -99,14 +100,17 @@ export function tableAggregateProcessor<K, V, A>(
       const out: Flowing[] = [];
       for (const r of records as Flowing<K, Change<V>>[]) {
         const res = guarded(ctx, name, r, policy, () => {
-          const oldAgg: A | null = kv.get(r.key) ?? null;
-          let agg: A | null = oldAgg;
+          const stored = kv.getWithTimestamp(r.key);
+          const oldAgg: A | null = stored?.value ?? null;
+          let agg: A | null = oldAgg === null ? null : copyValue(oldAgg);
           if (r.value.oldValue !== null && agg !== null) agg = fns.subtractor(r.key, r.value.oldValue, agg);
           if (r.value.newValue !== null) agg = fns.adder(r.key, r.value.newValue, agg ?? fns.initializer());
-          putOrDelete(kv, r.key, agg, r.timestamp);
-          return { newValue: agg, oldValue: oldAgg };
+          // The aggregate's timestamp: the largest of its records' (Kafka Streams' KTableAggregate).
+          const ts = stored === undefined ? r.timestamp : Math.max(r.timestamp, stored.timestampMs);
+          putOrDelete(kv, r.key, agg, ts);
+          return { change: { newValue: agg, oldValue: oldAgg }, ts };
         });
-        if (res !== FAILED) out.push(derive<K, Change<A>>(r, r.key, res));
+        if (res !== FAILED) out.push(derive<K, Change<A>>(r, r.key, res.change, res.ts));
       }
       return out;
     },

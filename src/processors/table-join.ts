@@ -1,3 +1,4 @@
+import { NO_TIMESTAMP } from '../state/sqlite.js';
 import { derive, type ErrorPolicy, FAILED, type Flowing, guarded, type Processor, type Rec } from './context.js';
 import type { Change, TableGetter, ValueAndTimestamp } from './table.js';
 
@@ -113,5 +114,5 @@ export function tableJoinGetter<K, L, R, VR>(
 }
 
 function tsOf(v: ValueAndTimestamp<unknown> | undefined): number {
-  return v === undefined ? Number.NEGATIVE_INFINITY : v.timestampMs;
+  return v === undefined ? NO_TIMESTAMP : v.timestampMs;
 }

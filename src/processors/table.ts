@@ -1,4 +1,4 @@
-import type { KeyValueStore } from '../state/stores.js';
+import type { KeyValueStore, ValueAndTimestamp } from '../state/stores.js';
 import {
   derive,
   type ErrorPolicy,
@@ -21,11 +21,7 @@ export interface Change<V> {
   readonly oldValue: V | null;
 }
 
-/** A table's current value of a key with the timestamp (ms) of the update that made it. */
-export interface ValueAndTimestamp<V> {
-  readonly value: V;
-  readonly timestampMs: number;
-}
+export type { ValueAndTimestamp };
 
 /**
  * Reads a table's current value of a key inside a task (Kafka Streams' `KTableValueGetter`): a table read from a
@@ -48,21 +44,21 @@ export function copyValue<V>(value: V): V {
   return out as V;
 }
 
-/** Timestamp given to a stored value whose store does not keep timestamps: the update's own timestamp wins in max(). */
-export const UNKNOWN_TIMESTAMP = Number.NEGATIVE_INFINITY;
-
-/** The getter of a key-value store holding a table. */
+/**
+ * The getter of a key-value store holding a table: the value with the timestamp stored beside it (`NO_TIMESTAMP`,
+ * -1, for a row written before stores kept timestamps: below every record's, so max() ignores it).
+ */
 export function storeGetter<K, V>(store: string): TableGetter<K, V> {
-  return (ctx, key) => {
-    const value = ctx.kvStore<K, V>(store).get(key);
-    return value === undefined ? undefined : { value, timestampMs: UNKNOWN_TIMESTAMP };
-  };
+  return (ctx, key) => ctx.kvStore<K, V>(store).getWithTimestamp(key);
 }
 
-/** Writes a table's new value (null deletes the key: the changelog gets a tombstone). */
-export function putOrDelete<K, V>(kv: KeyValueStore<K, V>, key: K, value: V | null, _timestampMs: number): void {
-  if (value === null) kv.delete(key);
-  else kv.put(key, value);
+/**
+ * Writes a table's new value with its timestamp (ms; the changelog record carries it, so a restored table has it
+ * too); null deletes the key (the changelog gets a tombstone).
+ */
+export function putOrDelete<K, V>(kv: KeyValueStore<K, V>, key: K, value: V | null, timestampMs: number): void {
+  if (value === null) kv.delete(key, timestampMs);
+  else kv.put(key, value, timestampMs);
 }
 
 /**

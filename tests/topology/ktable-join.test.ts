@@ -145,3 +145,49 @@ describe('KStream-KTable join semantics (Kafka Streams DSL guide)', () => {
     ]);
   });
 });
+
+describe('result timestamps (Kafka Streams timestamp propagation)', () => {
+  it('a table-table join result carries max(left, right), also when updates come out of order', async () => {
+    const t = topology({ name: 'joins', version: 1 });
+    const left = t.table<string, string>('left_table', 'left', { key: 'string', value: 'string' });
+    const right = t.table<string, string>('right_table', 'right', { key: 'string', value: 'string' });
+    left
+      .join(right, pair, { name: 'lr' })
+      .toStream()
+      .to(t.output('joined', { key: 'string', value: joinedSchema }));
+    const d = await TopologyTestDriver.create(t.build());
+    drivers.push(d);
+    await d.pipeInput('left', 'k', 'A', 10);
+    await d.pipeInput('right', 'k', 'a', 5);
+    await d.pipeInput('right', 'k', 'b', 3);
+    await d.pipeInput('left', 'k', 'B', 7);
+    await d.pipeInput('left', 'k', 'C', 12);
+    expect(d.readOutput('joined.v1').map((r) => [r.timestamp, r.value])).toEqual([
+      [10, ['A', 'a']],
+      [10, ['A', 'b']],
+      [7, ['B', 'b']],
+      [12, ['C', 'b']],
+    ]);
+  });
+
+  it('a KGroupedTable aggregate carries the largest timestamp of its records; the table store keeps timestamps', async () => {
+    const t = topology({ name: 'ts', version: 1 });
+    t.table<string, string>('users', 'users', { key: 'string', value: 'string' })
+      .groupBy('by-region', (_k, region) => ({ key: region, value: region }), { key: 'string', value: 'string' })
+      .count('per_region')
+      .toStream()
+      .to(t.output('counts', { key: 'string', value: 'long' }));
+    const d = await TopologyTestDriver.create(t.build());
+    drivers.push(d);
+    await d.pipeInput('users', 'u1', 'eu', 10);
+    await d.pipeInput('users', 'u2', 'eu', 5);
+    await d.pipeInput('users', 'u1', null, 7);
+    await d.pipeInput('users', 'u3', 'eu', 20);
+    expect(d.readOutput('counts.v1').map((r) => [r.value, r.timestamp])).toEqual([
+      [1, 10],
+      [2, 10],
+      [1, 10],
+      [2, 20],
+    ]);
+  });
+});
