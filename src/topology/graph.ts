@@ -22,6 +22,7 @@ export type NodeKind =
   | 'table-groupBy'
   | 'table-aggregate'
   | 'table-join'
+  | 'table-fk-join'
   | 'agent'
   | 'sink';
 

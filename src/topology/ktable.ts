@@ -137,6 +137,9 @@ export function tableJoin<K, L, R, VR>(
   const { b } = left;
   if (right.b !== b) throw new RangeError(`join ${name}: both tables must belong to topology ${b.name}`);
   checkName('join name', name);
+  for (const t of [left, right])
+    if (t.unreadable !== undefined)
+      throw new RangeError(`join ${name}: ${t.unreadable} cannot be joined on its key (it keeps no store)`);
   const params = { join: 'table-table', kind };
   const thisSide = b.addNode(
     `${name}-this`,
@@ -190,6 +193,8 @@ export function streamTableJoin<K, V, TV, V2>(
   opts: { name?: string } = {},
 ): Stream<K, V2> {
   if (table.b !== b) throw new RangeError(`join: the table must belong to topology ${b.name}`);
+  if (table.unreadable !== undefined)
+    throw new RangeError(`join: ${table.unreadable} cannot be joined with a stream (it keeps no store)`);
   const n = opts.name ?? b.autoName('join');
   const proc = streamTableJoinProcessor<K, V, TV, V2>({ name: n, table: table.getter, joiner, kind, policy: b.policy });
   const params = { join: 'stream-table', kind };

@@ -12,6 +12,7 @@ import type { WindowedValue } from '../processors/window.js';
 import type { Window } from '../state/stores.js';
 import type { Schemas, TopologyBuilder } from './builder.js';
 import { type GroupedTable, groupTable, tableJoin } from './ktable.js';
+import { type ForeignKeyJoinOptions, foreignKeyJoin } from './ktable-fk.js';
 import { Stream } from './stream.js';
 
 /**
@@ -33,6 +34,8 @@ export class Table<K, A> {
     /** @internal */ readonly nodeId: number,
     getter?: TableGetter<K, A>,
     getterStores?: readonly string[],
+    /** @internal Set when the table cannot be looked up (it keeps no store): what it is, for the error. */
+    readonly unreadable?: string,
   ) {
     // A table made by an aggregation is read from the aggregation's store.
     const own = b.nodes[nodeId].stores.filter((s) => b.stores.has(s));
@@ -98,13 +101,52 @@ export class Table<K, A> {
    * update of either side re-emits the joined row (a tombstone when it disappears), with timestamp
    * max(left, right). Both tables must be co-partitioned. `opts.name` names the join's nodes.
    */
-  join<R, VR>(other: Table<K, R>, joiner: (left: A, right: R) => VR, opts: { name: string }): Table<K, VR> {
-    return tableJoin(this, other, 'inner', joiner as TableJoiner<A, R, VR>, opts.name);
+  join<R, VR>(other: Table<K, R>, joiner: (left: A, right: R) => VR, opts: { name: string }): Table<K, VR>;
+  /**
+   * Inner foreign-key join (KIP-213, Kafka Streams `KTable#join(KTable, Function, ValueJoiner)`): each row joins the
+   * row of `other` whose key `foreignKey(value)` names (a null foreign key joins nothing); an update of either side
+   * re-emits the joined rows, a row that loses its partner emits a tombstone. No co-partitioning needed: subscriptions
+   * and responses travel through two repartition topics (see `ForeignKeyJoinOptions`).
+   */
+  join<KO, R, VR>(
+    other: Table<KO, R>,
+    foreignKey: (value: A) => KO | null | undefined,
+    joiner: (left: A, right: R) => VR,
+    opts: ForeignKeyJoinOptions,
+  ): Table<K, VR>;
+  join<KO, R, VR>(other: Table<K, R> | Table<KO, R>, a: unknown, b: unknown, c?: unknown): Table<K, VR> {
+    if (typeof b === 'function')
+      return foreignKeyJoin(
+        this,
+        other as Table<KO, R>,
+        a as (value: A) => KO,
+        b as (left: A, right: R | null) => VR,
+        false,
+        c as ForeignKeyJoinOptions,
+      );
+    return tableJoin(this, other as Table<K, R>, 'inner', a as TableJoiner<A, R, VR>, (b as { name: string }).name);
   }
 
   /** Left table–table join (Kafka Streams `KTable#leftJoin`): every left row, with null where the right has none. */
-  leftJoin<R, VR>(other: Table<K, R>, joiner: (left: A, right: R | null) => VR, opts: { name: string }): Table<K, VR> {
-    return tableJoin(this, other, 'left', joiner as TableJoiner<A, R, VR>, opts.name);
+  leftJoin<R, VR>(other: Table<K, R>, joiner: (left: A, right: R | null) => VR, opts: { name: string }): Table<K, VR>;
+  /** Left foreign-key join (KIP-213): every left row, joined with null where its foreign key names no row. */
+  leftJoin<KO, R, VR>(
+    other: Table<KO, R>,
+    foreignKey: (value: A) => KO | null | undefined,
+    joiner: (left: A, right: R | null) => VR,
+    opts: ForeignKeyJoinOptions,
+  ): Table<K, VR>;
+  leftJoin<KO, R, VR>(other: Table<K, R> | Table<KO, R>, a: unknown, b: unknown, c?: unknown): Table<K, VR> {
+    if (typeof b === 'function')
+      return foreignKeyJoin(
+        this,
+        other as Table<KO, R>,
+        a as (value: A) => KO,
+        b as (left: A, right: R | null) => VR,
+        true,
+        c as ForeignKeyJoinOptions,
+      );
+    return tableJoin(this, other as Table<K, R>, 'left', a as TableJoiner<A, R, VR>, (b as { name: string }).name);
   }
 
   /** Outer table–table join (Kafka Streams `KTable#outerJoin`): rows of either side, null for the missing one. */

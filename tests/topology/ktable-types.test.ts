@@ -15,6 +15,10 @@ interface Click {
 }
 const strings = { key: 'string', value: 'string' } as const;
 
+let n = 0;
+const clicksByUser = (t: ReturnType<typeof topology>) =>
+  t.table<number, { user: string; page: string }>(`by-id-${++n}`, `by-id-${n}`, strings);
+
 describe('types flow through tables', () => {
   it('t.table, filter, mapValues, toStream', () => {
     const t = topology({ name: 't', version: 1 });
@@ -87,6 +91,34 @@ describe('types flow through tables', () => {
         return 1;
       },
       { name: 'oj' },
+    );
+
+    const fkJoined = clicksByUser(t).join(
+      users,
+      (c) => c.user,
+      (c, u) => {
+        expectTypeOf(c).toEqualTypeOf<{ user: string; page: string }>();
+        expectTypeOf(u).toEqualTypeOf<User>();
+        return u.score;
+      },
+      { name: 'fk', schemas: { key: 'string', foreignKey: 'string', otherValue: 'string' } },
+    );
+    expectTypeOf(fkJoined).toEqualTypeOf<Table<number, number>>();
+    clicksByUser(t).leftJoin(
+      users,
+      (c) => c.user,
+      (_c, u) => {
+        expectTypeOf(u).toEqualTypeOf<User | null>();
+        return 1;
+      },
+      { name: 'fk2', schemas: { key: 'string', foreignKey: 'string', otherValue: 'string' } },
+    );
+    clicksByUser(t).join(
+      users,
+      // @ts-expect-error the foreign key must be the other table's key type
+      (c) => c.page.length,
+      (_c: unknown, u: User) => u.score,
+      { name: 'fk3', schemas: { key: 'string', foreignKey: 'string', otherValue: 'string' } },
     );
 
     const numbers = t.table<number, string>('numbers', 'numbers', strings);

@@ -202,9 +202,14 @@ describe('table fingerprints', () => {
       const t = topology({ name: 'fp', version: 1 });
       const l = t.table<string, string>('l', 'l-topic', { key: 'string', value: 'string' });
       const r = t.table<string, string>('r', 'r-topic', { key: 'string', value: 'string' });
-      l[kind](r, (a, b) => `${a}${b}`, { name: 'lr' })
-        .toStream('out')
-        .to(t.output('o', { key: 'string', value: ['null', 'string'] }));
+      const joiner = (a: string | null, b: string | null) => `${a}${b}`;
+      const joined =
+        kind === 'join'
+          ? l.join(r, joiner, { name: 'lr' })
+          : kind === 'leftJoin'
+            ? l.leftJoin(r, joiner, { name: 'lr' })
+            : l.outerJoin(r, joiner, { name: 'lr' });
+      joined.toStream('out').to(t.output('o', { key: 'string', value: ['null', 'string'] }));
       return fingerprintOf(t.build());
     };
     expect(build('join').hash).not.toBe(build('leftJoin').hash);
