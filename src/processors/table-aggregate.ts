@@ -19,23 +19,40 @@ export interface TableAggregateFns<K, V, A> {
 /**
  * The Avro schema of the records of a table's `groupBy` repartition topic: `{ newValue, oldValue }`, each the
  * user's value schema or null. Named `TableChange_<name>` (no namespace, so that a named user type keeps its own
- * full name); a named value schema is defined in `newValue` and referenced by its full name in `oldValue`.
+ * full name); the value schema's named types are defined in `newValue` and referenced by full name in `oldValue`.
  */
 export function changeSchema(name: string, value: AvroSchema): AvroSchema {
-  const named = typeof value === 'object' && value !== null && !Array.isArray(value) && 'name' in value;
-  let ref: AvroSchema = value;
-  if (named) {
-    const v = value as { name: string; namespace?: string };
-    ref = v.name.includes('.') || v.namespace === undefined || v.namespace === '' ? v.name : `${v.namespace}.${v.name}`;
-  }
   return {
     type: 'record',
     name: `TableChange_${name.replace(/[^A-Za-z0-9_]/g, '_')}`,
     fields: [
-      { name: 'newValue', type: ['null', value], default: null },
-      { name: 'oldValue', type: ['null', ref], default: null },
+      { name: 'newValue', type: nullable(value), default: null },
+      { name: 'oldValue', type: nullable(schemaRef(value)), default: null },
     ],
   } as AvroSchema;
+}
+
+/** `schema` or null, as an Avro union (a union gets `null` added first, since unions cannot nest). */
+export function nullable(schema: AvroSchema): AvroSchema {
+  if (!Array.isArray(schema)) return ['null', schema] as AvroSchema;
+  return (schema.includes('null') ? schema : ['null', ...schema]) as AvroSchema;
+}
+
+/**
+ * `schema` with every named type (record, enum, fixed) replaced by its full name: for a second field of the same
+ * type in one schema (Avro defines a name once).
+ */
+export function schemaRef(schema: AvroSchema, namespace?: string): AvroSchema {
+  if (Array.isArray(schema)) return schema.map((s) => schemaRef(s as AvroSchema, namespace)) as AvroSchema;
+  if (typeof schema !== 'object' || schema === null) return schema;
+  const o = schema as { type?: unknown; name?: string; namespace?: string; items?: unknown; values?: unknown };
+  if (typeof o.name === 'string' && (o.type === 'record' || o.type === 'enum' || o.type === 'fixed')) {
+    const ns = o.namespace ?? namespace;
+    return o.name.includes('.') || ns === undefined || ns === '' ? o.name : `${ns}.${o.name}`;
+  }
+  if (o.type === 'array') return { ...o, items: schemaRef(o.items as AvroSchema, namespace) } as AvroSchema;
+  if (o.type === 'map') return { ...o, values: schemaRef(o.values as AvroSchema, namespace) } as AvroSchema;
+  return schema;
 }
 
 /**

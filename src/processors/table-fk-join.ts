@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import type { AvroSchema } from '../schema/types.js';
 import { derive, type ErrorPolicy, FAILED, type Flowing, guarded, type Processor } from './context.js';
 import type { Change, TableGetter } from './table.js';
-import { sameKey } from './table-aggregate.js';
+import { nullable, sameKey } from './table-aggregate.js';
 
 /** What a subscription asks of the right side (Kafka Streams' `SubscriptionWrapper.Instruction`). */
 export type FkInstruction =
@@ -66,7 +66,7 @@ export function fkSchemas(name: string, key: AvroSchema, otherValue: AvroSchema)
     response: {
       type: 'record',
       name: `FkResponse_${id}`,
-      fields: [hash, { name: 'value', type: ['null', otherValue], default: null }],
+      fields: [hash, { name: 'value', type: nullable(otherValue), default: null }],
     } as AvroSchema,
     subscribers: {
       type: 'record',

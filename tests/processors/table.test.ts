@@ -272,6 +272,10 @@ describe('helpers', () => {
     const v = { newValue: { x: 1 }, oldValue: null };
     expect(type.fromBuffer(type.toBuffer(v))).toEqual(v);
     expect(parseSchema(changeSchema('p', 'long')).isValid({ newValue: 1, oldValue: 2 })).toBe(true);
+    const union = parseSchema(changeSchema('u', ['null', user, 'string']));
+    expect(union.isValid({ newValue: 'x', oldValue: { x: 2 } })).toBe(true);
+    const arr = parseSchema(changeSchema('a', { type: 'array', items: user }));
+    expect(arr.isValid({ newValue: [{ x: 1 }], oldValue: [] })).toBe(true);
     const plain = { type: 'record', name: 'Plain', fields: [{ name: 'y', type: 'string' }] };
     expect(parseSchema(changeSchema('q', plain)).isValid({ newValue: null, oldValue: { y: 'z' } })).toBe(true);
   });
