@@ -44,3 +44,4 @@ export {
 } from './topology/builder.js';
 export { describeMermaid, describeText } from './topology/describe.js';
 export type { StoreInfo, Subtopology, TopicInfo, Topology } from './topology/graph.js';
+export type { ForeignKeyJoinOptions } from './topology/ktable-fk.js';
