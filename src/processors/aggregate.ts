@@ -1,4 +1,13 @@
-import { derive, type ErrorPolicy, FAILED, type Flowing, guarded, type Processor, type Rec } from './context.js';
+import {
+  derive,
+  type ErrorPolicy,
+  FAILED,
+  type Flowing,
+  guarded,
+  type Processor,
+  type ProcessorContext,
+  type Rec,
+} from './context.js';
 import { type Change, copyValue } from './table.js';
 
 /** The functions of an aggregation (Kafka Streams `Initializer` and `Aggregator`). */
@@ -22,9 +31,14 @@ export function aggregateProcessor<K, V, A>(
   store: string,
   fns: AggregateFns<K, V, A>,
   policy: ErrorPolicy,
-): Processor {
-  return {
-    process(records, ctx) {
+): Processor & { sendOldValues: boolean } {
+  const p = {
+    /**
+     * Forward the aggregate before the batch as the old value (Kafka Streams' `sendOldValues`, set when a table
+     * operator downstream needs it): a copy, since the aggregator may mutate the stored aggregate in place.
+     */
+    sendOldValues: false,
+    process(records: readonly Flowing[], ctx: ProcessorContext) {
       const kv = ctx.kvStore<K, A>(store);
       // Keyed like the write cache (by the store's key identity), so that structured keys (a new object per record,
       // in any property order) coalesce as they do in the store.
@@ -36,7 +50,7 @@ export function aggregateProcessor<K, V, A>(
         const res = guarded(ctx, name, r, policy, () => {
           const old = kv.get(r.key);
           // A copy: the aggregator may mutate the stored aggregate in place.
-          if (!before.has(id)) before.set(id, old === undefined ? null : copyValue(old));
+          if (p.sendOldValues && !before.has(id)) before.set(id, old === undefined ? null : copyValue(old));
           const agg = fns.aggregator(old ?? fns.initializer(), r.value, r);
           kv.put(r.key, agg);
           return agg;
@@ -48,4 +62,5 @@ export function aggregateProcessor<K, V, A>(
       return [...updated.values()];
     },
   };
+  return p;
 }

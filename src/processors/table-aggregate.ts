@@ -1,5 +1,13 @@
 import type { AvroSchema } from '../schema/types.js';
-import { derive, type ErrorPolicy, FAILED, type Flowing, guarded, type Processor } from './context.js';
+import {
+  derive,
+  type ErrorPolicy,
+  FAILED,
+  type Flowing,
+  guarded,
+  type Processor,
+  type ProcessorContext,
+} from './context.js';
 import type { KeyValue } from './stateless.js';
 import { type Change, copyValue, putOrDelete } from './table.js';
 
@@ -110,28 +118,31 @@ export function tableAggregateProcessor<K, V, A>(
   store: string,
   fns: TableAggregateFns<K, V, A>,
   policy: ErrorPolicy,
-): Processor {
-  return {
-    process(records, ctx) {
+): Processor & { sendOldValues: boolean } {
+  const p = {
+    /** Forward the old aggregate (Kafka Streams' `sendOldValues`): a copy, since adder and subtractor may mutate it. */
+    sendOldValues: false,
+    process(records: readonly Flowing[], ctx: ProcessorContext) {
       const kv = ctx.kvStore<K, A>(store);
       const out: Flowing[] = [];
       for (const r of records as Flowing<K, Change<V>>[]) {
         const res = guarded(ctx, name, r, policy, () => {
           const stored = kv.getWithTimestamp(r.key);
           const oldAgg: A | null = stored?.value ?? null;
-          let agg: A | null = oldAgg === null ? null : copyValue(oldAgg);
+          let agg: A | null = oldAgg === null || !p.sendOldValues ? oldAgg : copyValue(oldAgg);
           if (r.value.oldValue !== null && agg !== null) agg = fns.subtractor(r.key, r.value.oldValue, agg);
           if (r.value.newValue !== null) agg = fns.adder(r.key, r.value.newValue, agg ?? fns.initializer());
           // The aggregate's timestamp: the largest of its records' (Kafka Streams' KTableAggregate).
           const ts = stored === undefined ? r.timestamp : Math.max(r.timestamp, stored.timestampMs);
           putOrDelete(kv, r.key, agg, ts);
-          return { change: { newValue: agg, oldValue: oldAgg }, ts };
+          return { change: { newValue: agg, oldValue: p.sendOldValues ? oldAgg : null }, ts };
         });
         if (res !== FAILED) out.push(derive<K, Change<A>>(r, r.key, res.change, res.ts));
       }
       return out;
     },
   };
+  return p;
 }
 
 /**

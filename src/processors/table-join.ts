@@ -1,5 +1,14 @@
 import { NO_TIMESTAMP } from '../state/sqlite.js';
-import { derive, type ErrorPolicy, FAILED, type Flowing, guarded, type Processor, type Rec } from './context.js';
+import {
+  derive,
+  type ErrorPolicy,
+  FAILED,
+  type Flowing,
+  guarded,
+  type Processor,
+  type ProcessorContext,
+  type Rec,
+} from './context.js';
 import type { Change, TableGetter, ValueAndTimestamp } from './table.js';
 
 /** Kinds of table–table joins (Kafka Streams `KTable#join`, `leftJoin`, `outerJoin`). */
@@ -62,10 +71,12 @@ export function tableJoinSideProcessor<K, T, O, VR>(opts: {
   thisOuter: boolean;
   otherOuter: boolean;
   policy: ErrorPolicy;
-}): Processor {
+}): Processor & { sendOldValues: boolean } {
   const { name, policy, thisOuter, otherOuter } = opts;
-  return {
-    process(records, ctx) {
+  const p = {
+    /** Compute and forward the old joined row (Kafka Streams' `sendOldValues`); else it is left null. */
+    sendOldValues: false,
+    process(records: readonly Flowing[], ctx: ProcessorContext) {
       const out: Flowing[] = [];
       for (const r of records as Flowing<K, Change<T>>[]) {
         const res = guarded(ctx, name, r, policy, () => {
@@ -79,7 +90,10 @@ export function tableJoinSideProcessor<K, T, O, VR>(opts: {
             if (self === null && o !== null && otherOuter) return opts.joiner(null, o);
             return null;
           };
-          const change: Change<VR> = { newValue: joined(newValue), oldValue: joined(oldValue) };
+          const change: Change<VR> = {
+            newValue: joined(newValue),
+            oldValue: p.sendOldValues ? joined(oldValue) : null,
+          };
           const ts = other === undefined ? r.timestamp : Math.max(r.timestamp, other.timestampMs);
           return { change, ts };
         });
@@ -89,6 +103,7 @@ export function tableJoinSideProcessor<K, T, O, VR>(opts: {
       return out;
     },
   };
+  return p;
 }
 
 const SKIP: unique symbol = Symbol('eddy.join.skip');

@@ -95,9 +95,11 @@ export function tableFilterProcessor<K, V>(
   name: string,
   pred: (value: V, key: K) => boolean,
   policy: ErrorPolicy,
-): Processor {
-  return {
-    process(records, ctx) {
+): Processor & { sendOldValues: boolean } {
+  const p = {
+    /** Forward the old value (Kafka Streams' `sendOldValues`); else the old value is left null. */
+    sendOldValues: false,
+    process(records: readonly Flowing[], ctx: ProcessorContext) {
       const out: Flowing[] = [];
       for (const r of records as Flowing<K, Change<V>>[]) {
         const res = guarded(ctx, name, r, policy, () => {
@@ -112,11 +114,12 @@ export function tableFilterProcessor<K, V>(
           ctx.metrics.dropped(name);
           continue;
         }
-        out.push(derive(r, r.key, res));
+        out.push(derive(r, r.key, p.sendOldValues ? res : { newValue: res.newValue, oldValue: null }));
       }
       return out;
     },
   };
+  return p;
 }
 
 /** `Table.mapValues` (Kafka Streams `KTableMapValues`): maps the new and the old value; null stays null. */
@@ -124,20 +127,23 @@ export function tableMapValuesProcessor<K, V, V2>(
   name: string,
   fn: (value: V, key: K) => V2,
   policy: ErrorPolicy,
-): Processor {
-  return {
-    process(records, ctx) {
+): Processor & { sendOldValues: boolean } {
+  const p = {
+    /** Map and forward the old value too (Kafka Streams' `sendOldValues`); else it is left null. */
+    sendOldValues: false,
+    process(records: readonly Flowing[], ctx: ProcessorContext) {
       const out: Flowing[] = [];
       for (const r of records as Flowing<K, Change<V>>[]) {
         const res = guarded(ctx, name, r, policy, () => ({
           newValue: r.value.newValue === null ? null : fn(r.value.newValue, r.key),
-          oldValue: r.value.oldValue === null ? null : fn(r.value.oldValue, r.key),
+          oldValue: r.value.oldValue === null || !p.sendOldValues ? null : fn(r.value.oldValue, r.key),
         }));
         if (res !== FAILED) out.push(derive(r, r.key, res));
       }
       return out;
     },
   };
+  return p;
 }
 
 /**

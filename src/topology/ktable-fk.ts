@@ -66,6 +66,9 @@ export function foreignKeyJoin<K, L, KO, R, VR>(
   const store = `${name}-subscriptions`;
   b.addStore(store, 'kv', { key: opts.schemas.foreignKey, value: schemas.subscribers });
   const params = { join: 'foreign-key', kind: leftJoin ? 'left' : 'inner' };
+  // Both sides' old values: the left row's old foreign key (to unsubscribe), the right row's existence before.
+  left.requireOldValues();
+  right.requireOldValues();
   const policy = b.policy;
 
   const subscribe = b.addNode(
@@ -106,5 +109,10 @@ export function foreignKeyJoin<K, L, KO, R, VR>(
   const getter = () => {
     throw new Error(`the result of foreign-key join ${name} keeps no store and cannot be looked up`);
   };
-  return new Table<K, VR>(b, id, getter, [], `the result of foreign-key join ${name}`);
+  return new Table<K, VR>(b, id, {
+    getter,
+    getterStores: [],
+    unreadable: `the result of foreign-key join ${name}`,
+    changeNodes: [],
+  });
 }

@@ -108,6 +108,7 @@ export function groupTable<K, V, K2, V2>(
 ): GroupedTable<K2, V2> {
   const { b } = table;
   const topic = repartitionTopic(b.name, b.version, checkName('groupBy name', name));
+  table.requireOldValues(); // an update retracts the old value from its group
   b.addTopic({
     name: topic,
     role: 'repartition',
@@ -141,6 +142,9 @@ export function tableJoin<K, L, R, VR>(
     if (t.unreadable !== undefined)
       throw new RangeError(`join ${name}: ${t.unreadable} cannot be joined on its key (it keeps no store)`);
   const params = { join: 'table-table', kind };
+  // Each side needs its input's old values (a row that disappears), as Kafka Streams enables them for joins.
+  left.requireOldValues();
+  right.requireOldValues();
   const thisSide = b.addNode(
     `${name}-this`,
     'table-join',
@@ -175,7 +179,11 @@ export function tableJoin<K, L, R, VR>(
   );
   const id = b.addNode(name, 'table-join', [thisSide, otherSide], { process: (rs) => rs }, []);
   const stores = [...new Set([...left.getterStores, ...right.getterStores])];
-  return new Table<K, VR>(b, id, tableJoinGetter(left.getter, right.getter, kind, joiner), stores);
+  return new Table<K, VR>(b, id, {
+    getter: tableJoinGetter(left.getter, right.getter, kind, joiner),
+    getterStores: stores,
+    changeNodes: [thisSide, otherSide],
+  });
 }
 
 /**

@@ -27,22 +27,50 @@ export class Table<K, A> {
   readonly getter: TableGetter<K, A>;
   /** @internal The stores `getter` reads: a node that looks this table up lists them (one sub-topology). */
   readonly getterStores: readonly string[];
+  /** @internal Set when the table cannot be looked up (it keeps no store): what it is, for the error. */
+  readonly unreadable?: string;
+  /** @internal Nodes whose processors make this table's changes (a `sendOldValues` flag each). */
+  private readonly changeNodes: readonly number[];
+  /** @internal Tables whose old values this table's old values are computed from. */
+  private readonly upstream: readonly Table<K, unknown>[];
+  private sendsOldValues = false;
 
   /** @internal */
   constructor(
     /** @internal */ readonly b: TopologyBuilder,
     /** @internal */ readonly nodeId: number,
-    getter?: TableGetter<K, A>,
-    getterStores?: readonly string[],
-    /** @internal Set when the table cannot be looked up (it keeps no store): what it is, for the error. */
-    readonly unreadable?: string,
+    opts: {
+      getter?: TableGetter<K, A>;
+      getterStores?: readonly string[];
+      unreadable?: string;
+      changeNodes?: readonly number[];
+      upstream?: readonly Table<K, unknown>[];
+    } = {},
   ) {
     // A table made by an aggregation is read from the aggregation's store.
     const own = b.nodes[nodeId].stores.filter((s) => b.stores.has(s));
-    this.getterStores = getterStores ?? own;
-    if (getter !== undefined) this.getter = getter;
+    this.getterStores = opts.getterStores ?? own;
+    this.unreadable = opts.unreadable;
+    this.changeNodes = opts.changeNodes ?? [nodeId];
+    this.upstream = opts.upstream ?? [];
+    if (opts.getter !== undefined) this.getter = opts.getter;
     else if (own.length === 1) this.getter = storeGetter<K, A>(own[0]);
     else throw new Error(`table node ${b.nodes[nodeId].name} has no store to read its values from`);
+  }
+
+  /**
+   * @internal Asks this table to forward old values in its changes (Kafka Streams' `enableSendingOldValues`): an
+   * operator that needs them (filter, groupBy, joins) calls it on its input. Old values cost a copy or a second user
+   * function call, so a table forwards them only when asked (its `toStream` never needs them).
+   */
+  requireOldValues(): void {
+    if (this.sendsOldValues) return;
+    this.sendsOldValues = true;
+    for (const id of this.changeNodes) {
+      const p = this.b.nodes[id].processor as { sendOldValues?: boolean } | undefined;
+      if (p !== undefined && 'sendOldValues' in p) p.sendOldValues = true;
+    }
+    for (const t of this.upstream) t.requireOldValues();
   }
 
   /**
@@ -61,13 +89,14 @@ export class Table<K, A> {
    */
   filter(pred: (value: A, key: K) => boolean, name?: string): Table<K, A> {
     const n = name ?? this.b.autoName('table-filter');
+    this.requireOldValues(); // a key that leaves the filtered table is seen in its old value
     const id = this.b.addNode(n, 'table-filter', [this.nodeId], tableFilterProcessor(n, pred, this.b.policy), []);
     const parent = this.getter;
     const getter: TableGetter<K, A> = (ctx, key) => {
       const v = parent(ctx, key);
       return v !== undefined && pred(v.value, key) ? v : undefined;
     };
-    return new Table<K, A>(this.b, id, getter, this.getterStores);
+    return new Table<K, A>(this.b, id, { getter, getterStores: this.getterStores });
   }
 
   /** Maps each row's value (Kafka Streams `KTable#mapValues`); deletes stay deletes. */
@@ -79,7 +108,7 @@ export class Table<K, A> {
       const v = parent(ctx, key);
       return v === undefined ? undefined : { value: fn(v.value, key), timestampMs: v.timestampMs };
     };
-    return new Table<K, A2>(this.b, id, getter, this.getterStores);
+    return new Table<K, A2>(this.b, id, { getter, getterStores: this.getterStores, upstream: [this] });
   }
 
   /**

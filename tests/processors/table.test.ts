@@ -35,6 +35,11 @@ afterEach(() => ctx.close());
 const run = (p: Processor, records: readonly Flowing[]) => [...(p.process(records, ctx) as Flowing[])];
 const changes = (out: readonly Flowing[]) => out.map((r) => [r.key, r.value, r.timestamp]);
 const ch = <V>(newValue: V | null, oldValue: V | null): Change<V> => ({ newValue, oldValue });
+/** A table processor asked for old values, as `Table.requireOldValues` does when an operator downstream needs them. */
+const withOldValues = <P extends { sendOldValues: boolean }>(p: P): P => {
+  p.sendOldValues = true;
+  return p;
+};
 
 describe('tableSourceProcessor', () => {
   it('upserts, deletes on a tombstone, forwards Change(new, old); a null key is dropped and counted', () => {
@@ -68,7 +73,7 @@ describe('tableSourceProcessor', () => {
 
 describe('tableFilterProcessor', () => {
   it('forwards a tombstone only for a key whose old value passed', () => {
-    const p = tableFilterProcessor<string, number>('f', (v) => v > 10, 'fail');
+    const p = withOldValues(tableFilterProcessor<string, number>('f', (v) => v > 10, 'fail'));
     const input = [
       rec('a', ch(20, null), 1, 0), // enters
       rec('a', ch(5, 20), 2, 1), // leaves: tombstone
@@ -90,7 +95,7 @@ describe('tableFilterProcessor', () => {
 
 describe('tableMapValuesProcessor and toStreamProcessor', () => {
   it('map the new and old values, null stays null; toStream gives the new value, null for a delete', () => {
-    const m = tableMapValuesProcessor<string, number, string>('m', (v, k) => `${k}=${v}`, 'fail');
+    const m = withOldValues(tableMapValuesProcessor<string, number, string>('m', (v, k) => `${k}=${v}`, 'fail'));
     const mapped = run(m, [rec('a', ch(1, null), 1, 0), rec('a', ch(null, 1), 2, 1), rec('b', ch(null, null), 3, 2)]);
     expect(changes(mapped)).toEqual([
       ['a', ch('a=1', null), 1],
@@ -147,7 +152,7 @@ describe('tableAggregateProcessor', () => {
       'fail',
     );
   it('subtracts the old value, then adds the new one; a group emptied keeps its aggregate', () => {
-    const out = run(sum(), [
+    const out = run(withOldValues(sum()), [
       rec('A', ch(5, null), 1, 0),
       rec('A', ch(7, 5), 2, 1),
       rec('A', ch(null, 7), 3, 2),
@@ -163,14 +168,16 @@ describe('tableAggregateProcessor', () => {
     expect(ctx.kvStore('agg').get('B')).toBeUndefined();
   });
   it('reduce: the first value is the aggregate', () => {
-    const p = tableAggregateProcessor<string, number, number>(
-      'agg',
-      'agg',
-      reduceFns<string, number>(
-        (a, v) => a * v,
-        (a, v) => a / v,
+    const p = withOldValues(
+      tableAggregateProcessor<string, number, number>(
+        'agg',
+        'agg',
+        reduceFns<string, number>(
+          (a, v) => a * v,
+          (a, v) => a / v,
+        ),
+        'fail',
       ),
-      'fail',
     );
     expect(
       changes(run(p, [rec('A', ch(3, null), 1, 0), rec('A', ch(4, null), 2, 1), rec('A', ch(null, 3), 3, 2)])),
@@ -204,14 +211,16 @@ describe('table joins', () => {
 
   it('table-table sides: a row that disappears forwards a tombstone; the joined getter reads both stores', () => {
     ctx.kvStore<string, string>('other').put('a', 'r');
-    const side = tableJoinSideProcessor<string, string, string, string>({
-      name: 'j-this',
-      other: storeGetter('other'),
-      joiner: (l, r) => `${l}+${r}`,
-      thisOuter: false,
-      otherOuter: false,
-      policy: 'fail',
-    });
+    const side = withOldValues(
+      tableJoinSideProcessor<string, string, string, string>({
+        name: 'j-this',
+        other: storeGetter('other'),
+        joiner: (l, r) => `${l}+${r}`,
+        thisOuter: false,
+        otherOuter: false,
+        policy: 'fail',
+      }),
+    );
     expect(
       changes(run(side, [rec('a', ch('L', null), 5, 0), rec('a', ch(null, 'L'), 6, 1), rec('z', ch('Z', null), 7, 2)])),
     ).toEqual([
@@ -240,17 +249,19 @@ describe('table joins', () => {
 
 describe('aggregateProcessor forwards table changes', () => {
   it('the old value is the aggregate before the batch, even when the aggregator mutates it in place', () => {
-    const p = aggregateProcessor<string, number, { n: number }>(
-      'agg',
-      'agg',
-      {
-        initializer: () => ({ n: 0 }),
-        aggregator: (a, v) => {
-          a.n += v;
-          return a;
+    const p = withOldValues(
+      aggregateProcessor<string, number, { n: number }>(
+        'agg',
+        'agg',
+        {
+          initializer: () => ({ n: 0 }),
+          aggregator: (a, v) => {
+            a.n += v;
+            return a;
+          },
         },
-      },
-      'fail',
+        'fail',
+      ),
     );
     expect(changes(run(p, recs([['k', 1, 1]])))).toEqual([['k', ch({ n: 1 }, null), 1]]);
     ctx.commit();
@@ -262,6 +273,31 @@ describe('aggregateProcessor forwards table changes', () => {
       ]),
     );
     expect(changes(out)).toEqual([['k', ch({ n: 6 }, { n: 1 }), 3]]);
+  });
+});
+
+describe('old values only when asked (Kafka Streams sendOldValues)', () => {
+  it('mapValues, the table aggregate and the stream aggregate leave the old value null unless asked', () => {
+    let calls = 0;
+    const m = tableMapValuesProcessor<string, number, number>(
+      'm',
+      (v) => {
+        calls++;
+        return v * 2;
+      },
+      'fail',
+    );
+    expect(changes(run(m, [rec('a', ch(2, 1), 1, 0)]))).toEqual([['a', ch(4, null), 1]]);
+    expect(calls).toBe(1); // the old value was not mapped
+    const agg = aggregateProcessor<string, number, number>(
+      'agg',
+      'agg',
+      { initializer: () => 0, aggregator: (a, v) => a + v },
+      'fail',
+    );
+    run(agg, recs([['k', 1, 1]]));
+    ctx.commit();
+    expect(changes(run(agg, recs([['k', 2, 2]])))).toEqual([['k', ch(3, null), 2]]);
   });
 });
 

@@ -270,3 +270,32 @@ describe('co-partitioning', () => {
     ).rejects.toThrow(/not co-partitioned: (visits \(2\), users-topic \(3\)|users-topic \(3\), visits \(2\))/);
   });
 });
+
+describe('a table made by GroupedStream.aggregate is a table like any other', () => {
+  it('its groupBy retracts old aggregates: the stream aggregate forwards old values when asked', async () => {
+    const d = await driver(
+      (t) => {
+        const perUser = t
+          .source<string, string>('clicks', { key: 'string', value: 'string' })
+          .groupByKey({ key: 'string' })
+          .aggregate<number>('clicks_per_user', { initializer: () => 0, aggregator: (n) => n + 1, value: 'long' });
+        perUser
+          .groupBy('parity', (_k, n) => ({ key: n % 2 === 1 ? 'odd' : 'even', value: n }), {
+            key: 'string',
+            value: 'long',
+          })
+          .count('users_per_parity')
+          .toStream()
+          .to(t.output('parity', { key: 'string', value: 'long' }));
+      },
+      { maxBatchRecords: 1 },
+    );
+    for (const [i, user] of ['a', 'a', 'b'].entries()) await d.pipeInput('clicks', user, 'x', i + 1);
+    expect(d.readOutput('parity.v1').map((r) => [r.key, r.value])).toEqual([
+      ['odd', 1],
+      ['odd', 0], // a: 1 -> 2 leaves odd
+      ['even', 1],
+      ['odd', 1],
+    ]);
+  });
+});
