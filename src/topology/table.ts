@@ -65,6 +65,10 @@ export class Table<K, A> {
    */
   requireOldValues(): void {
     if (this.sendsOldValues) return;
+    if (this.unreadable !== undefined)
+      throw new RangeError(
+        `${this.unreadable} forwards no old values: filter, groupBy and joins cannot take it; use toStream or mapValues`,
+      );
     this.sendsOldValues = true;
     for (const id of this.changeNodes) {
       const p = this.b.nodes[id].processor as { sendOldValues?: boolean } | undefined;

@@ -130,5 +130,11 @@ describe('KTable-KTable foreign-key join semantics (Kafka Streams DSL guide)', (
       { name: 'lr', schemas },
     );
     expect(() => j.join(right, (a, b) => a + b, { name: 'again' })).toThrow(/foreign-key join lr cannot be joined/);
+    // filter and groupBy need old values it cannot give, also through mapValues
+    expect(() => j.filter((v) => v !== '')).toThrow(/foreign-key join lr forwards no old values/);
+    expect(() =>
+      j.mapValues((v) => v.length).groupBy('g', (k, n) => ({ key: k, value: n }), { key: 'string', value: 'long' }),
+    ).toThrow(/foreign-key join lr forwards no old values/);
+    j.mapValues((v) => v.length).toStream(); // streaming it is fine
   });
 });
