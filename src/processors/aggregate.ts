@@ -1,3 +1,4 @@
+import { NO_TIMESTAMP } from '../state/sqlite.js';
 import { derive, type ErrorPolicy, FAILED, type Flowing, guarded, type Processor, type Rec } from './context.js';
 
 /** The functions of an aggregation (Kafka Streams `Initializer` and `Aggregator`). */
@@ -13,6 +14,9 @@ export interface AggregateFns<K, V, A> {
  * Forwards, per batch, the latest aggregate of each key updated in the batch (emit on commit, as with Kafka
  * Streams' record cache), in last-updated order: a key updated again moves behind the keys updated since, as
  * Kafka Streams' cache orders its dirty keys, so the forwarded records are in the order of their source offsets.
+ * An update's timestamp is the largest timestamp of the key's records so far, kept in the store beside the aggregate
+ * (Kafka Streams' `KStreamAggregate` and its timestamp propagation: "the maximum timestamp of all input records
+ * contributing to the result").
  */
 export function aggregateProcessor<K, V, A>(
   name: string,
@@ -28,16 +32,26 @@ export function aggregateProcessor<K, V, A>(
       const updated = new Map<string, Flowing>();
       for (const r of records as Flowing<K, V>[]) {
         const res = guarded(ctx, name, r, policy, () => {
-          const agg = fns.aggregator(kv.get(r.key) ?? fns.initializer(), r.value, r);
-          kv.put(r.key, agg);
-          return agg;
+          const old = kv.getWithTimestamp(r.key);
+          const agg = fns.aggregator(old?.value ?? fns.initializer(), r.value, r);
+          const timestampMs = maxTimestamp(old?.timestampMs, r.timestamp);
+          kv.put(r.key, agg, timestampMs);
+          return { agg, timestampMs };
         });
         if (res === FAILED) continue;
         const id = kv.identity(r.key);
         updated.delete(id);
-        updated.set(id, derive(r, r.key, res));
+        updated.set(id, derive(r, r.key, res.agg, res.timestampMs));
       }
       return [...updated.values()];
     },
   };
+}
+
+/**
+ * The timestamp of an aggregate after folding in a record at `recordMs`: the larger of the two, or `recordMs` when
+ * the aggregate is new or its timestamp unknown (`NO_TIMESTAMP`, a row from a store file older than timestamps).
+ */
+export function maxTimestamp(aggregateMs: number | undefined, recordMs: number): number {
+  return aggregateMs === undefined || aggregateMs === NO_TIMESTAMP ? recordMs : Math.max(aggregateMs, recordMs);
 }

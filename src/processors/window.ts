@@ -1,4 +1,6 @@
+import { NO_TIMESTAMP } from '../state/sqlite.js';
 import type { Window } from '../state/stores.js';
+import { maxTimestamp } from './aggregate.js';
 import { type ErrorPolicy, FAILED, type Flowing, guarded, type Processor, type Rec } from './context.js';
 
 /**
@@ -55,7 +57,9 @@ export const NO_STREAM_TIME = Number.MIN_SAFE_INTEGER;
  * (Kafka Streams `EmitStrategy.onWindowClose`, KIP-825): the output is then independent of batch boundaries, so a
  * restarted run emits exactly what an uninterrupted one does. Stream time is this processor's max event time,
  * advanced record by record; a record whose windows have all closed is late: counted and dead-lettered.
- * Forwards records keyed by the group key with value `{ window, aggregate }` (a `WindowedValue`).
+ * Forwards records keyed by the group key with value `{ window, aggregate }` (a `WindowedValue`), stamped with the
+ * largest timestamp of the window's records (kept in the store beside the aggregate, as Kafka Streams'
+ * `KStreamWindowAggregate` does).
  */
 export function windowAggregateProcessor<K, V, A>(
   name: string,
@@ -89,8 +93,11 @@ export function windowAggregateProcessor<K, V, A>(
           continue;
         }
         const res = guarded(ctx, name, r, policy, () => {
-          for (const w of open)
-            ws.put(r.key, w.startMs, fns.aggregator(ws.get(r.key, w.startMs) ?? fns.initializer(), r.value, r, w));
+          for (const w of open) {
+            const old = ws.getWithTimestamp(r.key, w.startMs);
+            const agg = fns.aggregator(old?.value ?? fns.initializer(), r.value, r, w);
+            ws.put(r.key, w.startMs, agg, maxTimestamp(old?.timestampMs, r.timestamp));
+          }
           return true;
         });
         if (res === FAILED) continue;
@@ -108,7 +115,9 @@ export function windowAggregateProcessor<K, V, A>(
             window: { startMs: c.windowStartMs, endMs: c.windowStartMs + spec.sizeMs },
             aggregate: c.value,
           } satisfies WindowedValue<A>,
-          timestamp: c.windowStartMs + spec.sizeMs - 1,
+          // the max timestamp of the window's records (Kafka Streams' timestamp propagation); a window from a store
+          // file older than timestamps falls back to its end - 1
+          timestamp: c.timestampMs === NO_TIMESTAMP ? c.windowStartMs + spec.sizeMs - 1 : c.timestampMs,
           headers: by.headers,
           raw: by.raw,
           origin: by.origin,
