@@ -1,5 +1,14 @@
 import { NO_TIMESTAMP } from '../state/sqlite.js';
-import { derive, type ErrorPolicy, FAILED, type Flowing, guarded, type Processor, type Rec } from './context.js';
+import {
+  derive,
+  type ErrorPolicy,
+  FAILED,
+  type Flowing,
+  guarded,
+  needsKey,
+  type Processor,
+  type Rec,
+} from './context.js';
 
 /** The functions of an aggregation (Kafka Streams `Initializer` and `Aggregator`). */
 export interface AggregateFns<K, V, A> {
@@ -16,7 +25,7 @@ export interface AggregateFns<K, V, A> {
  * Kafka Streams' cache orders its dirty keys, so the forwarded records are in the order of their source offsets.
  * An update's timestamp is the largest timestamp of the key's records so far, kept in the store beside the aggregate
  * (Kafka Streams' `KStreamAggregate` and its timestamp propagation: "the maximum timestamp of all input records
- * contributing to the result").
+ * contributing to the result"). A record with a null key is dropped (counted, dead-lettered: `needsKey`).
  */
 export function aggregateProcessor<K, V, A>(
   name: string,
@@ -31,6 +40,7 @@ export function aggregateProcessor<K, V, A>(
       // in any property order) coalesce as they do in the store.
       const updated = new Map<string, Flowing>();
       for (const r of records as Flowing<K, V>[]) {
+        if (!needsKey(ctx, name, r)) continue;
         const res = guarded(ctx, name, r, policy, () => {
           const old = kv.getWithTimestamp(r.key);
           const agg = fns.aggregator(old?.value ?? fns.initializer(), r.value, r);

@@ -1,7 +1,7 @@
 import { NO_TIMESTAMP } from '../state/sqlite.js';
 import type { Window } from '../state/stores.js';
 import { maxTimestamp } from './aggregate.js';
-import { type ErrorPolicy, FAILED, type Flowing, guarded, type Processor, type Rec } from './context.js';
+import { type ErrorPolicy, FAILED, type Flowing, guarded, needsKey, type Processor, type Rec } from './context.js';
 
 /**
  * Time windows over event time (Kafka Streams `TimeWindows`): tumbling when `advanceMs === sizeMs`, hopping when
@@ -59,7 +59,8 @@ export const NO_STREAM_TIME = Number.MIN_SAFE_INTEGER;
  * advanced record by record; a record whose windows have all closed is late: counted and dead-lettered.
  * Forwards records keyed by the group key with value `{ window, aggregate }` (a `WindowedValue`), stamped with the
  * largest timestamp of the window's records (kept in the store beside the aggregate, as Kafka Streams'
- * `KStreamWindowAggregate` does).
+ * `KStreamWindowAggregate` does). A record with a null key is dropped (counted, dead-lettered: `needsKey`) and does
+ * not advance stream time.
  */
 export function windowAggregateProcessor<K, V, A>(
   name: string,
@@ -78,6 +79,7 @@ export function windowAggregateProcessor<K, V, A>(
       // first to push stream time to its end + grace), the same whatever the batch boundaries.
       const advancers: Flowing[] = [];
       for (const r of records as Flowing<K, V>[]) {
+        if (!needsKey(ctx, name, r)) continue; // before stream time, as Kafka Streams' KStreamWindowAggregate
         if (r.timestamp > now) {
           now = r.timestamp;
           advancers.push(r);

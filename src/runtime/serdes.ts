@@ -159,7 +159,8 @@ export class TopologySerdes {
    * Decodes a batch read from `topic`: fetches any writer schema not seen yet (one registry round trip per new id,
    * once: a failure is remembered), then decodes each record synchronously. Records that cannot be decoded come back
    * in `bad` with the reason: `deserialization failed: <key|value> (writer schema id N): <why>`, where why names the
-   * field and the resolution rule when the writer schema cannot be resolved to the reader schema.
+   * field and the resolution rule when the writer schema cannot be resolved to the reader schema. A record with no key
+   * (null key bytes) decodes with key `null`, as Kafka Streams passes it on; a null value (tombstone) is bad.
    */
   async decode(
     topic: string,
@@ -182,7 +183,9 @@ export class TopologySerdes {
     const ok: Flowing[] = [];
     const bad: { raw: LogRecord; reason: string }[] = [];
     for (const raw of records) {
-      const key = raw.key === null ? { error: 'key: the record has no key' } : decodePart(serdes.key, raw.key);
+      // A null key passes (Kafka Streams gives it to processors: a global-table join, map, filter... accept it;
+      // aggregations and repartitions drop it, see `needsKey`).
+      const key = raw.key === null ? { decoded: null } : decodePart(serdes.key, raw.key);
       const value =
         key.error !== undefined
           ? undefined

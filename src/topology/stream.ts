@@ -8,6 +8,7 @@ import {
   mapProcessor,
   mapValuesProcessor,
   peekProcessor,
+  repartitionSinkProcessor,
   sinkProcessor,
   validateProcessor,
 } from '../processors/stateless.js';
@@ -159,7 +160,14 @@ export class Stream<K, V> {
       compacted: false,
     });
     const rekeyed = this.map((r) => ({ key: keyOf(r), value: r.value }), `${name}-key`);
-    this.b.addNode(`${name}-sink`, 'sink', [rekeyed.nodeId], sinkProcessor(topic), [], topic);
+    this.b.addNode(
+      `${name}-sink`,
+      'sink',
+      [rekeyed.nodeId],
+      repartitionSinkProcessor(`${name}-sink`, topic),
+      [],
+      topic,
+    );
     const src = this.b.addNode(`${name}-source`, 'source', [], undefined, [], topic);
     return new GroupedStream<K2, V>(this.b, src, schemas.key);
   }

@@ -1,7 +1,8 @@
 /**
  * Grouping and aggregation operators through the TopologyTestDriver, with Avro keys and values as in production:
- * result timestamps (the max of the contributing records, Kafka Streams' timestamp propagation) and the order of
- * several windows closed by one record (window start, then the key's raw bytes: `k1, k10, k2`).
+ * result timestamps (the max of the contributing records, Kafka Streams' timestamp propagation), the order of
+ * several windows closed by one record (window start, then the key's raw bytes: `k1, k10, k2`), and records with a
+ * null key (joined with a global table, dropped and dead-lettered by an aggregation).
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { TopologyTestDriver, topology, tumbling } from '../../src/index.js';
@@ -112,5 +113,47 @@ describe('emit order', () => {
         d.readOutput<string, { window_start: number }>('per10s.v1').map((o) => `${o.value.window_start}:${o.key}`),
       ).toEqual(['0:k1', '0:k10', '0:k2', '10000:k10', '10000:k2']);
     }
+  });
+});
+
+/** `clicks` (key: user, may be null) joined with the global table `pages` by the clicked page, to `enriched.v1`. */
+function enrich(): Topology {
+  const t = topology({ name: 'clicks-enrich', version: 1 });
+  const PAGE = { type: 'record', name: 'Page', fields: [{ name: 'title', type: 'string' }] };
+  const ENRICHED = { type: 'record', name: 'Enriched', fields: [{ name: 'title', type: 'string' }] };
+  const pages = t.globalTable<string, { title: string }>('pages', 'pages', { key: 'string', value: PAGE });
+  const clicks = t.source<string, Click>('clicks', { key: 'string', value: CLICK });
+  clicks
+    .join(
+      pages,
+      (r) => r.value.user,
+      (_c, p) => ({ title: p.title }),
+      { name: 'enrich' },
+    )
+    .to(t.output<string, { title: string }>('enriched', { key: 'string', value: ENRICHED }));
+  clicks.groupByKey({ key: 'string' }).aggregate<{ n: number }>('per_user', {
+    value: TOTAL,
+    initializer: () => ({ n: 0 }),
+    aggregator: (a, v) => ({ n: a.n + v.n }),
+  });
+  return t.build();
+}
+
+describe('null keys', () => {
+  it('a null-key record is joined with a global table (Kafka Streams does), and dead-lettered by an aggregation', async () => {
+    const d = await driver(enrich());
+    await d.pipeInput('pages', 'home', { title: 'Home' });
+    await d.pipeInput('clicks', null, { user: 'home', n: 1 }, 1_000);
+    await d.pipeInput('clicks', 'u1', { user: 'home', n: 2 }, 2_000);
+    await d.pipeInput('clicks', null, { user: 'nowhere', n: 3 }, 3_000); // no match: dropped by the inner join
+    expect(d.readOutput('enriched.v1').map((o) => [o.key, o.value, o.timestamp])).toEqual([
+      [null, { title: 'Home' }, 1_000],
+      ['u1', { title: 'Home' }, 2_000],
+    ]);
+    expect(d.readDeadLetters().map((x) => [x.processor, x.reason, x.source.offset])).toEqual([
+      ['per_user', 'null key: per_user needs a key (a record with a null key cannot be grouped)', 0],
+      ['per_user', 'null key: per_user needs a key (a record with a null key cannot be grouped)', 2],
+    ]);
+    expect(d.kvStore('per_user').get('u1')).toEqual({ n: 2 });
   });
 });
