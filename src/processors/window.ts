@@ -49,13 +49,22 @@ export interface WindowAggregateFns<K, V, A> {
   aggregator: (aggregate: A, value: V, r: Rec<K, V>, window: Window) => A;
 }
 
+/**
+ * When a windowed aggregation emits (Kafka Streams' `EmitStrategy`, KIP-825): `final` once per window, when it
+ * closes (`onWindowClose`); `update` every change (`onWindowUpdate`, Kafka Streams' default), coalesced per batch:
+ * the latest aggregate of each window updated in the batch, in last-updated order, as Kafka Streams' record cache
+ * coalesces updates between commits. Both end with the same value per window.
+ */
+export type EmitStrategy = 'final' | 'update';
+
 /** Lowest stream time: nothing seen yet. */
 export const NO_STREAM_TIME = Number.MIN_SAFE_INTEGER;
 
 /**
  * Windowed aggregation into window store `store`, emitting each window's final aggregate once, when it closes
  * (Kafka Streams `EmitStrategy.onWindowClose`, KIP-825): the output is then independent of batch boundaries, so a
- * restarted run emits exactly what an uninterrupted one does. Stream time is this processor's max event time,
+ * restarted run emits exactly what an uninterrupted one does. With `emit: 'update'`, every change instead, coalesced
+ * per batch (see `EmitStrategy`): what comes out then depends on batch boundaries, its last value per window does not. Stream time is this processor's max event time,
  * advanced record by record; a record whose windows have all closed is late: counted and dead-lettered.
  * Forwards records keyed by the group key with value `{ window, aggregate }` (a `WindowedValue`), stamped with the
  * largest timestamp of the window's records (kept in the store beside the aggregate, as Kafka Streams'
@@ -68,6 +77,7 @@ export function windowAggregateProcessor<K, V, A>(
   spec: WindowSpec,
   fns: WindowAggregateFns<K, V, A>,
   policy: ErrorPolicy,
+  emit: EmitStrategy = 'final',
 ): Processor {
   const closeDelay = spec.sizeMs + spec.graceMs;
   return {
@@ -78,6 +88,8 @@ export function windowAggregateProcessor<K, V, A>(
       // Records that advanced stream time, in order: a closed window's provenance is the record that closed it (the
       // first to push stream time to its end + grace), the same whatever the batch boundaries.
       const advancers: Flowing[] = [];
+      // emit 'update': per window updated in this batch (by key identity and start), the record that last updated it
+      const updated = new Map<string, { r: Flowing<K, V>; w: Window }>();
       for (const r of records as Flowing<K, V>[]) {
         if (!needsKey(ctx, name, r)) continue; // before stream time, as Kafka Streams' KStreamWindowAggregate
         if (r.timestamp > now) {
@@ -99,12 +111,23 @@ export function windowAggregateProcessor<K, V, A>(
             const old = ws.getWithTimestamp(r.key, w.startMs);
             const agg = fns.aggregator(old?.value ?? fns.initializer(), r.value, r, w);
             ws.put(r.key, w.startMs, agg, maxTimestamp(old?.timestampMs, r.timestamp));
+            if (emit === 'update') {
+              const id = `${ws.identity(r.key)}\u0000${w.startMs}`;
+              updated.delete(id);
+              updated.set(id, { r, w });
+            }
           }
           return true;
         });
         if (res === FAILED) continue;
       }
       ctx.setStreamTime(name, now);
+      if (emit === 'update')
+        return [...updated.values()].map(({ r, w }) => {
+          const cur = ws.getWithTimestamp(r.key, w.startMs)!;
+          const value: WindowedValue<A> = { window: w, aggregate: cur.value };
+          return { key: r.key, value, timestamp: cur.timestampMs, headers: r.headers, raw: r.raw, origin: r.origin };
+        });
       if (now === before || advancers.length === 0) return [];
       // Windows that closed in this batch: start + closeDelay in (before, now].
       const from = before === NO_STREAM_TIME ? NO_STREAM_TIME : before - closeDelay + 1;

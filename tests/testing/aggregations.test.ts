@@ -157,3 +157,92 @@ describe('null keys', () => {
     expect(d.kvStore('per_user').get('u1')).toEqual({ n: 2 });
   });
 });
+
+/** count and reduce, grouped and windowed (both emit strategies), over `clicks` keyed by user. */
+function countsAndReduces(): Topology {
+  const t = topology({ name: 'clicks-count', version: 1 });
+  const grouped = t.source<string, Click>('clicks', { key: 'string', value: CLICK }).groupByKey({ key: 'string' });
+  const COUNT = { type: 'record', name: 'Count', fields: [{ name: 'n', type: 'long' }] };
+  const counts = t.output<string, { n: number }>('counts', { key: 'string', value: COUNT });
+  grouped
+    .count('count')
+    .toStream()
+    .mapValues((n) => ({ n }))
+    .to(counts);
+  grouped
+    .reduce('max', { value: CLICK, reducer: (a, b) => (b.n > a.n ? b : a) })
+    .toStream()
+    .to(t.output<string, Click>('max', { key: 'string', value: CLICK }));
+  const windowed = grouped.windowedBy(tumbling({ sizeMs: 10_000, graceMs: 5_000 }));
+  for (const emit of ['final', 'update'] as const) {
+    windowed
+      .count(`count_${emit}`, { emit })
+      .toStream((key, w, n) => ({ key, value: { window_start: w.startMs, n } }))
+      .to(
+        t.output<string, { window_start: number; n: number }>(`wcount-${emit}`, { key: 'string', value: PER_WINDOW }),
+      );
+    windowed
+      .reduce(`sum_${emit}`, { value: CLICK, reducer: (a, b) => ({ user: a.user, n: a.n + b.n }), emit })
+      .toStream((key, w, c) => ({ key, value: { window_start: w.startMs, n: c.n } }))
+      .to(t.output<string, { window_start: number; n: number }>(`wsum-${emit}`, { key: 'string', value: PER_WINDOW }));
+  }
+  return t.build();
+}
+
+describe('count and reduce', () => {
+  it("count/reduce per key (Kafka Streams' KGroupedStream), and per window with both emit strategies agreeing", async () => {
+    let seed = 3;
+    const rnd = () => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    let t = 0;
+    const input = Array.from({ length: 300 }, () => {
+      t += Math.floor(rnd() * 400);
+      const user = `u${Math.floor(rnd() * 5)}`;
+      const ts = rnd() < 0.85 ? t : t - Math.floor(rnd() * 8_000);
+      return { topic: 'clicks', key: user, value: { user, n: 1 + Math.floor(rnd() * 9) }, timestampMs: ts };
+    });
+    input.push({ topic: 'clicks', key: 'zz', value: { user: 'zz', n: 1 }, timestampMs: t + 100_000 });
+    for (const maxBatchRecords of [1, 50]) {
+      const d = await TopologyTestDriver.create(countsAndReduces(), { maxBatchRecords });
+      drivers.push(d);
+      await d.pipeInputs(input);
+      // non-windowed: the last update per key is the count / the max click
+      const lastBy = <V>(topic: string) => new Map(d.readOutput<string, V>(topic).map((o) => [o.key, o.value]));
+      const late = new Set(d.readDeadLetters().map((x) => x.source.offset));
+      const kept = input.filter((_, i) => !late.has(i));
+      const counts = lastBy<{ n: number }>('counts.v1');
+      const maxes = lastBy<Click>('max.v1');
+      for (const u of ['u0', 'u1', 'u2', 'u3', 'u4']) {
+        const mine = input.filter((r) => r.key === u); // late records are late for windows only
+        expect(counts.get(u)).toEqual({ n: mine.length });
+        expect(maxes.get(u)?.n).toBe(Math.max(...mine.map((r) => r.value.n)));
+      }
+      // windowed: 'update' ends with 'final''s value for every closed window, for count and reduce alike
+      for (const what of ['wcount', 'wsum']) {
+        const final = d.readOutput<string, { window_start: number; n: number }>(`${what}-final.v1`);
+        const updates = d.readOutput<string, { window_start: number; n: number }>(`${what}-update.v1`);
+        expect(final.length).toBeGreaterThan(10);
+        expect(updates.length).toBeGreaterThan(final.length);
+        const lastUpdate = new Map(updates.map((o) => [`${o.key}@${o.value.window_start}`, [o.value.n, o.timestamp]]));
+        for (const o of final)
+          expect(
+            lastUpdate.get(`${o.key}@${o.value.window_start}`),
+            `${what} ${o.key}@${o.value.window_start}`,
+          ).toEqual([o.value.n, o.timestamp]);
+        // and the final counts are right: records of the window that were not late
+        if (what === 'wcount')
+          for (const o of final)
+            expect(o.value.n).toBe(
+              kept.filter(
+                (r) =>
+                  r.key === o.key &&
+                  r.timestampMs >= o.value.window_start &&
+                  r.timestampMs < o.value.window_start + 10_000,
+              ).length,
+            );
+      }
+    }
+  });
+});
