@@ -17,6 +17,8 @@ export type NodeKind =
   | 'window-aggregate'
   | 'to-stream'
   | 'agent'
+  | 'merge'
+  | 'selectKey'
   | 'sink';
 
 /** One processor node of the graph. Sources have no processor; sinks and repartition sinks name a topic. */

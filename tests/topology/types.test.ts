@@ -143,6 +143,26 @@ describe('types flow through the DSL', () => {
     );
   });
 
+  it('merge, selectKey, repartition', () => {
+    const t = topology({ name: 't', version: 1 });
+    const a = t.source<string, Flight>('a', strings);
+    const b = t.source<string, Flight>('b', strings);
+    expectTypeOf(a.merge(b)).toEqualTypeOf<Stream<string, Flight>>();
+    // @ts-expect-error merge needs the same key and value types
+    a.merge(t.source<number, Flight>('c', strings));
+    const byDelay = a.selectKey((r) => {
+      expectTypeOf(r).toEqualTypeOf<Rec<string, Flight>>();
+      return r.value.delay;
+    });
+    expectTypeOf(byDelay).toEqualTypeOf<Stream<number, Flight>>();
+    expectTypeOf(byDelay.groupByKey({ key: 'long', value: 'string', repartition: 'by-delay' })).toEqualTypeOf<
+      GroupedStream<number, Flight>
+    >();
+    expectTypeOf(byDelay.repartition({ name: 'r', partitions: 4, key: 'long', value: 'string' })).toEqualTypeOf<
+      Stream<number, Flight>
+    >();
+  });
+
   it('joins, branch, agent, to', () => {
     const t = topology({ name: 't', version: 1 });
     const flights = t.source<string, Flight>('flights', strings);
