@@ -1,9 +1,11 @@
+import { NO_TIMESTAMP } from '../state/sqlite.js';
 import {
   derive,
   type ErrorPolicy,
   FAILED,
   type Flowing,
   guarded,
+  needsKey,
   type Processor,
   type ProcessorContext,
   type Rec,
@@ -25,6 +27,9 @@ export interface AggregateFns<K, V, A> {
  * Kafka Streams' cache orders its dirty keys, so the forwarded records are in the order of their source offsets.
  * Each forwarded record is a table change (`Change`): the new aggregate and the one before the batch (null for a new
  * key), so the result is a table like any other (`Table.toStream` gives the new aggregates).
+ * An update's timestamp is the largest timestamp of the key's records so far, kept in the store beside the aggregate
+ * (Kafka Streams' `KStreamAggregate` and its timestamp propagation: "the maximum timestamp of all input records
+ * contributing to the result"). A record with a null key is dropped (counted, dead-lettered: `needsKey`).
  */
 export function aggregateProcessor<K, V, A>(
   name: string,
@@ -46,21 +51,34 @@ export function aggregateProcessor<K, V, A>(
       // Per key, its aggregate before the batch (read before the first put): the old value of the forwarded change.
       const before = new Map<string, A | null>();
       for (const r of records as Flowing<K, V>[]) {
+        if (!needsKey(ctx, name, r)) continue;
         const id = kv.identity(r.key);
         const res = guarded(ctx, name, r, policy, () => {
-          const old = kv.get(r.key);
+          const old = kv.getWithTimestamp(r.key);
           // A copy: the aggregator may mutate the stored aggregate in place.
-          if (p.sendOldValues && !before.has(id)) before.set(id, old === undefined ? null : copyValue(old));
-          const agg = fns.aggregator(old ?? fns.initializer(), r.value, r);
-          kv.put(r.key, agg);
-          return agg;
+          if (p.sendOldValues && !before.has(id)) before.set(id, old === undefined ? null : copyValue(old.value));
+          const agg = fns.aggregator(old?.value ?? fns.initializer(), r.value, r);
+          const timestampMs = maxTimestamp(old?.timestampMs, r.timestamp);
+          kv.put(r.key, agg, timestampMs);
+          return { agg, timestampMs };
         });
         if (res === FAILED) continue;
         updated.delete(id);
-        updated.set(id, derive<K, Change<A>>(r, r.key, { newValue: res, oldValue: before.get(id) ?? null }));
+        updated.set(
+          id,
+          derive<K, Change<A>>(r, r.key, { newValue: res.agg, oldValue: before.get(id) ?? null }, res.timestampMs),
+        );
       }
       return [...updated.values()];
     },
   };
   return p;
+}
+
+/**
+ * The timestamp of an aggregate after folding in a record at `recordMs`: the larger of the two, or `recordMs` when
+ * the aggregate is new or its timestamp unknown (`NO_TIMESTAMP`, a row from a store file older than timestamps).
+ */
+export function maxTimestamp(aggregateMs: number | undefined, recordMs: number): number {
+  return aggregateMs === undefined || aggregateMs === NO_TIMESTAMP ? recordMs : Math.max(aggregateMs, recordMs);
 }

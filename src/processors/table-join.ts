@@ -16,8 +16,8 @@ export type TableJoinKind = 'inner' | 'left' | 'outer';
 
 /**
  * Stream–table join (Kafka Streams `KStreamKTableJoin`): each stream record looks its key up in the table as it is
- * at the record's arrival. `inner`: a miss is dropped (counted); `left`: the joiner gets null. The result keeps the
- * stream record's key and timestamp. Table updates emit nothing.
+ * at the record's arrival. `inner`: a miss (or a null key) is dropped (counted); `left`: the joiner gets null. The
+ * result keeps the stream record's key and timestamp. Table updates emit nothing.
  */
 export function streamTableJoinProcessor<K, V, TV, V2>(opts: {
   name: string;
@@ -32,7 +32,8 @@ export function streamTableJoinProcessor<K, V, TV, V2>(opts: {
       const out: Flowing[] = [];
       for (const r of records as Flowing<K, V>[]) {
         const res = guarded(ctx, name, r, policy, () => {
-          const tv = opts.table(ctx, r.key);
+          // A null key matches no row (Kafka Streams: inner drops it, left joins it with null, KIP-962).
+          const tv = r.key === null || r.key === undefined ? undefined : opts.table(ctx, r.key);
           if (tv === undefined && opts.kind === 'inner') return MISSING;
           return opts.joiner(r.value, tv === undefined ? null : tv.value, r);
         });

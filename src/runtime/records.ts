@@ -53,7 +53,7 @@ export class RecordWriter {
   /** Serializes and partitions an output record; one over the topic's size limit dead-letters `rec` instead. */
   send(topic: string, rec: Flowing): void {
     const serdes = this.d.serdes.topic(topic);
-    const key = serdes.key.serialize(rec.key);
+    const key = rec.key === null || rec.key === undefined ? null : serdes.key.serialize(rec.key);
     const out: ProducerRecord = {
       topic,
       partition: partitionFor(key, this.d.partitionsOf(topic)),

@@ -162,7 +162,8 @@ export class TopologySerdes {
    * Decodes a batch read from `topic`: fetches any writer schema not seen yet (one registry round trip per new id,
    * once: a failure is remembered), then decodes each record synchronously. Records that cannot be decoded come back
    * in `bad` with the reason: `deserialization failed: <key|value> (writer schema id N): <why>`, where why names the
-   * field and the resolution rule when the writer schema cannot be resolved to the reader schema.
+   * field and the resolution rule when the writer schema cannot be resolved to the reader schema. A record with no key
+   * (null key bytes) decodes with key `null`, as Kafka Streams passes it on; a null value (tombstone) is bad.
    */
   async decode(
     topic: string,
@@ -186,23 +187,21 @@ export class TopologySerdes {
     const bad: { raw: LogRecord; reason: string }[] = [];
     const table = this.tables.has(topic);
     for (const raw of records) {
-      if (table && (raw.key === null || raw.value === null)) {
-        // A table's topic: a null key goes to the table's processor, which drops and counts it (its value is not
-        // read); a null value is a tombstone (delete).
-        const key = raw.key === null ? { decoded: null } : decodePart(serdes.key, raw.key);
-        if (key.error !== undefined) bad.push({ raw, reason: `deserialization failed: ${key.error}` });
-        else
-          ok.push({
-            key: key.decoded,
-            value: null,
-            timestamp: raw.timestamp,
-            headers: raw.headers,
-            raw,
-            origin: originOf(raw),
-          });
+      // A null key passes (Kafka Streams gives it to processors: a global-table join, map, filter... accept it;
+      // aggregations and repartitions drop it, see `needsKey`; a table drops and counts it).
+      const key = raw.key === null ? { decoded: null } : decodePart(serdes.key, raw.key);
+      if (table && raw.value === null && key.error === undefined) {
+        // A table's topic: a null value is a tombstone (delete).
+        ok.push({
+          key: key.decoded,
+          value: null,
+          timestamp: raw.timestamp,
+          headers: raw.headers,
+          raw,
+          origin: originOf(raw),
+        });
         continue;
       }
-      const key = raw.key === null ? { error: 'key: the record has no key' } : decodePart(serdes.key, raw.key);
       const value =
         key.error !== undefined
           ? undefined

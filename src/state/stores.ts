@@ -16,6 +16,16 @@ export function keyId<K>(key: K, serde: Serde<K>): string {
   return typeof key === 'string' ? key : serde.serialize(key).toString('latin1');
 }
 
+/**
+ * The bytes that order keys among results emitted together (several windows closed by one record): a string key's
+ * UTF-8 bytes, any other key's serialized bytes. Kafka Streams orders them by the raw serialized key, which for its
+ * usual string keys (`Serdes.String()`) is the UTF-8 bytes; eddy's serialized string keys are Avro, whose length
+ * prefix would put `k2` before `k10`, so string keys are compared as Kafka Streams would see them.
+ */
+export function emitOrderBytes<K>(key: K, serde: Serde<K>, serialized?: Buffer): Buffer {
+  return typeof key === 'string' ? Buffer.from(key, 'utf8') : (serialized ?? serde.serialize(key));
+}
+
 interface CacheEntry<K, V> {
   key: K;
   windowStartMs: number;
@@ -368,7 +378,7 @@ export class WindowStore<K, V> extends CachedStore<K, V> {
 
   /**
    * Windows whose start lies in [fromMs, toMs), committed and pending alike, ordered by start then key bytes
-   * (`Buffer.compare` of the serialized keys), each with its timestamp (ms; `NO_TIMESTAMP` when unknown). Used to
+   * (`Buffer.compare` of `emitOrderBytes`: a string key's UTF-8 bytes, else the serialized key), each with its timestamp (ms; `NO_TIMESTAMP` when unknown). Used to
    * emit windows as they close.
    */
   startingIn(fromMs: number, toMs: number): { key: K; windowStartMs: number; value: V; timestampMs: number }[] {
@@ -381,7 +391,7 @@ export class WindowStore<K, V> extends CachedStore<K, V> {
       if (cached !== undefined) continue; // the cache holds the newer value; added below
       found.set(id, {
         key,
-        keyBytes: r.key,
+        keyBytes: emitOrderBytes(key, this.keySerde, r.key),
         windowStartMs: r.windowStartMs,
         value: this.valueSerde.deserialize(r.value),
         timestampMs: r.timestampMs,
@@ -391,7 +401,7 @@ export class WindowStore<K, V> extends CachedStore<K, V> {
       if (e.windowStartMs < fromMs || e.windowStartMs >= toMs || e.value === null) continue;
       found.set(id, {
         key: e.key,
-        keyBytes: this.keySerde.serialize(e.key),
+        keyBytes: emitOrderBytes(e.key, this.keySerde),
         windowStartMs: e.windowStartMs,
         value: e.value,
         timestampMs: e.timestampMs ?? NO_TIMESTAMP,

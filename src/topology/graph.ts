@@ -24,6 +24,8 @@ export type NodeKind =
   | 'table-join'
   | 'table-fk-join'
   | 'agent'
+  | 'merge'
+  | 'selectKey'
   | 'sink';
 
 /** One processor node of the graph. Sources have no processor; sinks and repartition sinks name a topic. */

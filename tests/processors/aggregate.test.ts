@@ -74,6 +74,35 @@ describe('aggregate', () => {
     ).toEqual(['"a"', '"b"', '"c"']);
   });
 
+  it("stamps each update with the max timestamp of its key's records (Kafka Streams' timestamp propagation)", () => {
+    const { p } = sums();
+    const T = 1_000_000;
+    // the issue's example: a@T+5000 then a@T+1000, in separate batches (committed between) and in one batch
+    expect(view(run(p, recs<string, number>([['a', 1, T + 5_000]]))).map((r) => r.timestamp)).toEqual([T + 5_000]);
+    ctx.commit();
+    expect(view(run(p, recs<string, number>([['a', 1, T + 1_000]], 1))).map((r) => r.timestamp)).toEqual([T + 5_000]);
+    expect(ctx.kvStore<string, Sum>('sums').getWithTimestamp('a')?.timestampMs).toBe(T + 5_000);
+    ctx.commit();
+    expect(ctx.changelogs.get('sums')!.map((e) => e.timestampMs)).toEqual([T + 5_000, T + 5_000]);
+    ctx.rollback(); // drops the cache: the timestamp comes back from SQLite
+    const out = run(
+      p,
+      recs<string, number>(
+        [
+          ['a', 1, T + 2_000],
+          ['b', 1, T + 3_000],
+          ['b', 1, T + 500],
+          ['a', 1, T + 9_000],
+        ],
+        2,
+      ),
+    );
+    expect(view(out).map((r) => [r.key, r.timestamp])).toEqual([
+      ['b', T + 3_000],
+      ['a', T + 9_000],
+    ]);
+  });
+
   it('continues from the committed store in the next batch', () => {
     const { p, inits } = sums();
     run(

@@ -207,6 +207,11 @@ describe('table joins', () => {
       ['a', 'Ax', 10],
       ['b', 'Bnull', 11],
     ]);
+    // a null key matches no row: inner drops it (counted), left joins it with null (KIP-962)
+    const nullKey = [rec(null as unknown as string, 'N', 12, 2)];
+    expect(changes(run(join('inner'), nullKey))).toEqual([]);
+    expect(ctx.droppedBy.get('j')).toBe(2);
+    expect(changes(run(join('left'), nullKey))).toEqual([[null, 'Nnull', 12]]);
   });
 
   it('table-table sides: a row that disappears forwards a tombstone; the joined getter reads both stores', () => {

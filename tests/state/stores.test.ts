@@ -524,6 +524,26 @@ describe('WindowStore', () => {
       expect(s.startingIn(0, 1).map((w) => w.key)).toEqual(['a', '\uFFFD', '\u{1F600}']);
     });
 
+    it('orders string keys by their UTF-8 bytes, not by a length-prefixed serialized form (k1, k10, k2)', () => {
+      // a serde that writes a length prefix, as Avro strings are: by serialized bytes k2 would come before k10
+      const prefixed = {
+        serialize: (k: string) => Buffer.concat([Buffer.from([k.length * 2]), Buffer.from(k)]),
+        deserialize: (b: Buffer) => b.subarray(1).toString(),
+      };
+      const s = new WindowStore<string, number>(
+        new SqliteWindowStore('w', tmp.file('p.sqlite')),
+        prefixed,
+        jsonSerde(),
+      );
+      toClose.push(s);
+      s.put('k2', 0, 1);
+      s.put('k10', 0, 2);
+      commit(s, 2);
+      s.put('k1', 0, 3);
+      s.put('k3', 10, 4);
+      expect(s.startingIn(0, 20).map((w) => `${w.windowStartMs}:${w.key}`)).toEqual(['0:k1', '0:k10', '0:k2', '10:k3']);
+    });
+
     it('sees windows held only as clean cache entries and only in SQLite alike', () => {
       const s = windowStore('win.sqlite', 1);
       s.put('A', 0, 1);
