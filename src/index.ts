@@ -18,6 +18,8 @@ export type { ErrorPolicy, Rec } from './processors/context.js';
 export type { KeyValue } from './processors/stateless.js';
 export type { JoinWindows, StreamJoinKind } from './processors/stream-join.js';
 export { joinWindows } from './processors/stream-join.js';
+export type { Change } from './processors/table.js';
+export type { TableAggregateFns } from './processors/table-aggregate.js';
 export type { WindowedValue, WindowSpec } from './processors/window.js';
 export { hopping, tumbling, windowsFor } from './processors/window.js';
 export { readStore } from './runtime/inspect.js';
@@ -34,6 +36,7 @@ export * from './testing/index.js';
 export type { GlobalTable, OutputTopic, Schemas, TopologyOptions } from './topology/builder.js';
 export {
   GroupedStream,
+  GroupedTable,
   Stream,
   Table,
   TopologyBuilder,
@@ -43,6 +46,7 @@ export {
 } from './topology/builder.js';
 export { describeMermaid, describeText } from './topology/describe.js';
 export type { StoreInfo, Subtopology, TopicInfo, Topology } from './topology/graph.js';
+export type { ForeignKeyJoinOptions } from './topology/ktable-fk.js';
 export type {
   EmitStrategy,
   SessionAggregateFns,

@@ -194,7 +194,9 @@ export interface TraceOutputOptions extends Omit<TraceStoreOptions, 'store' | 'k
 
 /**
  * Traces an output record back to its input records: the store whose aggregate it carries (the aggregation upstream
- * of the output), the record's key, its window (a windowed aggregate emits at window end - 1 ms), replayed up to the
+ * of the output), the record's key, its window (the one containing the record's timestamp: a windowed aggregate's
+ * result carries the max timestamp of its records; with hopping windows, which overlap, the time lies in several and
+ * the `ConfigError` names them), replayed up to the
  * input record named by its provenance headers. Behind a repartition the other upstream partitions replay to their
  * committed positions (their interleaving with the provenance partition is not kept in the log): the steps are every
  * record of the key that may have contributed.
@@ -244,7 +246,8 @@ export async function traceOutput(
   if (agg === undefined) throw new EddyError('NOT_TRACEABLE', `no aggregation of ${t.name} feeds output ${o.output}`);
   const store = t.stores.get(agg.stores.find((s) => t.stores.has(s))!)!;
   const key = await decodeKey(o, rec.key);
-  const windowMs = store.kind === 'window' ? rec.timestamp - store.window!.sizeMs + 1 : undefined;
+  // A windowed aggregate's result carries the max timestamp of its window's records, a time inside the window.
+  const windowMs = store.kind === 'window' ? rec.timestamp : undefined;
   const origin = originOf(rec);
   const result = await traceStore({ ...o, store: store.name, key, windowMs, until: origin });
   return { ...result, output: { key, value: await decodeValue(o, rec.value) } };

@@ -100,5 +100,17 @@ export function guarded<T>(
   }
 }
 
+/**
+ * For operators that need a key (aggregations, repartitions): true when `rec` has one. A record with a null key is
+ * counted as dropped and dead-lettered with a reason starting `null key:` (Kafka Streams drops it with its
+ * dropped-records metric; eddy keeps it on the dead-letter topic too, as it does for late records).
+ */
+export function needsKey(ctx: ProcessorContext, processor: string, rec: Flowing): boolean {
+  if (rec.key !== null && rec.key !== undefined) return true;
+  ctx.metrics.dropped(processor);
+  ctx.deadLetter(rec, processor, `null key: ${processor} needs a key (a record with a null key cannot be grouped)`);
+  return false;
+}
+
 /** Marker returned by `guarded` when the record went to the dead-letter topic. */
 export const FAILED: unique symbol = Symbol('eddy.failed');

@@ -4,7 +4,8 @@ import { derive, type ErrorPolicy, FAILED, type Flowing, guarded, type Processor
  * Stream-global-table join (Kafka Streams `KStream#join(GlobalKTable, KeyValueMapper, ValueJoiner)`): for each
  * record, `keyOf` picks the table key, and `joiner` combines the value with the table's value. `inner`: a record
  * with no table match is dropped (counted) or, with `onMissing: 'dead-letter'`, dead-lettered; `left`: the joiner
- * gets `undefined`.
+ * gets `undefined`. The stream record's key may be null (Kafka Streams joins it when its mapped key is found); a
+ * null or undefined mapped key finds nothing: `inner` drops the record, `left` joins it with `undefined` (KIP-962).
  */
 export function globalJoinProcessor<K, V, TK, TV, V2>(opts: {
   name: string;
@@ -24,7 +25,7 @@ export function globalJoinProcessor<K, V, TK, TV, V2>(opts: {
         let tk: TK | undefined;
         const res = guarded(ctx, name, r, policy, () => {
           tk = opts.keyOf(r);
-          const tv = table.get(tk);
+          const tv = tk === null || tk === undefined ? undefined : table.get(tk);
           if (tv === undefined && opts.kind === 'inner') return MISSING;
           return opts.joiner(r.value, tv, r);
         });

@@ -4,6 +4,7 @@ import {
   FAILED,
   type Flowing,
   guarded,
+  needsKey,
   type Processor,
   type ProcessorContext,
   type Rec,
@@ -159,6 +160,19 @@ export function branchArmProcessor<K, V>(
         if (first === index) out.push(r);
       }
       return out;
+    },
+  };
+}
+
+/**
+ * The sink into a repartition topic: sends every record with a key to `topic`; a record with a null key is dropped
+ * (counted, dead-lettered: `needsKey`), as Kafka Streams' repartition drops it.
+ */
+export function repartitionSinkProcessor(name: string, topic: string): Processor {
+  return {
+    process(records, ctx: ProcessorContext) {
+      for (const r of records) if (needsKey(ctx, name, r)) ctx.send(topic, r);
+      return [];
     },
   };
 }

@@ -1,5 +1,7 @@
+import { NO_TIMESTAMP } from '../state/sqlite.js';
 import type { Window } from '../state/stores.js';
-import { type ErrorPolicy, FAILED, type Flowing, guarded, type Processor, type Rec } from './context.js';
+import { maxTimestamp } from './aggregate.js';
+import { type ErrorPolicy, FAILED, type Flowing, guarded, needsKey, type Processor, type Rec } from './context.js';
 
 /**
  * Time windows over event time (Kafka Streams `TimeWindows`): tumbling when `advanceMs === sizeMs`, hopping when
@@ -47,15 +49,27 @@ export interface WindowAggregateFns<K, V, A> {
   aggregator: (aggregate: A, value: V, r: Rec<K, V>, window: Window) => A;
 }
 
+/**
+ * When a windowed aggregation emits (Kafka Streams' `EmitStrategy`, KIP-825): `final` once per window, when it
+ * closes (`onWindowClose`); `update` every change (`onWindowUpdate`, Kafka Streams' default), coalesced per batch:
+ * the latest aggregate of each window updated in the batch, in last-updated order, as Kafka Streams' record cache
+ * coalesces updates between commits. Both end with the same value per window.
+ */
+export type EmitStrategy = 'final' | 'update';
+
 /** Lowest stream time: nothing seen yet. */
 export const NO_STREAM_TIME = Number.MIN_SAFE_INTEGER;
 
 /**
  * Windowed aggregation into window store `store`, emitting each window's final aggregate once, when it closes
  * (Kafka Streams `EmitStrategy.onWindowClose`, KIP-825): the output is then independent of batch boundaries, so a
- * restarted run emits exactly what an uninterrupted one does. Stream time is this processor's max event time,
+ * restarted run emits exactly what an uninterrupted one does. With `emit: 'update'`, every change instead, coalesced
+ * per batch (see `EmitStrategy`): what comes out then depends on batch boundaries, its last value per window does not. Stream time is this processor's max event time,
  * advanced record by record; a record whose windows have all closed is late: counted and dead-lettered.
- * Forwards records keyed by the group key with value `{ window, aggregate }` (a `WindowedValue`).
+ * Forwards records keyed by the group key with value `{ window, aggregate }` (a `WindowedValue`), stamped with the
+ * largest timestamp of the window's records (kept in the store beside the aggregate, as Kafka Streams'
+ * `KStreamWindowAggregate` does). A record with a null key is dropped (counted, dead-lettered: `needsKey`) and does
+ * not advance stream time.
  */
 export function windowAggregateProcessor<K, V, A>(
   name: string,
@@ -63,6 +77,7 @@ export function windowAggregateProcessor<K, V, A>(
   spec: WindowSpec,
   fns: WindowAggregateFns<K, V, A>,
   policy: ErrorPolicy,
+  emit: EmitStrategy = 'final',
 ): Processor {
   const closeDelay = spec.sizeMs + spec.graceMs;
   return {
@@ -73,7 +88,10 @@ export function windowAggregateProcessor<K, V, A>(
       // Records that advanced stream time, in order: a closed window's provenance is the record that closed it (the
       // first to push stream time to its end + grace), the same whatever the batch boundaries.
       const advancers: Flowing[] = [];
+      // emit 'update': per window updated in this batch (by key identity and start), the record that last updated it
+      const updated = new Map<string, { r: Flowing<K, V>; w: Window }>();
       for (const r of records as Flowing<K, V>[]) {
+        if (!needsKey(ctx, name, r)) continue; // before stream time, as Kafka Streams' KStreamWindowAggregate
         if (r.timestamp > now) {
           now = r.timestamp;
           advancers.push(r);
@@ -89,13 +107,27 @@ export function windowAggregateProcessor<K, V, A>(
           continue;
         }
         const res = guarded(ctx, name, r, policy, () => {
-          for (const w of open)
-            ws.put(r.key, w.startMs, fns.aggregator(ws.get(r.key, w.startMs) ?? fns.initializer(), r.value, r, w));
+          for (const w of open) {
+            const old = ws.getWithTimestamp(r.key, w.startMs);
+            const agg = fns.aggregator(old?.value ?? fns.initializer(), r.value, r, w);
+            ws.put(r.key, w.startMs, agg, maxTimestamp(old?.timestampMs, r.timestamp));
+            if (emit === 'update') {
+              const id = `${ws.identity(r.key)}\u0000${w.startMs}`;
+              updated.delete(id);
+              updated.set(id, { r, w });
+            }
+          }
           return true;
         });
         if (res === FAILED) continue;
       }
       ctx.setStreamTime(name, now);
+      if (emit === 'update')
+        return [...updated.values()].map(({ r, w }) => {
+          const cur = ws.getWithTimestamp(r.key, w.startMs)!;
+          const value: WindowedValue<A> = { window: w, aggregate: cur.value };
+          return { key: r.key, value, timestamp: cur.timestampMs, headers: r.headers, raw: r.raw, origin: r.origin };
+        });
       if (now === before || advancers.length === 0) return [];
       // Windows that closed in this batch: start + closeDelay in (before, now].
       const from = before === NO_STREAM_TIME ? NO_STREAM_TIME : before - closeDelay + 1;
@@ -108,7 +140,9 @@ export function windowAggregateProcessor<K, V, A>(
             window: { startMs: c.windowStartMs, endMs: c.windowStartMs + spec.sizeMs },
             aggregate: c.value,
           } satisfies WindowedValue<A>,
-          timestamp: c.windowStartMs + spec.sizeMs - 1,
+          // the max timestamp of the window's records (Kafka Streams' timestamp propagation); a window from a store
+          // file older than timestamps falls back to its end - 1
+          timestamp: c.timestampMs === NO_TIMESTAMP ? c.windowStartMs + spec.sizeMs - 1 : c.timestampMs,
           headers: by.headers,
           raw: by.raw,
           origin: by.origin,

@@ -53,12 +53,12 @@ export class RecordWriter {
   /** Serializes and partitions an output record; one over the topic's size limit dead-letters `rec` instead. */
   send(topic: string, rec: Flowing): void {
     const serdes = this.d.serdes.topic(topic);
-    const key = serdes.key.serialize(rec.key);
+    const key = rec.key === null || rec.key === undefined ? null : serdes.key.serialize(rec.key);
     const out: ProducerRecord = {
       topic,
       partition: partitionFor(key, this.d.partitionsOf(topic)),
       key,
-      value: serdes.value.serialize(rec.value),
+      value: rec.value === null ? null : serdes.value.serialize(rec.value), // a null value is a tombstone
       headers: this.provenance(rec.origin, {}),
       timestamp: rec.timestamp,
     };

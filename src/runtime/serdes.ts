@@ -72,6 +72,8 @@ export class TopologySerdes {
   private constructor(
     private readonly topics: Map<string, SerdePair>,
     private readonly stores: Map<string, StoreSerdePair>,
+    /** Topics read as tables (`t.table`): a null value is a tombstone, a null key goes to the table's processor. */
+    private readonly tables: ReadonlySet<string> = new Set(),
   ) {}
 
   /**
@@ -133,7 +135,8 @@ export class TopologySerdes {
       await value.prepareSubject();
       stores.set(s.name, { key: new StoreSerde(s.name, key), value: new StoreSerde(s.name, value) });
     }
-    return new TopologySerdes(topics, stores);
+    const tables = new Set([...t.topics.values()].filter((i) => i.role === 'source' && i.compacted).map((i) => i.name));
+    return new TopologySerdes(topics, stores, tables);
   }
 
   /** The serdes of a topic. Throws if the topic carries no typed records. */
@@ -159,7 +162,8 @@ export class TopologySerdes {
    * Decodes a batch read from `topic`: fetches any writer schema not seen yet (one registry round trip per new id,
    * once: a failure is remembered), then decodes each record synchronously. Records that cannot be decoded come back
    * in `bad` with the reason: `deserialization failed: <key|value> (writer schema id N): <why>`, where why names the
-   * field and the resolution rule when the writer schema cannot be resolved to the reader schema. Only records are
+   * field and the resolution rule when the writer schema cannot be resolved to the reader schema. A record with no key
+   * (null key bytes) decodes with key `null`, as Kafka Streams passes it on; a null value (tombstone) is bad. Only records are
    * dead-lettered, never a registry's trouble: while the registry cannot be reached the registry's calls wait
    * (`ResilientRegistry`), and a fault of the registry is thrown (the batch is not processed, nothing is committed).
    * @throws RegistryUnreachableError or SchemaRegistryError on a fault of the registry (`isRegistryFault`).
@@ -189,8 +193,23 @@ export class TopologySerdes {
     }
     const ok: Flowing[] = [];
     const bad: { raw: LogRecord; reason: string }[] = [];
+    const table = this.tables.has(topic);
     for (const raw of records) {
-      const key = raw.key === null ? { error: 'key: the record has no key' } : decodePart(serdes.key, raw.key);
+      // A null key passes (Kafka Streams gives it to processors: a global-table join, map, filter... accept it;
+      // aggregations and repartitions drop it, see `needsKey`; a table drops and counts it).
+      const key = raw.key === null ? { decoded: null } : decodePart(serdes.key, raw.key);
+      if (table && raw.value === null && key.error === undefined) {
+        // A table's topic: a null value is a tombstone (delete).
+        ok.push({
+          key: key.decoded,
+          value: null,
+          timestamp: raw.timestamp,
+          headers: raw.headers,
+          raw,
+          origin: originOf(raw),
+        });
+        continue;
+      }
       const value =
         key.error !== undefined
           ? undefined

@@ -92,15 +92,25 @@ export abstract class TaskContext implements ProcessorContext {
     }
   }
 
-  /** The batch's changelog records per store with pending changes, stamped with the batch's last timestamp. */
+  /**
+   * The batch's changelog records per store with pending changes, each stamped with its entry's timestamp (Kafka
+   * Streams' timestamped stores: the changelog record's timestamp is the value's); an entry written without one gets
+   * `timestamp`, the batch's last, and keeps it in the store too (`entries` carry the stamped timestamps).
+   */
   protected changelogs(timestamp: number): StoreChanges[] {
     const out: StoreChanges[] = [];
     for (const [name, store] of this.stores) {
       if (store.pendingCount === 0) continue;
-      const entries = store.pendingChanges();
+      const entries = store.pendingChanges().map((e) => ({ ...e, timestampMs: e.timestampMs ?? timestamp }));
       const changelog = this.c.topology.stores.get(name)!.changelog;
       const { partition } = this;
-      const records = entries.map((e) => ({ topic: changelog, partition, key: e.key, value: e.value, timestamp }));
+      const records = entries.map((e) => ({
+        topic: changelog,
+        partition,
+        key: e.key,
+        value: e.value,
+        timestamp: e.timestampMs,
+      }));
       out.push({ store, changelog, entries, records });
     }
     return out;

@@ -5,6 +5,7 @@ import { fingerprintOf } from '../replay/fingerprint.js';
 import { checkVersion, readVersions } from '../replay/registry.js';
 import type { SchemaRegistry } from '../schema/types.js';
 import type { QuarantinedStore } from '../state/task-stores.js';
+import { coPartitionedCounts } from '../topology/copartition.js';
 import type { Topology } from '../topology/graph.js';
 import { taskId } from '../topology/names.js';
 import { topicConfigFor } from '../topology/topic-config.js';
@@ -197,15 +198,9 @@ export class VersionRuntime {
       this.partitions.set(info.name, d.partitions);
       if (info.role === 'source') inputPartitions = Math.max(inputPartitions, d.partitions);
     }
-    for (const s of t.subtopologies) {
-      const counts = s.sourceTopics
-        .filter((x) => t.topics.get(x)!.role === 'source')
-        .map((x) => [x, this.partitions.get(x)!] as const);
-      if (new Set(counts.map((c) => c[1])).size > 1)
-        throw new ConfigError(
-          `sub-topology ${s.id} reads topics that are not co-partitioned: ${counts.map(([n, p]) => `${n} (${p})`).join(', ')}. Give them the same number of partitions.`,
-        );
-    }
+    // Inputs read together (a stream and its table) must be co-partitioned; repartition topics read beside them
+    // get their count.
+    const coPartitioned = coPartitionedCounts(t, (x) => this.partitions.get(x)!);
     // Time retention would delete records by their (old) event times: refused on eddy's own topics, warned on inputs.
     for (const w of await checkRetention(
       log,
@@ -215,7 +210,7 @@ export class VersionRuntime {
     const specs: TopicSpec[] = [];
     for (const info of t.topics.values()) {
       if (info.role === 'source' || info.role === 'global') continue;
-      const partitions = info.partitions ?? inputPartitions;
+      const partitions = coPartitioned.get(info.name) ?? info.partitions ?? inputPartitions;
       this.partitions.set(info.name, partitions);
       specs.push({ name: info.name, partitions, compacted: info.compacted, config: topicConfigFor(info.role) });
     }

@@ -10,10 +10,32 @@ import {
   writeCleanMarker,
 } from './store-file.js';
 
-/** A changelog record as captured from, or restored into, a store: `value === null` is a tombstone (delete). */
+/**
+ * A changelog record as captured from, or restored into, a store: `value === null` is a tombstone (delete).
+ * `timestampMs` is the entry's timestamp (ms since epoch): the changelog record's timestamp, and what the store keeps
+ * beside the value (Kafka Streams' timestamped stores, `ValueAndTimestamp`, KIP-258). Undefined on an entry captured
+ * from a write that gave no timestamp: `TaskContext.changelogs` then stamps it with the batch's last timestamp before
+ * it is sent and applied, so the store and its changelog always agree.
+ */
 export interface ChangelogEntry {
   readonly key: Buffer;
   readonly value: Buffer | null;
+  readonly timestampMs?: number;
+}
+
+/**
+ * The timestamp of a row written before stores kept timestamps (a store file from an older eddy whose `ts` column was
+ * added empty): -1, as Kafka Streams gives values upgraded from a plain to a timestamped store (KIP-258).
+ */
+export const NO_TIMESTAMP = -1;
+
+/**
+ * Adds the `ts INTEGER` column (the entry's timestamp, ms) to `table` of a store file created before stores kept
+ * timestamps. Rows keep their values; their `ts` is NULL, read as `NO_TIMESTAMP`.
+ */
+export function ensureTimestampColumn(db: Database.Database, table: 'kv' | 'win'): void {
+  const cols = db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[];
+  if (!cols.some((c) => c.name === 'ts')) db.exec(`ALTER TABLE ${table} ADD COLUMN ts INTEGER`);
 }
 
 /**

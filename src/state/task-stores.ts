@@ -304,7 +304,7 @@ export class TaskStores {
     if (batch.length === 0) return 0;
     const checkpoint = batch[batch.length - 1].offset + 1;
     slot.store.restore(
-      batch.map((r) => ({ key: r.key!, value: r.value })),
+      batch.map((r) => ({ key: r.key!, value: r.value, timestampMs: r.timestamp })),
       checkpoint,
     );
     slot.position = checkpoint;

@@ -1,5 +1,11 @@
 import type Database from 'better-sqlite3';
-import { type ChangelogEntry, SqliteStoreBase, type SqliteStoreOptions } from './sqlite.js';
+import {
+  type ChangelogEntry,
+  ensureTimestampColumn,
+  NO_TIMESTAMP,
+  SqliteStoreBase,
+  type SqliteStoreOptions,
+} from './sqlite.js';
 
 /**
  * Changelog key of a window store entry: the record key's bytes followed by the window start as an 8-byte
@@ -18,20 +24,22 @@ export function splitWindowChangelogKey(bytes: Buffer): { key: Buffer; windowSta
   return { key: bytes.subarray(0, bytes.length - 8), windowStartMs: Number(bytes.readBigInt64BE(bytes.length - 8)) };
 }
 
-/** One window's entry: record key bytes, window start (ms), value bytes. */
+/** One window's entry: record key bytes, window start (ms), value bytes, timestamp (ms; `NO_TIMESTAMP` if unknown). */
 export interface WindowEntry {
   readonly key: Buffer;
   readonly windowStartMs: number;
   readonly value: Buffer;
+  readonly timestampMs: number;
 }
 
 /**
  * A window byte store on SQLite: values per (key, window start), with an index on the window start for
- * range queries by time (windows closing, retention). The local cache of a window store's changelog.
+ * range queries by time (windows closing, retention). The local cache of a window store's changelog. Each row also
+ * keeps its timestamp (`ts`, ms: the changelog record's timestamp), as Kafka Streams' timestamped window store does.
  */
 export class SqliteWindowStore extends SqliteStoreBase {
-  private readonly getStmt: Database.Statement<[Buffer, number], { value: Buffer }>;
-  private readonly putStmt: Database.Statement<[Buffer, number, Buffer]>;
+  private readonly getStmt: Database.Statement<[Buffer, number], { value: Buffer; ts: number | null }>;
+  private readonly putStmt: Database.Statement<[Buffer, number, Buffer, number | null]>;
   private readonly delStmt: Database.Statement<[Buffer, number]>;
   private readonly rangeStmt: Database.Statement<[number, number], WindowRow>;
   private readonly keyStmt: Database.Statement<[Buffer], WindowRow>;
@@ -42,25 +50,26 @@ export class SqliteWindowStore extends SqliteStoreBase {
   /** Opens (or creates) the store at `path`. Throws `StoreCorruptError` when SQLite reports the file damaged. */
   constructor(name: string, path: string, opts: SqliteStoreOptions = {}) {
     super(name, path, opts);
-    this.guard(() =>
+    this.guard(() => {
       this.db.exec(
-        'CREATE TABLE IF NOT EXISTS win (key BLOB NOT NULL, window_start INTEGER NOT NULL, value BLOB NOT NULL, PRIMARY KEY (key, window_start)) WITHOUT ROWID;' +
+        'CREATE TABLE IF NOT EXISTS win (key BLOB NOT NULL, window_start INTEGER NOT NULL, value BLOB NOT NULL, ts INTEGER, PRIMARY KEY (key, window_start)) WITHOUT ROWID;' +
           'CREATE INDEX IF NOT EXISTS win_by_start ON win (window_start, key)',
-      ),
-    );
-    this.getStmt = this.db.prepare('SELECT value FROM win WHERE key = ? AND window_start = ?');
+      );
+      ensureTimestampColumn(this.db, 'win');
+    });
+    this.getStmt = this.db.prepare('SELECT value, ts FROM win WHERE key = ? AND window_start = ?');
     this.putStmt = this.db.prepare(
-      'INSERT INTO win (key, window_start, value) VALUES (?, ?, ?) ON CONFLICT(key, window_start) DO UPDATE SET value = excluded.value',
+      'INSERT INTO win (key, window_start, value, ts) VALUES (?, ?, ?, ?) ON CONFLICT(key, window_start) DO UPDATE SET value = excluded.value, ts = excluded.ts',
     );
     this.delStmt = this.db.prepare('DELETE FROM win WHERE key = ? AND window_start = ?');
     this.rangeStmt = this.db.prepare(
-      'SELECT key, window_start, value FROM win WHERE window_start >= ? AND window_start < ? ORDER BY window_start, key',
+      'SELECT key, window_start, value, ts FROM win WHERE window_start >= ? AND window_start < ? ORDER BY window_start, key',
     );
-    this.keyStmt = this.db.prepare('SELECT key, window_start, value FROM win WHERE key = ? ORDER BY window_start');
+    this.keyStmt = this.db.prepare('SELECT key, window_start, value, ts FROM win WHERE key = ? ORDER BY window_start');
     this.keyRangeStmt = this.db.prepare(
-      'SELECT key, window_start, value FROM win WHERE key = ? AND window_start >= ? AND window_start <= ? ORDER BY window_start',
+      'SELECT key, window_start, value, ts FROM win WHERE key = ? AND window_start >= ? AND window_start <= ? ORDER BY window_start',
     );
-    this.allStmt = this.db.prepare('SELECT key, window_start, value FROM win ORDER BY key, window_start');
+    this.allStmt = this.db.prepare('SELECT key, window_start, value, ts FROM win ORDER BY key, window_start');
     this.countStmt = this.db.prepare('SELECT count(*) AS n FROM win');
   }
 
@@ -69,10 +78,16 @@ export class SqliteWindowStore extends SqliteStoreBase {
     return this.guard(() => this.getStmt.get(key, windowStartMs)?.value);
   }
 
+  /** The value bytes and timestamp (ms; `NO_TIMESTAMP` for a row written before stores kept one) of one window. */
+  getWithTimestamp(key: Buffer, windowStartMs: number): { value: Buffer; timestampMs: number } | undefined {
+    const r = this.guard(() => this.getStmt.get(key, windowStartMs));
+    return r === undefined ? undefined : { value: r.value, timestampMs: r.ts ?? NO_TIMESTAMP };
+  }
+
   protected applyOne(e: ChangelogEntry): void {
     const { key, windowStartMs } = splitWindowChangelogKey(e.key);
     if (e.value === null) this.delStmt.run(key, windowStartMs);
-    else this.putStmt.run(key, windowStartMs, e.value);
+    else this.putStmt.run(key, windowStartMs, e.value, e.timestampMs ?? null);
   }
 
   /** Windows whose start is in [fromMs, toMs), ordered by start then key bytes. */
@@ -104,8 +119,9 @@ interface WindowRow {
   key: Buffer;
   window_start: number;
   value: Buffer;
+  ts: number | null;
 }
 
 function toEntry(r: WindowRow): WindowEntry {
-  return { key: r.key, windowStartMs: r.window_start, value: r.value };
+  return { key: r.key, windowStartMs: r.window_start, value: r.value, timestampMs: r.ts ?? NO_TIMESTAMP };
 }

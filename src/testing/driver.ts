@@ -191,7 +191,7 @@ export class TopologyTestDriver {
    */
   serializeInput(r: TestInputRecord): RawTestInputRecord {
     const s = this.inputSerdes(r.topic);
-    const key = s.key.serialize(r.key);
+    const key = r.key === null || r.key === undefined ? null : s.key.serialize(r.key);
     const value = r.value === null ? null : s.value.serialize(r.value);
     return { topic: r.topic, key, value, timestampMs: r.timestampMs, headers: r.headers };
   }
@@ -321,7 +321,7 @@ export class TopologyTestDriver {
       topic,
       partition: r.partition,
       offset: r.offset,
-      key: s.key.deserialize(r.key!) as K,
+      key: (r.key === null ? null : s.key.deserialize(r.key)) as K,
       value: r.value === null ? null : (s.value.deserialize(r.value) as V),
       timestamp: r.timestamp,
       headers: headersText(r.headers),

@@ -1,4 +1,5 @@
 import { ConfigError } from '../errors.js';
+import { coPartitionedCounts } from '../topology/copartition.js';
 import type { Topology } from '../topology/graph.js';
 
 /** The input topics of a topology: sources and global tables' topics. */
@@ -31,15 +32,7 @@ export function partitionCounts(t: Topology, given: Readonly<Record<string, numb
     out.set(info.name, n);
     if (info.role === 'source') inputPartitions = Math.max(inputPartitions, n);
   }
-  for (const s of t.subtopologies) {
-    const counts = s.sourceTopics
-      .filter((x) => t.topics.get(x)!.role === 'source')
-      .map((x) => [x, out.get(x)!] as const);
-    if (new Set(counts.map((c) => c[1])).size > 1)
-      throw new ConfigError(
-        `sub-topology ${s.id} reads topics that are not co-partitioned: ${counts.map(([n, p]) => `${n} (${p})`).join(', ')}. Give them the same number of partitions.`,
-      );
-  }
+  for (const [topic, n] of coPartitionedCounts(t, (x) => out.get(x)!)) out.set(topic, n);
   for (const info of t.topics.values()) if (!out.has(info.name)) out.set(info.name, info.partitions ?? inputPartitions);
   return out;
 }

@@ -11,10 +11,13 @@ import {
   type TopicInfo,
   type Topology,
 } from './graph.js';
+import { tableFromTopic } from './ktable.js';
 import { changelogTopic, checkName, deadLetterTopic, groupId, outputTopic } from './names.js';
 import { Stream } from './stream.js';
+import type { Table } from './table.js';
 
 export { GroupedStream, WindowedStream } from './grouped.js';
+export { GroupedTable } from './ktable.js';
 export { Stream } from './stream.js';
 export { Table, WindowedTable } from './table.js';
 
@@ -145,6 +148,15 @@ export class TopologyBuilder {
     });
     this.globalTables.set(name, { name, topic, keySchema: schemas.key, valueSchema: schemas.value });
     return { name, topic };
+  }
+
+  /**
+   * A table read from a (compacted) topic (Kafka Streams `StreamsBuilder#table`, `KTable`): the latest value per key,
+   * kept in the key-value store `name` with its own changelog; a null value deletes the key (a tombstone), a record
+   * with a null key is dropped (counted). Joinable with a co-partitioned stream (`stream.join(table, ...)`) or table.
+   */
+  table<K, V>(name: string, topic: string, schemas: Schemas & { keyName?: string }): Table<K, V> {
+    return tableFromTopic<K, V>(this, name, topic, schemas);
   }
 
   /** Declares a versioned output topic `<name>.v<version>`. `partitions` defaults to the inputs' count. */

@@ -18,7 +18,16 @@ export type NodeKind =
   | 'session-aggregate'
   | 'sliding-aggregate'
   | 'to-stream'
+  | 'table'
+  | 'table-filter'
+  | 'table-mapValues'
+  | 'table-groupBy'
+  | 'table-aggregate'
+  | 'table-join'
+  | 'table-fk-join'
   | 'agent'
+  | 'merge'
+  | 'selectKey'
   | 'sink';
 
 /** One processor node of the graph. Sources have no processor; sinks and repartition sinks name a topic. */

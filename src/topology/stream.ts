@@ -8,6 +8,7 @@ import {
   mapProcessor,
   mapValuesProcessor,
   peekProcessor,
+  repartitionSinkProcessor,
   sinkProcessor,
   validateProcessor,
 } from '../processors/stateless.js';
@@ -15,8 +16,10 @@ import type { AvroSchema } from '../schema/types.js';
 import type { GlobalTable, OutputTopic, Schemas, TopologyBuilder } from './builder.js';
 import type { NodeKind } from './graph.js';
 import { GroupedStream } from './grouped.js';
+import { streamTableJoin } from './ktable.js';
 import { checkName, repartitionTopic } from './names.js';
 import { buildStreamJoin, type StreamJoinOptions } from './stream-join.js';
+import { Table } from './table.js';
 
 /**
  * A typed stream of records (Kafka Streams `KStream`, Faust `Stream`). Every operator returns a new stream;
@@ -27,6 +30,11 @@ export class Stream<K, V> {
   constructor(
     protected readonly b: TopologyBuilder,
     /** @internal */ readonly nodeId: number,
+    /**
+     * @internal True after `selectKey` (until a repartition): the key no longer decides the partition, so a later
+     * `groupByKey` must repartition (Kafka Streams' `repartitionRequired`).
+     */
+    readonly keyChanged = false,
   ) {}
 
   private next<K2, V2>(
@@ -34,14 +42,63 @@ export class Stream<K, V> {
     name: string | undefined,
     make: (n: string) => Processor,
     stores: string[] = [],
+    keyChanged = this.keyChanged,
   ): Stream<K2, V2> {
     const n = name ?? this.b.autoName(kind);
-    return new Stream<K2, V2>(this.b, this.b.addNode(n, kind, [this.nodeId], make(n), stores));
+    return new Stream<K2, V2>(this.b, this.b.addNode(n, kind, [this.nodeId], make(n), stores), keyChanged);
   }
 
   /** One record out per record in; the key may change (a later `groupBy`/`groupByKey` decides about repartitioning). */
   map<K2, V2>(fn: (r: Rec<K, V>) => KeyValue<K2, V2>, name?: string): Stream<K2, V2> {
     return this.next('map', name, (n) => mapProcessor(n, fn, this.b.policy));
+  }
+
+  /**
+   * Sets a new key computed from each record (Kafka Streams `selectKey`); the value stays. Marks the stream as
+   * key-changed: a later `groupByKey` must name a repartition topic and goes through it.
+   */
+  selectKey<K2>(fn: (r: Rec<K, V>) => K2, name?: string): Stream<K2, V> {
+    const proc = (n: string) => mapProcessor<K, V, K2, V>(n, (r) => ({ key: fn(r), value: r.value }), this.b.policy);
+    return this.next('selectKey', name, proc, [], true);
+  }
+
+  /**
+   * The records of this stream and `other` in one stream (Kafka Streams `merge`): a pass-through node with two
+   * parents. Within a batch, records keep their order; across the two inputs there is no order (as in Kafka
+   * Streams). Key-changed if either input is.
+   */
+  merge(other: Stream<K, V>, name?: string): Stream<K, V> {
+    const n = name ?? this.b.autoName('merge');
+    const id = this.b.addNode(n, 'merge', [this.nodeId, other.nodeId], { process: (rs) => rs }, []);
+    return new Stream<K, V>(this.b, id, this.keyChanged || other.keyChanged);
+  }
+
+  /**
+   * Writes the stream to the repartition topic `<topology>.v<N>.<name>.repartition` and reads it back (Kafka Streams
+   * `repartition(Repartitioned.as(name))`), so that each key's records meet in one task. `partitions` fixes the
+   * topic's partition count (default: the partition count of the sub-topology's inputs); it enters the fingerprint
+   * with the topic. A record with a null key is dropped (counted, dead-lettered). Throws `RangeError` for a bad name
+   * or partition count.
+   */
+  repartition(opts: { name: string; partitions?: number } & Schemas): Stream<K, V> {
+    if (opts.partitions !== undefined && (!Number.isInteger(opts.partitions) || opts.partitions < 1))
+      throw new RangeError(`repartition "${opts.name}": partitions must be an integer >= 1, got ${opts.partitions}`);
+    return new Stream<K, V>(this.b, this.through(opts.name, this.nodeId, opts, opts.partitions));
+  }
+
+  /** Adds the repartition topic `name` fed by node `from`; returns the id of the source node reading it back. */
+  private through(name: string, from: number, schemas: Schemas, partitions?: number): number {
+    const topic = repartitionTopic(this.b.name, this.b.version, checkName('repartition name', name));
+    this.b.addTopic({
+      name: topic,
+      role: 'repartition',
+      keySchema: schemas.key,
+      valueSchema: schemas.value,
+      compacted: false,
+      ...(partitions !== undefined && { partitions }),
+    });
+    this.b.addNode(`${name}-sink`, 'sink', [from], repartitionSinkProcessor(`${name}-sink`, topic), [], topic);
+    return this.b.addNode(`${name}-source`, 'source', [], undefined, [], topic);
   }
 
   /** Transforms values; keeps keys. */
@@ -106,6 +163,16 @@ export class Stream<K, V> {
     opts: StreamJoinOptions,
   ): Stream<K, VO>;
   /**
+   * Inner join with a `Table` (Kafka Streams `KStream#join(KTable)`): each record looks its key up in the table at
+   * its arrival; a miss is dropped (counted); the result keeps the record's timestamp. Table updates emit nothing.
+   * The stream and the table must be co-partitioned (same key, equal partition counts: checked before any write).
+   */
+  join<TV, V2>(
+    table: Table<K, TV>,
+    joiner: (value: V, tableValue: TV, r: Rec<K, V>) => V2,
+    opts?: { name?: string },
+  ): Stream<K, V2>;
+  /**
    * Inner join with a global table: `keyOf` picks the table key, `joiner` combines. Records with no match are
    * dropped (counted), or dead-lettered with `onMissing: 'dead-letter'`.
    */
@@ -118,6 +185,8 @@ export class Stream<K, V> {
   join(other: unknown, a: unknown, b?: unknown, c?: unknown): unknown {
     if (other instanceof Stream)
       return buildStreamJoin(this.b, this, other, a as never, b as StreamJoinOptions, 'inner');
+    if (other instanceof Table)
+      return streamTableJoin(this, this.b, other, 'inner', a as never, b as { name?: string } | undefined);
     return this.globalJoin(other as GlobalTable<unknown, unknown>, a as never, b as never, c as never);
   }
 
@@ -153,6 +222,15 @@ export class Stream<K, V> {
     joiner: (left: V, right: VR | null, key: K) => VO,
     opts: StreamJoinOptions,
   ): Stream<K, VO>;
+  /**
+   * Left join with a `Table` (Kafka Streams `KStream#leftJoin(KTable)`): as `join`, but a record whose key is not in
+   * the table is joined with null.
+   */
+  leftJoin<TV, V2>(
+    table: Table<K, TV>,
+    joiner: (value: V, tableValue: TV | null, r: Rec<K, V>) => V2,
+    opts?: { name?: string },
+  ): Stream<K, V2>;
   /** Left join with a global table: the joiner gets `undefined` when there is no match. */
   leftJoin<TK, TV, V2>(
     table: GlobalTable<TK, TV>,
@@ -163,6 +241,8 @@ export class Stream<K, V> {
   leftJoin(other: unknown, a: unknown, b?: unknown, c?: unknown): unknown {
     if (other instanceof Stream)
       return buildStreamJoin(this.b, this, other, a as never, b as StreamJoinOptions, 'left');
+    if (other instanceof Table)
+      return streamTableJoin(this, this.b, other, 'left', a as never, b as { name?: string } | undefined);
     return this.globalLeftJoin(other as GlobalTable<unknown, unknown>, a as never, b as never, c as never);
   }
 
@@ -206,23 +286,25 @@ export class Stream<K, V> {
    * one new key meet in one task (Kafka Streams `groupBy`). `schemas` types the repartition topic.
    */
   groupBy<K2>(name: string, keyOf: (r: Rec<K, V>) => K2, schemas: Schemas): GroupedStream<K2, V> {
-    const topic = repartitionTopic(this.b.name, this.b.version, checkName('groupBy name', name));
-    this.b.addTopic({
-      name: topic,
-      role: 'repartition',
-      keySchema: schemas.key,
-      valueSchema: schemas.value,
-      compacted: false,
-    });
+    checkName('groupBy name', name);
     const rekeyed = this.map((r) => ({ key: keyOf(r), value: r.value }), `${name}-key`);
-    this.b.addNode(`${name}-sink`, 'sink', [rekeyed.nodeId], sinkProcessor(topic), [], topic);
-    const src = this.b.addNode(`${name}-source`, 'source', [], undefined, [], topic);
-    return new GroupedStream<K2, V>(this.b, src, schemas.key);
+    return new GroupedStream<K2, V>(this.b, this.through(name, rekeyed.nodeId, schemas), schemas.key);
   }
 
-  /** Groups by the current key without repartitioning (the key must already decide the partition). */
-  groupByKey(schemas: { key: AvroSchema }): GroupedStream<K, V> {
-    return new GroupedStream<K, V>(this.b, this.nodeId, schemas.key);
+  /**
+   * Groups by the current key. Without repartitioning when the key already decides the partition; after `selectKey`
+   * (a key-changed stream) through the repartition topic `<topology>.v<N>.<repartition>.repartition`, whose name and
+   * value schema must then be given, as Kafka Streams repartitions there (eddy names every internal topic from
+   * your names). Throws `RangeError` naming the fix when they are missing.
+   */
+  groupByKey(schemas: { key: AvroSchema; value?: AvroSchema; repartition?: string }): GroupedStream<K, V> {
+    if (!this.keyChanged) return new GroupedStream<K, V>(this.b, this.nodeId, schemas.key);
+    if (schemas.repartition === undefined || schemas.value === undefined)
+      throw new RangeError(
+        "groupByKey after selectKey must repartition: give it a repartition topic name and the value schema, e.g. groupByKey({ key, value, repartition: 'by-user' })",
+      );
+    const src = this.through(schemas.repartition, this.nodeId, { key: schemas.key, value: schemas.value });
+    return new GroupedStream<K, V>(this.b, src, schemas.key);
   }
 
   /** Writes every record to an output topic (serialized with its schemas, partitioned by key). */

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { aggregateProcessor } from '../../src/processors/aggregate.js';
 import type { Flowing, Processor, Rec } from '../../src/processors/context.js';
+import type { Change } from '../../src/processors/table.js';
 import { FakeContext, rec, recs, view } from './fake-context.js';
 
 interface Sum {
@@ -15,8 +16,13 @@ beforeEach(() => {
 });
 afterEach(() => ctx.close());
 
+/** The processor's outputs with their new aggregates (it forwards table changes: `Change`, new and old value). */
 function run(p: Processor, records: readonly Flowing[]): Flowing[] {
-  return [...(p.process(records, ctx) as Flowing[])];
+  return newValues(p.process(records, ctx) as Flowing[]);
+}
+
+function newValues(out: readonly Flowing[]): Flowing[] {
+  return out.map((r) => ({ ...r, value: (r.value as Change<unknown>).newValue }));
 }
 
 /** An aggregator that mutates the aggregate in place, as `addDelay` in the flight-delays example does. */
@@ -66,6 +72,35 @@ describe('aggregate', () => {
         .pendingChanges()
         .map((e) => e.key.toString()),
     ).toEqual(['"a"', '"b"', '"c"']);
+  });
+
+  it("stamps each update with the max timestamp of its key's records (Kafka Streams' timestamp propagation)", () => {
+    const { p } = sums();
+    const T = 1_000_000;
+    // the issue's example: a@T+5000 then a@T+1000, in separate batches (committed between) and in one batch
+    expect(view(run(p, recs<string, number>([['a', 1, T + 5_000]]))).map((r) => r.timestamp)).toEqual([T + 5_000]);
+    ctx.commit();
+    expect(view(run(p, recs<string, number>([['a', 1, T + 1_000]], 1))).map((r) => r.timestamp)).toEqual([T + 5_000]);
+    expect(ctx.kvStore<string, Sum>('sums').getWithTimestamp('a')?.timestampMs).toBe(T + 5_000);
+    ctx.commit();
+    expect(ctx.changelogs.get('sums')!.map((e) => e.timestampMs)).toEqual([T + 5_000, T + 5_000]);
+    ctx.rollback(); // drops the cache: the timestamp comes back from SQLite
+    const out = run(
+      p,
+      recs<string, number>(
+        [
+          ['a', 1, T + 2_000],
+          ['b', 1, T + 3_000],
+          ['b', 1, T + 500],
+          ['a', 1, T + 9_000],
+        ],
+        2,
+      ),
+    );
+    expect(view(out).map((r) => [r.key, r.timestamp])).toEqual([
+      ['b', T + 3_000],
+      ['a', T + 9_000],
+    ]);
   });
 
   it('continues from the committed store in the next batch', () => {
@@ -127,7 +162,7 @@ describe('aggregate', () => {
         rec({ from: 'BOS', to: 'SFO' }, 2, 2, 1),
         rec({ from: 'SFO', to: 'BOS' }, 3, 3, 2),
       ];
-      expect(view(p.process(input, ctx2) as Flowing[])).toEqual([
+      expect(view(newValues(p.process(input, ctx2) as Flowing[]))).toEqual([
         { key: { from: 'BOS', to: 'SFO' }, value: 2, timestamp: 2, offset: 1 },
         { key: { from: 'SFO', to: 'BOS' }, value: 4, timestamp: 3, offset: 2 },
       ]);

@@ -187,7 +187,8 @@ describe('window aggregate', () => {
     const closer = rec('B', 8, 15, 3);
     const out = run(p, [closer]);
     expect(emitted(out)).toEqual([
-      { key: 'A', startMs: 0, endMs: 10, aggregate: { n: 2, sum: 5, offsets: [0, 2] }, timestamp: 9 },
+      // stamped with the max timestamp of the window's records (3 and 5), not end - 1
+      { key: 'A', startMs: 0, endMs: 10, aggregate: { n: 2, sum: 5, offsets: [0, 2] }, timestamp: 5 },
     ]);
     // provenance: the record that moved stream time past the window
     expect(out[0].origin).toEqual({ topic: 'input', partition: 0, offset: 3 });
@@ -199,12 +200,12 @@ describe('window aggregate', () => {
     expect(run(p, [rec('A', 1, 24, 5)])).toEqual([]);
     expect(emitted(run(p, [rec('C', 1, 25, 6)]))).toEqual([
       { key: 'A', startMs: 10, endMs: 20, aggregate: { n: 2, sum: 3, offsets: [1, 4] }, timestamp: 19 },
-      { key: 'B', startMs: 10, endMs: 20, aggregate: { n: 1, sum: 8, offsets: [3] }, timestamp: 19 },
+      { key: 'B', startMs: 10, endMs: 20, aggregate: { n: 1, sum: 8, offsets: [3] }, timestamp: 15 },
     ]);
     // [20,30) closes at 35: one batch moving stream time far closes it, and nothing newer
     expect(emitted(run(p, [rec('C', 1, 70, 7)]))).toEqual([
-      { key: 'A', startMs: 20, endMs: 30, aggregate: { n: 1, sum: 1, offsets: [5] }, timestamp: 29 },
-      { key: 'C', startMs: 20, endMs: 30, aggregate: { n: 1, sum: 1, offsets: [6] }, timestamp: 29 },
+      { key: 'A', startMs: 20, endMs: 30, aggregate: { n: 1, sum: 1, offsets: [5] }, timestamp: 24 },
+      { key: 'C', startMs: 20, endMs: 30, aggregate: { n: 1, sum: 1, offsets: [6] }, timestamp: 25 },
     ]);
     expect(ctx.deadLetters).toEqual([]);
   });
@@ -246,8 +247,8 @@ describe('window aggregate', () => {
       ]),
     );
     expect(emitted(out)).toEqual([
-      { key: 'A', startMs: 0, endMs: 10, aggregate: { n: 1, sum: 1, offsets: [0] }, timestamp: 9 },
-      { key: 'A', startMs: 10, endMs: 20, aggregate: { n: 1, sum: 1, offsets: [1] }, timestamp: 19 },
+      { key: 'A', startMs: 0, endMs: 10, aggregate: { n: 1, sum: 1, offsets: [0] }, timestamp: 5 },
+      { key: 'A', startMs: 10, endMs: 20, aggregate: { n: 1, sum: 1, offsets: [1] }, timestamp: 10 },
     ]);
     expect(ctx.deadLetters.map((d) => d.rec.origin.offset)).toEqual([2]);
     expect(ctx.late('win')).toBe(1);
@@ -362,7 +363,7 @@ function expectedEmissions(
 ): { emitted: Emitted[]; late: number[] } {
   const closeDelay = spec.sizeMs + spec.graceMs;
   let now = Number.NEGATIVE_INFINITY;
-  const aggs = new Map<string, { key: string; startMs: number; agg: Agg }>();
+  const aggs = new Map<string, { key: string; startMs: number; agg: Agg; maxMs: number }>();
   const late: number[] = [];
   for (const r of records) {
     now = Math.max(now, r.timestamp);
@@ -380,7 +381,8 @@ function expectedEmissions(
     }
     for (const s of open.reverse()) {
       const id = `${r.key}@${s}`;
-      const e = aggs.get(id) ?? { key: r.key, startMs: s, agg: { n: 0, sum: 0, offsets: [] } };
+      const e = aggs.get(id) ?? { key: r.key, startMs: s, agg: { n: 0, sum: 0, offsets: [] }, maxMs: r.timestamp };
+      e.maxMs = Math.max(e.maxMs, r.timestamp);
       e.agg.n += 1;
       e.agg.sum += r.value;
       e.agg.offsets.push(r.origin.offset);
@@ -395,7 +397,7 @@ function expectedEmissions(
       startMs: e.startMs,
       endMs: e.startMs + spec.sizeMs,
       aggregate: e.agg,
-      timestamp: e.startMs + spec.sizeMs - 1,
+      timestamp: e.maxMs, // the max timestamp of the window's records
     }));
   return { emitted, late };
 }

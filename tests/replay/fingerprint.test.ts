@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { fingerprintChanges, fingerprintOf } from '../../src/replay/fingerprint.js';
+import { tumbling } from '../../src/processors/window.js';
+import { topology } from '../../src/topology/builder.js';
 import { delaysTopology } from './helpers.js';
 
 describe('fingerprintOf', () => {
@@ -32,6 +34,20 @@ describe('fingerprintOf', () => {
       'window size of by_airport_hour changed 3600000 ms → 604800000 ms',
       'window advance of by_airport_hour changed 3600000 ms → 604800000 ms',
     ]);
+  });
+
+  it('changes with the emit strategy of a windowed aggregation (node params); the default adds nothing', () => {
+    const build = (emit?: 'final' | 'update') => {
+      const t = topology({ name: 'emit', version: 1 });
+      t.source<string, string>('in', { key: 'string', value: 'string' })
+        .groupByKey({ key: 'string' })
+        .windowedBy(tumbling({ sizeMs: 1_000 }))
+        .count('per_second', emit === undefined ? {} : { emit });
+      return fingerprintOf(t.build(), {});
+    };
+    expect(build('final').hash).toBe(build().hash);
+    expect(build('update').hash).not.toBe(build('final').hash);
+    expect(fingerprintChanges(build('final'), build('update')).join('\n')).toContain('per_second');
   });
 
   it('names a store value schema change field by field', () => {

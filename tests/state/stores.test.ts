@@ -476,21 +476,21 @@ describe('WindowStore', () => {
   describe('startingIn(from, to)', () => {
     it('merges cached and committed windows, cached values winning, ordered by start then key bytes', () => {
       const s = windowStore();
-      s.put('B', 0, 1);
-      s.put('A', 0, 2);
-      s.put('A', 10, 3);
-      s.put('D', 20, 4);
-      s.put('A', -10, 5);
+      s.put('B', 0, 1, 100);
+      s.put('A', 0, 2, 101);
+      s.put('A', 10, 3, 102);
+      s.put('D', 20, 4, 103);
+      s.put('A', -10, 5, 104);
       commit(s, 5);
       s.rolledBack(); // nothing cached: the committed windows come from SQLite
-      s.put('B', 0, 10); // a newer value for a committed window
-      s.put('C', 10, 11); // a window only in the cache
+      s.put('B', 0, 10, 105); // a newer value for a committed window
+      s.put('C', 10, 11, 106); // a window only in the cache
       s.put('C', -5, 12);
       expect(s.startingIn(0, 20)).toEqual([
-        { key: 'A', windowStartMs: 0, value: 2 },
-        { key: 'B', windowStartMs: 0, value: 10 },
-        { key: 'A', windowStartMs: 10, value: 3 },
-        { key: 'C', windowStartMs: 10, value: 11 },
+        { key: 'A', windowStartMs: 0, value: 2, timestampMs: 101 },
+        { key: 'B', windowStartMs: 0, value: 10, timestampMs: 105 },
+        { key: 'A', windowStartMs: 10, value: 3, timestampMs: 102 },
+        { key: 'C', windowStartMs: 10, value: 11, timestampMs: 106 },
       ]);
     });
 
@@ -502,13 +502,14 @@ describe('WindowStore', () => {
       s.rolledBack();
       s.put('B', -10, 3);
       s.put('B', 10, 4);
+      // written without a timestamp and committed unstamped: unknown (-1)
       expect(s.startingIn(-10, 10)).toEqual([
-        { key: 'A', windowStartMs: -10, value: 1 },
-        { key: 'B', windowStartMs: -10, value: 3 },
+        { key: 'A', windowStartMs: -10, value: 1, timestampMs: -1 },
+        { key: 'B', windowStartMs: -10, value: 3, timestampMs: -1 },
       ]);
       expect(s.startingIn(-9, 11)).toEqual([
-        { key: 'A', windowStartMs: 10, value: 2 },
-        { key: 'B', windowStartMs: 10, value: 4 },
+        { key: 'A', windowStartMs: 10, value: 2, timestampMs: -1 },
+        { key: 'B', windowStartMs: 10, value: 4, timestampMs: -1 },
       ]);
       expect(s.startingIn(10, 10)).toEqual([]);
       expect(s.startingIn(Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER)).toHaveLength(4);
@@ -523,13 +524,33 @@ describe('WindowStore', () => {
       expect(s.startingIn(0, 1).map((w) => w.key)).toEqual(['a', '\uFFFD', '\u{1F600}']);
     });
 
+    it('orders string keys by their UTF-8 bytes, not by a length-prefixed serialized form (k1, k10, k2)', () => {
+      // a serde that writes a length prefix, as Avro strings are: by serialized bytes k2 would come before k10
+      const prefixed = {
+        serialize: (k: string) => Buffer.concat([Buffer.from([k.length * 2]), Buffer.from(k)]),
+        deserialize: (b: Buffer) => b.subarray(1).toString(),
+      };
+      const s = new WindowStore<string, number>(
+        new SqliteWindowStore('w', tmp.file('p.sqlite')),
+        prefixed,
+        jsonSerde(),
+      );
+      toClose.push(s);
+      s.put('k2', 0, 1);
+      s.put('k10', 0, 2);
+      commit(s, 2);
+      s.put('k1', 0, 3);
+      s.put('k3', 10, 4);
+      expect(s.startingIn(0, 20).map((w) => `${w.windowStartMs}:${w.key}`)).toEqual(['0:k1', '0:k10', '0:k2', '10:k3']);
+    });
+
     it('sees windows held only as clean cache entries and only in SQLite alike', () => {
       const s = windowStore('win.sqlite', 1);
       s.put('A', 0, 1);
       s.put('B', 0, 2);
       commit(s, 2); // one of them evicted, the other cached clean
       expect(cacheSize(s)).toBe(1);
-      expect(s.startingIn(0, 1)).toEqual([
+      expect(s.startingIn(0, 1).map(({ key, windowStartMs, value }) => ({ key, windowStartMs, value }))).toEqual([
         { key: 'A', windowStartMs: 0, value: 1 },
         { key: 'B', windowStartMs: 0, value: 2 },
       ]);

@@ -116,6 +116,53 @@ describe('types flow through the DSL', () => {
     expectTypeOf(out).toEqualTypeOf<Stream<number, string>>();
   });
 
+  it('count and reduce, grouped and windowed; emit strategies', () => {
+    const t = topology({ name: 't', version: 1 });
+    const grouped = t.source<string, Flight>('flights', strings).groupByKey({ key: 'string' });
+    expectTypeOf(grouped.count('n')).toEqualTypeOf<Table<string, number>>();
+    const longest = grouped.reduce('longest', {
+      value: 'string',
+      reducer: (a, b, r) => {
+        expectTypeOf(a).toEqualTypeOf<Flight>();
+        expectTypeOf(r).toEqualTypeOf<Rec<string, Flight>>();
+        return a.delay >= b.delay ? a : b;
+      },
+    });
+    expectTypeOf(longest).toEqualTypeOf<Table<string, Flight>>();
+    // @ts-expect-error the reducer returns the stream's value type
+    grouped.reduce('bad', { value: 'string', reducer: () => 1 });
+    const windowed = grouped.windowedBy(tumbling({ sizeMs: 1000 }));
+    expectTypeOf(windowed.count('wn', { emit: 'update' })).toEqualTypeOf<WindowedTable<string, number>>();
+    expectTypeOf(windowed.reduce('wl', { value: 'string', reducer: (a) => a, emit: 'final' })).toEqualTypeOf<
+      WindowedTable<string, Flight>
+    >();
+    windowed.aggregate('wa', { value: 'long', initializer: () => 0, aggregator: (n) => n + 1, emit: 'update' });
+    // @ts-expect-error emit is 'final' or 'update' (and refused at run time too)
+    expect(() => windowed.count('bad-emit', { emit: 'eager' })).toThrow(
+      `aggregate "bad-emit": emit must be 'final' or 'update', got "eager"`,
+    );
+  });
+
+  it('merge, selectKey, repartition', () => {
+    const t = topology({ name: 't', version: 1 });
+    const a = t.source<string, Flight>('a', strings);
+    const b = t.source<string, Flight>('b', strings);
+    expectTypeOf(a.merge(b)).toEqualTypeOf<Stream<string, Flight>>();
+    // @ts-expect-error merge needs the same key and value types
+    a.merge(t.source<number, Flight>('c', strings));
+    const byDelay = a.selectKey((r) => {
+      expectTypeOf(r).toEqualTypeOf<Rec<string, Flight>>();
+      return r.value.delay;
+    });
+    expectTypeOf(byDelay).toEqualTypeOf<Stream<number, Flight>>();
+    expectTypeOf(byDelay.groupByKey({ key: 'long', value: 'string', repartition: 'by-delay' })).toEqualTypeOf<
+      GroupedStream<number, Flight>
+    >();
+    expectTypeOf(byDelay.repartition({ name: 'r', partitions: 4, key: 'long', value: 'string' })).toEqualTypeOf<
+      Stream<number, Flight>
+    >();
+  });
+
   it('joins, branch, agent, to', () => {
     const t = topology({ name: 't', version: 1 });
     const flights = t.source<string, Flight>('flights', strings);
