@@ -124,7 +124,7 @@ describe('TopologyTestDriver', () => {
         .all()
         .map((w) => [w.key, w.windowStartMs, w.windowEndMs]),
     ).toEqual([
-      ['c1', 0, 1_000],
+      // c1's window [0, 1000) was emitted and then removed (retention = size + grace); c2's is open
       ['c2', 1_000, 2_000],
     ]);
   });
