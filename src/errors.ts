@@ -223,3 +223,62 @@ export class StoreCorruptError extends EddyError {
     );
   }
 }
+
+/** errno codes of file-system trouble that retrying at once will not fix: the disk, permissions, a read-only mount. */
+const STORAGE_ERRNOS: Record<string, string> = {
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'the disk quota is exhausted',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EROFS: 'the file system is read-only',
+  EIO: 'an I/O error from the device',
+  EMFILE: 'too many open files in this process',
+  ENFILE: 'too many open files on the system',
+};
+
+/** SQLite result codes of the same trouble (better-sqlite3's `SqliteError#code`; extended codes by prefix). */
+const STORAGE_SQLITE: readonly (readonly [string, string])[] = [
+  ['SQLITE_FULL', 'no space left on the device (SQLITE_FULL)'],
+  ['SQLITE_IOERR', 'an I/O error'],
+  ['SQLITE_READONLY', 'the file is read-only'],
+  ['SQLITE_CANTOPEN', 'the file cannot be opened'],
+  ['SQLITE_PERM', 'permission denied'],
+];
+
+/**
+ * A write or read of eddy's files failed for a reason in the machine, not in the data: a full disk, permissions, a
+ * read-only mount, an I/O error. Names the file and what it is (a state store of a task, the embedded log, the
+ * quarantine folder) and the fix. Whatever the failed batch wrote was not committed (a store applies its changes only
+ * after the commit; the embedded log writes in one transaction), so after the fix a restart resumes exactly.
+ */
+export class StorageError extends EddyError {
+  constructor(what: string, path: string, reason: string, cause?: unknown) {
+    const full = /space|quota|FULL/.test(reason);
+    const fix = full
+      ? `free space on the file system holding it (df -h "${path}"), or move eddy's data directory (dataDir, EDDY_DATA_DIR) to a larger one`
+      : "check the file and its folder (owner, permissions, mount) or move eddy's data directory (dataDir, EDDY_DATA_DIR)";
+    super(
+      full ? 'STORAGE_FULL' : 'STORAGE_ERROR',
+      `${what}: ${reason}: ${path}. Fix: ${fix}; nothing is half-written (a batch that failed to commit is not applied, and a restart resumes exactly).`,
+      { details: { path, what, reason }, cause },
+    );
+  }
+}
+
+/**
+ * The `StorageError` for `err` when it is file-system trouble (an errno such as ENOSPC, EACCES, EROFS, or SQLite's
+ * FULL/IOERR/READONLY/CANTOPEN/PERM), naming `what` and `path`; undefined for any other error (rethrow it as it is).
+ */
+export function storageErrorOf(err: unknown, what: string, path: string): StorageError | undefined {
+  if (err instanceof StorageError) return err;
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string') return undefined;
+  const message = err instanceof Error ? err.message : String(err);
+  const errno = STORAGE_ERRNOS[code];
+  if (errno !== undefined)
+    return new StorageError(what, (err as { path?: string }).path ?? path, `${errno} (${code})`, err);
+  const sqlite = STORAGE_SQLITE.find(([prefix]) => code.startsWith(prefix));
+  if (sqlite !== undefined)
+    return new StorageError(what, path, code === 'SQLITE_FULL' ? sqlite[1] : `${sqlite[1]} (${code}: ${message})`, err);
+  return undefined;
+}

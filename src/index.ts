@@ -16,6 +16,8 @@ export { murmur2, partitionFor } from './log/partitioner.js';
 export type { AgentContext, AgentFn } from './processors/agent.js';
 export type { ErrorPolicy, Rec } from './processors/context.js';
 export type { KeyValue } from './processors/stateless.js';
+export type { JoinWindows, StreamJoinKind } from './processors/stream-join.js';
+export { joinWindows } from './processors/stream-join.js';
 export type { WindowedValue, WindowSpec } from './processors/window.js';
 export { hopping, tumbling, windowsFor } from './processors/window.js';
 export { readStore } from './runtime/inspect.js';
@@ -41,3 +43,11 @@ export {
 } from './topology/builder.js';
 export { describeMermaid, describeText } from './topology/describe.js';
 export type { StoreInfo, Subtopology, TopicInfo, Topology } from './topology/graph.js';
+export type {
+  EmitStrategy,
+  SessionAggregateFns,
+  SessionWindowsSpec,
+  SlidingWindowsSpec,
+} from './topology/session.js';
+export { SessionWindowedStream, SlidingWindowedStream, sessionWindows, slidingWindows } from './topology/session.js';
+export type { StreamJoinOptions } from './topology/stream-join.js';

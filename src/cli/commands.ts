@@ -4,6 +4,7 @@ import { type EddyConfig, type LoadedConfig, renderConfigTable } from '../config
 import { CONFIG_SCHEMA, type SchemaNode } from '../config/schema.js';
 import { ConfigError } from '../errors.js';
 import type { Log } from '../log/contract.js';
+import { recordedNote, recordedView } from '../replay/recorded.js';
 import { liveVersionOf, readVersions } from '../replay/registry.js';
 import { refuseConcurrentRun } from '../replay/replay.js';
 import { recordedRun } from '../runs/recorder.js';
@@ -168,6 +169,11 @@ function printSummary(t: Topology, stats: RunStats, elapsedMs: number): void {
   );
   const dl = [...stats.deadLetters].map(([p, c]) => `${p}: ${c}`).join(', ');
   console.log(`  dead letters -> ${t.deadLetterTopic}: ${dl || 'none'}`);
+  const skipped = stats.totalRedrivenSkipped();
+  if (skipped > 0)
+    console.log(
+      `  re-driven copies skipped: ${skipped} (copies of another version's dead letters; this version read their originals)`,
+    );
   const late = [...stats.lateBy].map(([p, c]) => `${p}: ${c}`).join(', ');
   if (late) console.log(`  late records: ${late}`);
   const lateTotal = [...stats.lateBy.values()].reduce((a, b) => a + b, 0);
@@ -209,10 +215,13 @@ export async function cmdInspect(
   await withBackend(config, async ({ log, registry, paths }) => {
     // the live version unless --version names one; two topologies or versions with the store: an error listing them
     const snap = await readVersions(log);
-    const { topology } = await findStore(store, o.topology, config.topologies, {
+    const found = await findStore(store, o.topology, config.topologies, {
       version: o.version,
       liveVersion: (n) => liveVersionOf(snap, n),
     });
+    // the store as its version recorded it (window sizes, schemas), whatever today's code says
+    const { topology, changes } = recordedView(found.topology, snap);
+    if (changes.length > 0) process.stderr.write(`eddy: ${recordedNote(found.topology, changes)}\n`);
     const rows = await readStore({
       stateDir: paths.stateDir,
       topology,
@@ -254,7 +263,8 @@ export async function cmdDemo(
     const loaded = flights === undefined ? 0 : (await b.log.offsets('flights')).reduce((a, x) => a + x.high, 0);
     if (loaded === 0) await cmdLoadInto(b, o);
     else console.log(`topic flights already holds ${loaded} records; not loading again (use --fresh to start over)`);
-    const ts = await versionsToRun(b.log, 'flight-delays', config.topologies);
+    // the example exists for the demo wherever it runs, whatever topologies the project's config registers
+    const ts = await versionsToRun(b.log, 'flight-delays', {});
     const t = ts[0];
     const started = Date.now();
     const { stats: all } = await runTopology(b, ts, {
@@ -262,7 +272,7 @@ export async function cmdDemo(
       maxBatchRecords: config.worker.maxBatchRecords,
       processingGuarantee: config.worker.processingGuarantee,
       progress: o.progress,
-      knownVersions: (await loadVersions('flight-delays', config.topologies)).map((v) => v.version),
+      knownVersions: (await loadVersions('flight-delays', {})).map((v) => v.version),
     });
     for (const [v, st] of all) printSummary(v, st, Date.now() - started);
     const rows = await readStore({
@@ -347,9 +357,13 @@ export async function cmdWorker(loaded: LoadedConfig, name: string, o: { version
   const paths = dataPaths(config.dataDir);
   let versions: Topology[];
   let knownVersions: number[];
+  let definedVersions: Topology[];
   try {
     versions = await versionsToRun(backend.log, name, config.topologies, o.version);
-    knownVersions = (await loadVersions(name, config.topologies)).map((t) => t.version);
+    const defined = await loadVersions(name, config.topologies);
+    knownVersions = defined.map((t) => t.version);
+    // `--version N` pins the worker to N; without it, it follows the registry (starts versions replayed or promoted)
+    definedVersions = o.version === undefined ? defined : versions;
   } catch (err) {
     logger.error({ event: 'error', code: errorCode(err), err }, (err as Error).message);
     await backend.close();
@@ -359,6 +373,7 @@ export async function cmdWorker(loaded: LoadedConfig, name: string, o: { version
     topology: versions[0],
     versions,
     knownVersions,
+    definedVersions,
     log: backend.log,
     registry: backend.registry,
     stateDir: paths.stateDir,
@@ -377,6 +392,8 @@ export async function cmdWorker(loaded: LoadedConfig, name: string, o: { version
         }
       : undefined,
     close: () => backend.close(),
+    // started by npm (npx, npm exec, npm start): npm exits on SIGTERM without passing it on, so follow the parent
+    followParent: process.env.npm_command !== undefined,
   });
 }
 

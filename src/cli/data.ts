@@ -23,7 +23,16 @@ import {
   summarize,
 } from '../tools/dlq.js';
 import { produce } from '../tools/produce.js';
-import { formatOf, INPUT_FORMATS, type InputFormat, parseRows } from '../tools/rows.js';
+import { describeLateRedrives, lateRedrives } from '../tools/redrive-late.js';
+import {
+  formatOf,
+  INPUT_FORMATS,
+  type InputFormat,
+  type InputRow,
+  parseParquetRows,
+  parseRows,
+  withNulls,
+} from '../tools/rows.js';
 import { DEFAULT_LAST_RECORDS, parsePartitionOffset, parseTime, type TailStart, tail } from '../tools/tail.js';
 import type { Topology } from '../topology/graph.js';
 import { packageRoot } from '../util/paths.js';
@@ -47,7 +56,7 @@ export function registerDataCommands(program: Command, config: ConfigOf): void {
   program
     .command('produce')
     .description(
-      "append rows (JSON lines, JSON, CSV) to a topic as Avro in the Confluent wire format, partitioned like eddy; every row is checked against the value schema before anything is written; registers the schemas under the topic's subjects, as a producer does",
+      "append rows (JSON lines, JSON, CSV, Parquet) to a topic as Avro in the Confluent wire format, partitioned like eddy; every row is checked against the value schema before anything is written; registers the schemas under the topic's subjects, as a producer does",
     )
     .argument('<topic>', 'topic to append to (created with --partitions and no time retention if missing)')
     .option('--file <file>', 'input file (default: stdin)')
@@ -61,6 +70,8 @@ export function registerDataCommands(program: Command, config: ConfigOf): void {
       "a schema name in ./schemas (or eddy's schemas/), or a path to an .avsc file; registered under <topic>-value (default: the latest version registered there)",
     )
     .option('--partitions <n>', 'partitions of the topic if it is created', positiveInt('--partitions'), 4)
+    .option('--null-values <list>', 'comma-separated texts read as null, e.g. NA,"" ("" is the empty string)')
+    .option('--compacted', "create the topic compacted (a table's topic: latest value per key)")
     .option('--no-progress', 'no progress bar')
     .action(async (topic: string, o, cmd: Command) => cmdProduce(config(cmd).config, topic, o));
 
@@ -89,7 +100,8 @@ export function registerDataCommands(program: Command, config: ConfigOf): void {
     .addArgument(new Argument('<action>', 'summary, show or redrive').choices(['summary', 'show', 'redrive']))
     .option('--version <n>', 'version of the topology (default: the live version)', positiveInt('--version'))
     .option('--reason <text>', 'only dead letters whose reason contains this text, or matches it with numbers as N')
-    .option('--yes', 'redrive: send (without it, print what would be sent)')
+    .addOption(new Option('--yes', 'redrive: send (without it, print what would be sent)').conflicts('dryRun'))
+    .option('--dry-run', 'redrive: print what would be sent and the copies that would be late again (the default)')
     .option('--limit <n>', 'show: at most N dead letters', positiveInt('--limit'))
     .option(
       '--batch-records <n>',
@@ -142,6 +154,14 @@ async function readInput(file: string | undefined): Promise<{ text: string; sour
   return { text: Buffer.concat(chunks).toString('utf8'), source: 'stdin' };
 }
 
+/**
+ * `--null-values NA,""`: comma-separated texts read as null; `""` (two double quotes) stands for the empty string.
+ */
+export function parseNullValues(spec: string | undefined): string[] {
+  if (spec === undefined) return [];
+  return spec.split(',').map((v) => (v === '""' ? '' : v));
+}
+
 /** `eddy produce`. */
 async function cmdProduce(
   config: EddyConfig,
@@ -154,11 +174,24 @@ async function cmdProduce(
     valueSchema?: string;
     partitions: number;
     progress: boolean;
+    nullValues?: string;
+    compacted?: boolean;
   },
 ): Promise<void> {
   const valueSchema = o.valueSchema === undefined ? undefined : resolveValueSchema(o.valueSchema);
-  const input = await readInput(o.file);
-  const rows = parseRows(input.text, o.format ?? formatOf(o.file), input.source);
+  const format = o.format ?? formatOf(o.file);
+  let rows: InputRow[];
+  let source: string;
+  if (format === 'parquet') {
+    if (o.file === undefined) throw new ConfigError('--format parquet needs --file (Parquet is not read from stdin)');
+    source = o.file;
+    rows = await parseParquetRows(readFileSync(o.file), o.file);
+  } else {
+    const input = await readInput(o.file);
+    source = input.source;
+    rows = parseRows(input.text, format, input.source);
+  }
+  rows = withNulls(rows, parseNullValues(o.nullValues));
   const started = Date.now();
   await withBackend(config, async (b) => {
     const pb =
@@ -175,11 +208,13 @@ async function cmdProduce(
         registry: b.registry,
         topic,
         rows,
-        source: input.source,
+        source,
         keyField: o.keyField,
         timestampField: o.timestampField,
         valueSchema,
         partitions: o.partitions,
+        compacted: o.compacted,
+        onWarning: (m) => process.stderr.write(`eddy: warning: ${m}\n`),
         onProgress: (n) => pb?.update(n),
       });
       pb?.stop();
@@ -286,6 +321,7 @@ async function cmdDlq(
     version?: number;
     reason?: string;
     yes?: boolean;
+    dryRun?: boolean;
     limit?: number;
     batchRecords?: number;
     format: 'table' | 'jsonl';
@@ -324,6 +360,7 @@ async function cmdDlq(
         });
       }
       if (rows.length > 0) process.stdout.write(formatRows(rows, o.format));
+      for (const line of describeLateRedrives(await lateRedrives(b.log, t, plan.send))) console.log(line);
       for (const r of plan.refused) console.log(`refused: ${r.deadLetter.coordinates}: ${r.why}`);
       console.log(
         `would re-drive ${plan.send.length} dead letter(s) of ${topic}; ${plan.already.length} already re-driven, ${plan.refused.length} refused. Run again with --yes to send them.`,
@@ -337,6 +374,9 @@ async function cmdDlq(
       reason: o.reason,
       batchRecords: o.batchRecords,
       beforeCommit: faultInjection(),
+      onPlan: async (p) => {
+        for (const line of describeLateRedrives(await lateRedrives(b.log, t, p.send))) console.log(line);
+      },
     });
     for (const r of plan.refused) console.log(`refused: ${r.deadLetter.coordinates}: ${r.why}`);
     const to = [...new Set(plan.send.map((dl) => dl.source!.topic))].join(', ');

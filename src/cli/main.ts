@@ -15,6 +15,7 @@ import { cmdConfig, cmdDemo, cmdDescribe, cmdInspect, cmdLoad, cmdRun, cmdTopics
 import { registerDataCommands } from './data.js';
 import { isoTime, registerDebugCommands } from './debug.js';
 import { FORMATS } from './format.js';
+import { initProject } from './init.js';
 import { registerRunsSqlCommands } from './runs-sql.js';
 import { registerSchemaCommands } from './schemas.js';
 import { loadTopology } from './topologies.js';
@@ -195,6 +196,21 @@ program
     const c = config(cmd).config;
     if (o.fresh) rmSync(c.dataDir, { recursive: true, force: true });
     await cmdDemo(c, o);
+  });
+
+program
+  .command('init')
+  .description(
+    'create a project of your own: package.json depending on eddy, eddy.config.json, schemas, a topology, tests with a golden case, a CSV',
+  )
+  .argument('<dir>', 'the new project directory (created; must be empty if it exists)')
+  .option('--name <topology>', "topology name (default: the directory's name)")
+  .option('--eddy <spec>', 'how package.json depends on eddy (default: file:<this eddy package>)')
+  .action((dir: string, o: { name?: string; eddy?: string }) => {
+    const files = initProject(dir, o);
+    process.stdout.write(
+      `created ${files.length} files in ${dir}\nnext:\n  cd ${dir}\n  npm install\n  npm test\n  npx eddy produce page-views --file data/page-views.csv --key-field user --timestamp-field time --value-schema PageView --partitions 1\n  npx eddy run ${JSON.parse(readFileSync(files[0], 'utf8')).name} --until-idle\n`,
+    );
   });
 
 registerVersionCommands(program, config);

@@ -78,6 +78,7 @@ async function cmdSql(config: EddyConfig, query: string, o: SqlFlags): Promise<v
       version: o.version,
       topics: o.topic,
     });
+    for (const n of plan.notes ?? []) process.stderr.write(`eddy: ${n}\n`);
     session = new SqlSession(plan);
     const r = session.query(query, { maxRows: o.limit });
     process.stdout.write(formatRows(r.rows, o.format));
@@ -114,6 +115,7 @@ function runRow(r: ListedRun): Record<string, unknown> {
     out: sum(r.recordsOut, (t) => outputs.includes(t)),
     dead_letters: sum(r.deadLetters),
     late: sum(r.late),
+    redriven_skipped: sum(r.redrivenSkipped ?? {}),
     restored: r.restoredRecords,
     positions_end: Object.entries(r.positionsAtEnd ?? r.positionsAtStart)
       .map(([tp, o]) => `${tp}=${o}`)

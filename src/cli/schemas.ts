@@ -234,9 +234,9 @@ async function cmdSetLevel(config: EddyConfig, subject: string, level: Compatibi
  * naming each generated file that is missing or differs from what the `.avsc` files give.
  */
 export function cmdCodegen(o: { schemas?: string; out?: string; check?: boolean }): void {
-  const root = packageRoot(import.meta.url);
-  const schemas = resolve(o.schemas ?? join(root, 'schemas'));
-  const out = resolve(o.out ?? join(root, 'src', 'generated'));
+  // the current project's, never the eddy package's own (run from a user's project it would write into the library)
+  const schemas = resolve(o.schemas ?? 'schemas');
+  const out = resolve(o.out ?? join('src', 'generated'));
   const stale: string[] = [];
   for (const f of codegenFiles(schemas, out)) {
     let current: string | undefined;
@@ -318,8 +318,8 @@ export function registerSchemaCommands(program: Command, config: (cmd: Command) 
   schemas
     .command('codegen')
     .description('generate TypeScript types from the .avsc files (schemas/*.avsc, schemas/<dir>/*.avsc)')
-    .option('--schemas <dir>', 'schema directory (default: schemas/ of the eddy package)')
-    .option('--out <dir>', 'output directory (default: src/generated of the eddy package)')
+    .option('--schemas <dir>', 'schema directory (default: schemas/ of the current directory)')
+    .option('--out <dir>', 'output directory (default: src/generated of the current directory)')
     .option('--check', 'write nothing; exit 1 when a generated file is missing or stale')
     .action(async (o) => cmdCodegen(o));
 }

@@ -17,8 +17,10 @@ const BUILT_IN: Record<string, () => Topology | Topology[]> = { 'flight-delays':
 export type TopologyModules = Readonly<Record<string, string | readonly string[]>>;
 
 /**
- * The topologies eddy knows: the built-in examples plus those registered in the configuration's `topologies`.
- * Each entry loads every version of one topology. A module's default export may be:
+ * The topologies eddy knows: those registered in the configuration's `topologies`, and the built-in examples only
+ * where no topology is registered (eddy's own repository, a bare directory) — a project's own `eddy.config.json`
+ * defines which topologies exist, so the demo's never mix into a user's project (`eddy demo` passes `{}` to reach
+ * them anywhere). Each entry loads every version of one topology. A module's default export may be:
  * - a function returning a `Topology` (one version; the original form),
  * - a function returning an array of them, or an array of `Topology` values and/or such functions (several versions,
  *   e.g. `export default [buildV1, buildV2]`).
@@ -26,9 +28,11 @@ export type TopologyModules = Readonly<Record<string, string | readonly string[]
  */
 export async function knownTopologies(registered?: TopologyModules): Promise<Map<string, () => Promise<Topology[]>>> {
   const out = new Map<string, () => Promise<Topology[]>>();
-  for (const [name, build] of Object.entries(BUILT_IN))
-    out.set(name, async () => checkVersions(name, [build()].flat()));
-  for (const [name, paths] of Object.entries(registered ?? loadConfig({ env: {} }).config.topologies)) {
+  const modules = registered ?? loadConfig({ env: {} }).config.topologies;
+  if (Object.keys(modules).length === 0)
+    for (const [name, build] of Object.entries(BUILT_IN))
+      out.set(name, async () => checkVersions(name, [build()].flat()));
+  for (const [name, paths] of Object.entries(modules)) {
     out.set(name, async () => {
       const all: Topology[] = [];
       for (const modulePath of typeof paths === 'string' ? [paths] : paths)
@@ -87,10 +91,15 @@ function checkVersions(name: string, versions: Topology[]): Topology[] {
 export async function loadVersions(name: string, registered?: TopologyModules): Promise<Topology[]> {
   const known = await knownTopologies(registered);
   const build = known.get(name);
-  if (build === undefined)
+  if (build === undefined) {
+    const example =
+      name in BUILT_IN
+        ? ` "${name}" is eddy's example: it exists where eddy.config.json registers no topology (eddy's own repository) and through \`eddy demo\`.`
+        : '';
     throw new ConfigError(
-      `Unknown topology "${name}". Known topologies: ${[...known.keys()].join(', ')}. Add yours to eddy.config.json.`,
+      `Unknown topology "${name}". Known topologies: ${[...known.keys()].join(', ') || '(none)'}. Add yours to eddy.config.json (topologies).${example}`,
     );
+  }
   return build();
 }
 

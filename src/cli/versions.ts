@@ -31,7 +31,7 @@ export function registerVersionCommands(program: Command, config: ConfigOf): voi
   program
     .command('versions')
     .description(
-      'list the versions of a topology: state, fingerprint, records in/out, lag per input partition, records/s and ETA while replaying, which is live',
+      'list the versions of a topology: state (replaying, caught-up, live, superseded, retired), fingerprint, records in/out, lag per input partition, records/s and ETA while replaying, which is live',
     )
     .argument('<topology>', 'topology name')
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'json']).default('table'))
@@ -61,7 +61,9 @@ export function registerVersionCommands(program: Command, config: ConfigOf): voi
 
   program
     .command('promote')
-    .description('make a caught-up version the live one (the version readers follow)')
+    .description(
+      'make a caught-up version the live one (the version readers follow); the version live before becomes superseded',
+    )
     .argument('<topology>', 'topology name')
     .argument('<version>', 'version to promote', nonNegativeInt('version', 1))
     .option(
@@ -172,6 +174,7 @@ async function cmdPromote(
       `Readers follow it: eddy inspect, /stores on the worker and the read helpers resolve version ${version} unless a version is named.`,
     );
     if (r.previousLive !== undefined) {
+      out(`Version ${r.previousLive} is superseded: the workers running it go on running it until it is retired.`);
       out(
         `Topologies reading version ${r.previousLive}'s outputs keep following version ${r.previousLive} until they are replayed on version ${version}'s outputs (a new downstream version): ${
           r.followers.map((f) => `${f.topology} v${f.version} reads ${f.topic}`).join(', ') || 'none known'
@@ -224,6 +227,7 @@ async function cmdRetire(
     if (!r.subjectsDeleted && r.plan.subjects.length > 0)
       out('  (the schema registry offers no delete: the subjects stay; they are harmless)');
     out(`${topology} version ${version} is retired.`);
+    if (r.liveUnserved !== undefined) process.stderr.write(`eddy: ${r.liveUnserved}\n`);
   });
 }
 

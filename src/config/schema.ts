@@ -49,6 +49,10 @@ export interface EddyConfig {
     readonly token?: string;
     /** Time limit of one `GET /sql` statement, ms; default 10,000 (`SQL_TIMEOUT_MS_DEFAULT`). */
     readonly sqlTimeoutMs?: number;
+    /** Queries (`/sql`, `/stores`) running at once; default 2. */
+    readonly maxConcurrentQueries?: number;
+    /** Queries waiting for a slot; beyond, 429 with Retry-After; default 32. */
+    readonly maxQueuedQueries?: number;
   };
   /** Topology name -> absolute path of a module whose default export returns a Topology. */
   readonly topologies: Readonly<Record<string, string | readonly string[]>>;
@@ -307,8 +311,24 @@ export const CONFIG_SCHEMA: SchemaNode = {
           minimum: 1,
           'x-default-doc': '`10000`',
           description:
-            'Time limit of one `GET /sql` statement; past it the statement is stopped and the answer is 408.',
+            'Time limit of one `GET /sql` or `/stores` query, counted from its arrival (time waiting for a slot included); past it the statement is stopped and the answer is 408.',
           'x-expected': 'an integer >= 1 (milliseconds)',
+        },
+        maxConcurrentQueries: {
+          type: 'integer',
+          minimum: 1,
+          'x-default-doc': '`2`',
+          description:
+            'Queries (`/sql`, `/stores`) that run at once; each `/sql` statement runs in a child process at low CPU priority. Others wait (see `maxQueuedQueries`).',
+          'x-expected': 'an integer >= 1',
+        },
+        maxQueuedQueries: {
+          type: 'integer',
+          minimum: 0,
+          'x-default-doc': '`32`',
+          description:
+            'Queries that may wait for a slot; beyond this the answer is 429 `QUERY_OVERLOAD` with `Retry-After`, so a query storm cannot starve processing or `/health`.',
+          'x-expected': 'an integer >= 0',
         },
       },
     },

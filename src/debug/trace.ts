@@ -11,6 +11,7 @@
  * At the aggregation, records of other keys only move stream time (windowed) or are skipped (key-value): a key's
  * aggregate depends on nothing else.
  */
+
 import { ConfigError, EddyError, UnknownStoreError } from '../errors.js';
 import type { Log, LogRecord } from '../log/contract.js';
 import { partitionFor } from '../log/partitioner.js';
@@ -22,6 +23,7 @@ import { AvroSerde } from '../schema/avro-serde.js';
 import type { SchemaRegistry } from '../schema/types.js';
 import { KeyValueStore, keyId, type Serde, WindowStore } from '../state/stores.js';
 import type { GraphNode, StoreInfo, Topology } from '../topology/graph.js';
+import { outputTopic } from '../topology/names.js';
 import { committedPositions, type DebugContext, openDebugContext } from './context.js';
 import type { InputSlice } from './dry-run.js';
 import { Engine, type EngineTask } from './engine.js';
@@ -94,6 +96,11 @@ export async function traceStore(o: TraceStoreOptions): Promise<TraceResult> {
   const t = o.topology;
   const info = t.stores.get(o.store);
   if (info === undefined) throw new UnknownStoreError(o.store, [...t.stores.keys()]);
+  if (info.windows !== undefined)
+    throw new EddyError(
+      'NOT_TRACEABLE',
+      `store "${o.store}" holds ${info.windows.type} windows, which eddy trace does not follow yet (their windows move and merge); inspect it with eddy inspect ${o.store} or eddy sql`,
+    );
   const windowStartMs = info.kind === 'window' ? windowStart(info, o.windowMs) : undefined;
   const ctx = await openDebugContext(o);
   const sub = t.subtopologies.find((s) => s.stores.includes(o.store))!;
@@ -199,6 +206,11 @@ export async function traceOutput(
   o: TraceOutputOptions,
 ): Promise<TraceResult & { output: { key: unknown; value: unknown } }> {
   const t = o.topology;
+  // one naming rule across trace, diff and tail: the output's unversioned name (with the version chosen by --version)
+  // or its versioned topic name
+  const versioned = outputTopic(o.output, t.version);
+  if (t.topics.get(o.output)?.role !== 'output' && t.topics.get(versioned)?.role === 'output')
+    return traceOutput({ ...o, output: versioned });
   const info = t.topics.get(o.output);
   if (info === undefined || info.role !== 'output')
     throw new ConfigError(
@@ -258,7 +270,12 @@ async function decodeValue(o: TraceOutputOptions, bytes: Buffer | null): Promise
 
 /** The window start for `--window`: the tumbling window containing `ms`, or for hopping windows `ms` itself. */
 function windowStart(info: StoreInfo, ms: number | undefined): number {
-  const spec = info.window!;
+  const spec = info.window;
+  if (spec === undefined)
+    throw new EddyError(
+      'NOT_TRACEABLE',
+      `store "${info.name}" is a stream-stream join buffer (records by key and timestamp), not windows of an aggregation: eddy trace follows aggregation stores; read it with eddy inspect`,
+    );
   if (ms === undefined)
     throw new ConfigError(`store "${info.name}" is a window store: name the window with --window <ISO time>`);
   const starts = windowsFor(spec, ms).map((w) => w.startMs);

@@ -66,6 +66,12 @@ export interface DiffOptions {
  * stores and outputs both versions have, or `NO_STATE` when a version has no file of the store.
  */
 export async function diffVersions(o: DiffOptions): Promise<DiffResult> {
+  // an output's versioned topic name of either version names the output too (one naming rule with trace and tail)
+  const suffix = /\.v(\d+)$/.exec(o.what);
+  if (suffix !== undefined && suffix !== null && [o.a.version, o.b.version].includes(Number(suffix[1]))) {
+    const bare = o.what.slice(0, -suffix[0].length);
+    if (o.a.topics.get(outputTopic(bare, o.a.version))?.role === 'output') return diffVersions({ ...o, what: bare });
+  }
   const sa = o.a.stores.get(o.what);
   const sb = o.b.stores.get(o.what);
   if (sa !== undefined && sb !== undefined) return diffStores(o);

@@ -18,7 +18,10 @@ export class FingerprintMismatchError extends EddyError {
   }
 }
 
-/** A version's state would move backwards (states go `replaying` → `caught-up` → `live` → `retired` only). */
+/**
+ * A version's state would move backwards (states go `replaying` → `caught-up` → `live` → `superseded` → `retired`
+ * only, plus `superseded` → `live`: see `VERSION_STATES`), or the version's state forbids the operation.
+ */
 export class VersionStateError extends EddyError {
   constructor(topology: string, version: number, from: string, to: string, fix: string) {
     super('VERSION_STATE', `${topology} version ${version} is ${from}; it cannot become ${to}. ${fix}`, {

@@ -16,6 +16,7 @@ import {
   setVersionState,
   versionsOf,
 } from './registry.js';
+import { unservedWarning } from './retire.js';
 import { inputLag, type PartitionLag } from './status.js';
 
 /**
@@ -40,14 +41,19 @@ export interface PromoteResult {
   readonly lag: readonly PartitionLag[];
   /** Topology versions (from `others`) reading the previous live version's outputs: they keep following it. */
   readonly followers: readonly Follower[];
-  /** Notes for the user (e.g. positions not recorded because the registry was ahead). */
+  /**
+   * Notes for the user: positions not recorded because the registry was ahead; no open worker or `eddy run` of the
+   * version (from the run records, src/runs): nothing processes its inputs until one runs it.
+   */
   readonly warnings: readonly string[];
 }
 
 /**
  * Promotes version `t` (its code) of its topology. Throws `UnknownVersionError` (never ran),
  * `VersionStateError` (retired), `FingerprintMismatchError` (code changed since it ran) or `NotCaughtUpError`
- * (lag above `maxLagRecords` on some input partition). Moves `replaying` → `caught-up` → `live` and names it live.
+ * (lag above `maxLagRecords` on some input partition). Moves `replaying` → `caught-up` → `live` (or a superseded
+ * version back to `live`: a roll-back), names it live, and moves the version live before to `superseded` (still run
+ * by the workers running it, until `eddy retire`).
  * `others`: the other known topology versions, to list those reading the previous live version's outputs.
  */
 export async function promote(
@@ -96,7 +102,7 @@ export async function promote(
   const previousLive = liveVersionOf(await readVersions(log), t.name);
   if (rec.state === 'replaying') await setVersionState(log, t.name, t.version, 'caught-up', opts.nowMs);
   await setVersionState(log, t.name, t.version, 'live', opts.nowMs);
-  // A version live before and superseded since keeps state `live`: name it in the topology record again.
+  // A registry written before `superseded` existed: a version live before and superseded since kept state `live`.
   if (rec.state === 'live' && previousLive !== t.version) await setLiveVersion(log, t.name, t.version, opts.nowMs);
   const followers: Follower[] = [];
   if (previousLive !== undefined && previousLive !== t.version) {
@@ -110,6 +116,8 @@ export async function promote(
         if ((info.role === 'source' || info.role === 'global') && old.has(info.name))
           followers.push({ topology: o.name, version: o.version, topic: info.name });
   }
+  const unserved = await unservedWarning(log, t.name, t.version);
+  if (unserved !== undefined) warnings.push(unserved);
   return {
     topology: t.name,
     version: t.version,

@@ -20,8 +20,14 @@ export const VERSIONS_TOPIC = 'eddy.meta.versions';
 /** Format of the records' JSON; readers refuse a newer format than they know. */
 export const VERSIONS_FORMAT = 1;
 
-/** A version's life: `replaying` → `caught-up` → `live` → `retired`, forward only. */
-export const VERSION_STATES = ['replaying', 'caught-up', 'live', 'retired'] as const;
+/**
+ * A version's life, forward only: `replaying` (consuming its inputs from the start, not yet near the head) →
+ * `caught-up` (within `DEFAULT_MAX_LAG_RECORDS` of the head on every input partition) → `live` (the version readers
+ * follow; exactly one per topology) → `superseded` (was live until another version was promoted; still served by the
+ * workers running it, until retired) → `retired` (stopped; its topics and state deleted). One move goes back, on
+ * purpose: promoting a superseded version again (`superseded` → `live`, a roll-back), which supersedes the live one.
+ */
+export const VERSION_STATES = ['replaying', 'caught-up', 'live', 'superseded', 'retired'] as const;
 export type VersionState = (typeof VERSION_STATES)[number];
 
 /** A registry subject of a version (Confluent's TopicNameStrategy: `<topic>-key`/`-value`) and its id, where known. */
@@ -237,8 +243,10 @@ export async function checkVersion(
 }
 
 /**
- * Moves a version to `state` (forward only; the same state is a no-op) and records when it began. `live` also
- * names the version in the topology's record. Throws `UnknownVersionError`, or `VersionStateError` for a move back.
+ * Moves a version to `state` (forward only, but `superseded` → `live`: a roll-back; the same state is a no-op) and
+ * records when it began. `live` also names the version in the topology's record and moves the version live before it
+ * (if another, and still `live`) to `superseded`, so that a topology has one live version. Throws
+ * `UnknownVersionError`, or `VersionStateError` for a move back.
  */
 export async function setVersionState(
   log: Log,
@@ -250,7 +258,7 @@ export async function setVersionState(
   const rec = await getVersion(log, topology, version);
   const from = VERSION_STATES.indexOf(rec.state);
   const to = VERSION_STATES.indexOf(state);
-  if (to < from)
+  if (to < from && !(rec.state === 'superseded' && state === 'live'))
     throw new VersionStateError(
       topology,
       version,
@@ -270,8 +278,26 @@ export async function setVersionState(
   return next;
 }
 
-/** Names `version` the live version of `topology` in the topology's record (`promote`; the version must be live). */
+/** Versions other than `version` still recorded `live` move to `superseded` (`version` is being named live). */
+async function supersedePrevious(log: Log, topology: string, version: number, nowMs: number): Promise<void> {
+  // The one named live, and any other still recorded `live` (a registry written before `superseded` existed).
+  for (const rec of versionsOf(await readVersions(log), topology)) {
+    if (rec.version === version || rec.state !== 'live') continue;
+    await append(log, versionId(topology, rec.version), {
+      ...rec,
+      state: 'superseded',
+      stateSinceMs: { ...rec.stateSinceMs, superseded: nowMs },
+      updatedMs: nowMs,
+    });
+  }
+}
+
+/**
+ * Names `version` the live version of `topology` in the topology's record (`promote`; the version must be live), after
+ * moving the version live before it to `superseded`.
+ */
 export async function setLiveVersion(log: Log, topology: string, version: number, nowMs = Date.now()): Promise<void> {
+  await supersedePrevious(log, topology, version, nowMs);
   await append(log, topology, { format: VERSIONS_FORMAT, topology, liveVersion: version, updatedMs: nowMs });
 }
 
@@ -298,15 +324,15 @@ export async function recordPositions(
   return next;
 }
 
-/** Throws `VersionStateError` for a live or retired version: never started over (`resetVersion`). */
+/** Throws `VersionStateError` for a live, superseded or retired version: never started over (`resetVersion`). */
 export function checkResettable(rec: VersionRecord): void {
-  if (rec.state === 'live' || rec.state === 'retired')
+  if (rec.state === 'live' || rec.state === 'superseded' || rec.state === 'retired')
     throw new VersionStateError(
       rec.topology,
       rec.version,
       rec.state,
       'reset',
-      'A live or retired version is never replayed over: bump the version.',
+      'A version that was live (live, superseded) or is retired is never replayed over: bump the version.',
     );
 }
 

@@ -119,6 +119,21 @@ export async function openRunsOf(
   return (await readRuns(log, topology, nowMs)).filter((r) => r.version === version && isOpenRun(r, nowMs));
 }
 
+/**
+ * A warning when no open worker or `eddy run` runs version `version` (from the run records; an `eddy replay` does not
+ * count: it stops at the inputs' end), else undefined. A running worker whose code defines the version starts it by
+ * itself within `FOLLOW_CHECK_MS` (src/runtime/follow.ts); none running, nothing processes the version's inputs.
+ */
+export async function unservedWarning(log: Log, topology: string, version: number): Promise<string | undefined> {
+  const open = (await openRunsOf(log, topology, version)).filter((r) => r.kind !== 'replay');
+  if (open.length > 0) return undefined;
+  return (
+    `no worker runs ${topology} version ${version} now (no open run of it in eddy.meta.runs): readers follow it, but ` +
+    `nothing processes its new input until one does. A running worker whose code defines version ${version} starts it ` +
+    `within seconds; else start one: \`eddy worker ${topology}\`.`
+  );
+}
+
 /** One line per open run: `<kind> <run id> on <host> pid <pid>, last seen <n> s ago`. */
 export function describeRuns(runs: readonly ListedRun[], nowMs = Date.now()): string[] {
   return runs.map(
@@ -177,6 +192,8 @@ export interface RetireResult {
   readonly openRuns: readonly ListedRun[];
   /** The version was already retired (a deletion left pending, or done, by an earlier retire). */
   readonly wasRetired: boolean;
+  /** With `yes`: a warning when no open worker or `eddy run` runs the live version (`unservedWarning`). */
+  readonly liveUnserved?: string;
 }
 
 /**
@@ -226,5 +243,7 @@ export async function retire(
     for (const s of plan.subjects) await registry.deleteSubject(s);
     subjectsDeleted = true;
   }
-  return { plan, subjectsDeleted, openRuns, wasRetired };
+  const live2 = liveVersionOf(await readVersions(log), opts.topology);
+  const liveUnserved = live2 === undefined ? undefined : await unservedWarning(log, opts.topology, live2);
+  return { plan, subjectsDeleted, openRuns, wasRetired, liveUnserved };
 }

@@ -54,7 +54,10 @@ export async function topicRecords(log: Log, topic: string): Promise<number> {
 export interface VersionStatus {
   readonly topology: string;
   readonly version: number;
-  /** Registry state; undefined when the version is in the code but never ran. */
+  /**
+   * Registry state (`VERSION_STATES`); undefined when the version is in the code but never ran. At most one version
+   * is `live`: one recorded `live` by an eddy that predates `superseded`, but no longer named live, shows `superseded`.
+   */
   readonly state?: VersionState;
   readonly live: boolean;
   /** The first 12 hex digits of the recorded fingerprint (else of the code's). */
@@ -116,7 +119,7 @@ export async function versionStatuses(
     out.push({
       topology: name,
       version: v,
-      state: rec?.state,
+      state: rec?.state === 'live' && live !== v ? 'superseded' : rec?.state,
       live: live === v,
       fingerprint: (rec?.fingerprint.hash ?? codeFp?.hash ?? '').slice(0, 12),
       inCode: t !== undefined,

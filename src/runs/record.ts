@@ -65,6 +65,8 @@ export interface RunRecord {
   readonly deadLetters: Readonly<Record<string, number>>;
   /** Late records (after window end + grace) per window processor. */
   readonly late: Readonly<Record<string, number>>;
+  /** Re-driven copies skipped per source topic (their originals were read: src/runtime/redriven.ts); absent in older records. */
+  readonly redrivenSkipped?: Readonly<Record<string, number>>;
   /** Changelog records applied to restore stores. */
   readonly restoredRecords: number;
   readonly commits: number;

@@ -1,7 +1,9 @@
 /**
  * Writing run records (see `./record.ts`) for a `TopologyRunner`: one record per version it runs, written at the
- * start (after setup: the fingerprint is checked and the topics exist), every `RUN_HEARTBEAT_MS`, and at the end with
- * the exit reason. Run-record trouble never stops processing: it is reported through `onWarning`.
+ * start (after setup: the fingerprint is checked and the topics exist), every `RUN_HEARTBEAT_MS`, every
+ * `RUN_PROGRESS_MS` while its counters move (so a killed run's record counts what it did up to a few seconds before
+ * the kill), and at the end with the exit reason. Run-record trouble never stops processing: it is reported through
+ * `onWarning`.
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -19,6 +21,9 @@ import {
   type RunRecord,
   writeRunRecord,
 } from './record.js';
+
+/** While records flow, run records are rewritten this often (ms): what a SIGKILLed run's record is behind by. */
+export const RUN_PROGRESS_MS = 5_000;
 
 /** What a recorder reads of a runner (a `TopologyRunner`, or a worker's current one). */
 export interface RecordedVersions {
@@ -64,12 +69,16 @@ export class RunRecorder {
   private timer?: NodeJS.Timeout;
   private finished = false;
   private writing: Promise<void> = Promise.resolve();
+  /** When the records were last written, and the records in (all versions) they counted. */
+  private lastWriteMs = 0;
+  private lastRecordsIn = -1;
 
   private constructor(
     private readonly log: Log,
     private readonly runner: () => RecordedVersions,
     private readonly base: Map<number, Omit<RunRecord, 'updatedMs' | 'health' | 'errors'>>,
     private readonly onWarning: (message: string) => void,
+    private readonly kind: RunKind,
   ) {}
 
   /**
@@ -80,44 +89,80 @@ export class RunRecorder {
   static async start(
     log: Log,
     runner: () => RecordedVersions,
-    o: { kind: RunKind; onWarning?: (message: string) => void; heartbeatMs?: number; nowMs?: number },
+    o: {
+      kind: RunKind;
+      onWarning?: (message: string) => void;
+      heartbeatMs?: number;
+      /** How often to rewrite while the counters move, ms (default `RUN_PROGRESS_MS`). */
+      progressMs?: number;
+      nowMs?: number;
+    },
   ): Promise<RunRecorder> {
     const warn = o.onWarning ?? ((m: string) => process.stderr.write(`eddy: warning: ${m}\n`));
     const startMs = o.nowMs ?? Date.now();
     const base = new Map<number, Omit<RunRecord, 'updatedMs' | 'health' | 'errors'>>();
-    const rec = new RunRecorder(log, runner, base, warn);
+    const rec = new RunRecorder(log, runner, base, warn, o.kind);
     try {
       await ensureRunsTopic(log);
-      const suffix = randomBytes(3).toString('hex');
-      for (const v of runner().versions) {
-        const t = v.topology;
-        base.set(t.version, {
-          format: RUNS_FORMAT,
-          runId: `${t.groupId}@${new Date(startMs).toISOString()}#${suffix}`,
-          kind: o.kind,
-          topology: t.name,
-          version: t.version,
-          fingerprint: v.fingerprint,
-          host: hostname(),
-          pid: process.pid,
-          startMs,
-          positionsAtStart: await positionsOf(log, t),
-          recordsIn: {},
-          recordsOut: {},
-          deadLetters: {},
-          late: {},
-          restoredRecords: 0,
-          commits: 0,
-          aborts: 0,
-        });
-      }
+      await rec.addBases(runner().versions, startMs);
       await rec.write(undefined);
     } catch (err) {
       warn(`cannot write run records to eddy.meta.runs: ${describeError(err).message}`);
     }
-    rec.timer = setInterval(() => void rec.enqueue(undefined), o.heartbeatMs ?? RUN_HEARTBEAT_MS);
+    const heartbeatMs = o.heartbeatMs ?? RUN_HEARTBEAT_MS;
+    rec.timer = setInterval(
+      () => {
+        if (rec.moved() || Date.now() - rec.lastWriteMs >= heartbeatMs) void rec.enqueue(undefined);
+      },
+      Math.min(heartbeatMs, o.progressMs ?? RUN_PROGRESS_MS),
+    );
     rec.timer.unref();
     return rec;
+  }
+
+  private async addBases(versions: RecordedVersions['versions'], startMs: number): Promise<void> {
+    const suffix = randomBytes(3).toString('hex');
+    for (const v of versions) {
+      const t = v.topology;
+      this.base.set(t.version, {
+        format: RUNS_FORMAT,
+        runId: `${t.groupId}@${new Date(startMs).toISOString()}#${suffix}`,
+        kind: this.kind,
+        topology: t.name,
+        version: t.version,
+        fingerprint: v.fingerprint,
+        host: hostname(),
+        pid: process.pid,
+        startMs,
+        positionsAtStart: await positionsOf(this.log, t),
+        recordsIn: {},
+        recordsOut: {},
+        deadLetters: {},
+        late: {},
+        restoredRecords: 0,
+        commits: 0,
+        aborts: 0,
+      });
+    }
+  }
+
+  /**
+   * Writes the start records of versions the run starts running while it goes on (a worker that found them in the
+   * versions registry, src/runtime/follow.ts); later writes include them. Versions recorded already are skipped.
+   * Never throws.
+   */
+  async startVersions(versions: RecordedVersions['versions'], nowMs = Date.now()): Promise<void> {
+    const starting = versions.filter((v) => !this.base.has(v.topology.version));
+    if (starting.length === 0 || this.finished) return;
+    this.writing = this.writing.then(async () => {
+      try {
+        await this.addBases(starting, nowMs);
+        await this.writeVersions(starting, undefined);
+      } catch (err) {
+        this.onWarning(`cannot write run records to eddy.meta.runs: ${describeError(err).message}`);
+      }
+    });
+    await this.writing;
   }
 
   /** The run ids, by version. */
@@ -171,6 +216,18 @@ export class RunRecorder {
     await this.writing;
   }
 
+  /** Records in, over every version the runner runs now. */
+  private recordsIn(): number {
+    let n = 0;
+    for (const v of this.runner().versions) for (const c of v.stats.recordsIn.values()) n += c;
+    return n;
+  }
+
+  /** Whether the counters moved since the last write. */
+  private moved(): boolean {
+    return this.recordsIn() !== this.lastRecordsIn;
+  }
+
   private enqueue(exit: RunExit | undefined): Promise<void> {
     this.writing = this.writing.then(() =>
       this.write(exit).catch((err) =>
@@ -182,6 +239,8 @@ export class RunRecorder {
 
   private async write(exit: RunExit | undefined): Promise<void> {
     if (this.finished && exit === undefined) return;
+    this.lastWriteMs = Date.now();
+    this.lastRecordsIn = this.recordsIn();
     await this.writeVersions(this.runner().versions, exit);
   }
 
@@ -200,6 +259,7 @@ export class RunRecorder {
         recordsOut: Object.fromEntries(s.recordsOut),
         deadLetters: Object.fromEntries(s.deadLetters),
         late: Object.fromEntries(s.lateBy),
+        redrivenSkipped: Object.fromEntries(s.redrivenSkipped),
         restoredRecords: s.restoredRecords,
         commits: s.commits,
         aborts: s.aborts,

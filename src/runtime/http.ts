@@ -12,6 +12,11 @@
  *   limit; `{ columns, rows, count, truncated }` (at most `limit` rows, default 1,000, max 10,000). A statement that
  *   would write is 400 `SQL_READ_ONLY`; one past the time limit 408 `SQL_TIMEOUT` (it runs in a child process, killed then).
  *
+ * Queries (`/sql`, `/stores`) pass a `QueryGate`: at most `http.maxConcurrentQueries` run at once and
+ * `http.maxQueuedQueries` wait; beyond that the answer is 429 `QUERY_OVERLOAD` with `Retry-After` (seconds). A query's
+ * time limit (`http.sqlTimeoutMs`) counts from its arrival: waiting for a slot past it is 408 `QUERY_TIMEOUT`.
+ * `/health`, `/ready` and `/metrics` never wait behind queries.
+ *
  * With a token (`http.token`), every endpoint but `/health` and `/ready` needs `Authorization: Bearer <token>`:
  * 401 otherwise. The token is compared in constant time (of its SHA-256 digest) and never logged.
  *
@@ -21,11 +26,14 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { EddyError } from '../errors.js';
+import { QUERY_LIMITS_DEFAULT, QueryGate, type QueryLimits } from './query-gate.js';
 import type { Readiness } from './runner.js';
 
 /** Default and maximum `limit` of `/stores/<store>`. */
 export const STORE_ROWS_DEFAULT = 100;
 export const STORE_ROWS_MAX = 10_000;
+/** Default time limit of one query (`http.sqlTimeoutMs`), ms. */
+export const QUERY_TIMEOUT_MS_DEFAULT = 10_000;
 /** Default and maximum `limit` of `/sql`. */
 export const SQL_ROWS_DEFAULT = 1_000;
 export const SQL_ROWS_MAX = 10_000;
@@ -43,10 +51,15 @@ export interface HttpHandlers {
   /** Runs one read-only SQL statement (`GET /sql`), or throws EddyError (see `STATUS_OF_CODE`). */
   sql?(
     query: string,
-    opts: { limit: number },
+    /** `timeoutMs`: the time left of the query's limit once it got a slot, ms. */
+    opts: { limit: number; timeoutMs: number },
   ): Promise<{ columns: readonly string[]; rows: readonly Record<string, unknown>[]; truncated: boolean }>;
   /** When set, every endpoint but `/health` and `/ready` requires `Authorization: Bearer <token>`. */
   readonly token?: string;
+  /** Admission limits of `/sql` and `/stores` (default `QUERY_LIMITS_DEFAULT`). */
+  readonly queryLimits?: QueryLimits;
+  /** Time limit of one query from its arrival, ms (`http.sqlTimeoutMs`; default 10,000). */
+  readonly queryTimeoutMs?: number;
   /** Called with a request's failure (anything but the documented 4xx). */
   onError?(err: unknown, req: { method?: string; url?: string }): void;
 }
@@ -88,6 +101,8 @@ const STATUS_OF_CODE: Record<string, number> = {
   SQL_READ_ONLY: 400,
   SQL_QUERY: 400,
   SQL_TIMEOUT: 408,
+  QUERY_TIMEOUT: 408,
+  QUERY_OVERLOAD: 429,
 };
 
 const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
@@ -104,6 +119,8 @@ async function mapped<T>(res: ServerResponse, fn: () => Promise<T>): Promise<T |
   } catch (err) {
     const status = err instanceof EddyError ? STATUS_OF_CODE[err.code] : undefined;
     if (status === undefined) throw err;
+    const retryAfter = (err as EddyError).details.retryAfterSeconds;
+    if (typeof retryAfter === 'number') res.setHeader('retry-after', String(retryAfter));
     fail(res, status, (err as EddyError).code, (err as Error).message);
     return undefined;
   }
@@ -114,7 +131,9 @@ async function handle(
   req: IncomingMessage,
   res: ServerResponse,
   tokenDigest: Buffer | undefined,
+  gate: QueryGate,
 ): Promise<void> {
+  const timeoutMs = h.queryTimeoutMs ?? QUERY_TIMEOUT_MS_DEFAULT;
   const url = new URL(req.url ?? '/', 'http://localhost');
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.setHeader('allow', 'GET, HEAD');
@@ -149,7 +168,7 @@ async function handle(
     const limit = rawLimit === null ? SQL_ROWS_DEFAULT : Number(rawLimit);
     if (!Number.isInteger(limit) || limit < 1 || limit > SQL_ROWS_MAX)
       return fail(res, 400, 'BAD_LIMIT', `limit must be an integer from 1 to ${SQL_ROWS_MAX}, got "${rawLimit}"`);
-    const r = await mapped(res, () => h.sql!(q, { limit }));
+    const r = await mapped(res, () => gate.run(timeoutMs, (left) => h.sql!(q, { limit, timeoutMs: left })));
     if (r === undefined) return;
     return send(res, 200, { columns: r.columns, count: r.rows.length, truncated: r.truncated, rows: r.rows });
   }
@@ -165,7 +184,7 @@ async function handle(
     const version = rawVersion === null ? undefined : Number(rawVersion);
     if (version !== undefined && (!Number.isInteger(version) || version < 1))
       return fail(res, 400, 'BAD_VERSION', `version must be an integer >= 1, got "${rawVersion}"`);
-    const r = await mapped(res, () => h.store!(store, { key, limit, version }));
+    const r = await mapped(res, () => gate.run(timeoutMs, () => h.store!(store, { key, limit, version })));
     if (r === undefined) return;
     return send(res, 200, { store, key: key ?? null, count: r.rows.length, truncated: r.truncated, rows: r.rows });
   }
@@ -185,8 +204,9 @@ export async function startHttpServer(opts: {
 }): Promise<HttpServerHandle> {
   const h = opts.handlers;
   const tokenDigest = h.token === undefined ? undefined : digest(h.token);
+  const gate = new QueryGate(h.queryLimits ?? QUERY_LIMITS_DEFAULT);
   const server: Server = createServer((req, res) => {
-    handle(h, req, res, tokenDigest).catch((err) => {
+    handle(h, req, res, tokenDigest, gate).catch((err) => {
       h.onError?.(err, { method: req.method, url: req.url });
       if (!res.headersSent)
         fail(

@@ -7,7 +7,7 @@ import { StoreSchemaError } from '../schema/errors.js';
 import type { SchemaRegistry } from '../schema/types.js';
 import { SqliteKeyValueStore } from '../state/kv-store.js';
 import { SqliteWindowStore } from '../state/window-store.js';
-import type { StoreInfo, Topology } from '../topology/graph.js';
+import { type StoreInfo, type Topology, windowEndMs } from '../topology/graph.js';
 
 /** One row of a store dump: the key under its column name, window bounds (window stores) and the value's fields. */
 export type StoreRow = Record<string, unknown>;
@@ -85,13 +85,14 @@ export async function readStore(opts: {
       }
     } else {
       const s = new SqliteWindowStore(info.name, f.path);
-      const size = info.window?.sizeMs ?? 0;
       try {
         for (const e of s.all()) {
           const key = await decode(keySerde, e.key);
           if (wanted !== undefined && !isDeepStrictEqual(key, wanted)) continue;
-          const w = { startMs: e.windowStartMs, endMs: e.windowStartMs + size };
-          rows.push({ start: e.windowStartMs, row: flatten(info, key, await decode(valueSerde, e.value), w) });
+          const value = await decode(valueSerde, e.value);
+          // a session's end is in its value; a time or sliding window's follows from its start
+          const w = { startMs: e.windowStartMs, endMs: windowEndMs(info, e.windowStartMs, value) };
+          rows.push({ start: e.windowStartMs, row: flatten(info, key, value, w) });
         }
       } finally {
         s.close();

@@ -169,6 +169,12 @@ export class WorkerMetrics {
       (s) => s.lateBy,
     );
     fromMap(
+      'eddy_redriven_skipped_total',
+      "Re-driven copies of another version's dead letters skipped (the version read their originals), by source topic, per version.",
+      'topic',
+      (s) => s.redrivenSkipped,
+    );
+    fromMap(
       'eddy_dropped_records_total',
       'Records dropped on purpose (filters, inner joins without a match), by processor, per version.',
       'processor',

@@ -14,6 +14,7 @@ import type { ConsumerBatch, Log, LogRecord } from '../log/contract.js';
 import { tpKey } from '../log/contract.js';
 import type { Flowing } from '../processors/context.js';
 import { Mutex } from '../util/mutex.js';
+import { withoutSkippedCopies } from './redriven.js';
 import type { Task } from './task.js';
 import type { Decoded, VersionRuntime } from './version.js';
 
@@ -257,7 +258,15 @@ export class SharedRead {
   ): Promise<void> {
     const started = performance.now();
     const last = records[records.length - 1];
-    await task.process({ topic, partition: task.partition, ok: decoded.ok, bad: decoded.bad, last, highWatermark });
+    // A re-driven copy of another version's dead letter stands in for an original this version reads itself: skipped
+    // and counted (src/runtime/redriven.ts). The batch's last record still moves the position.
+    const { ok, bad } = await withoutSkippedCopies(
+      v.topology,
+      decoded,
+      async () => (await this.o.log.offsets(topic)).find((o) => o.partition === task.partition)?.low ?? 0,
+      (n) => v.stats.redriven(topic, n),
+    );
+    await task.process({ topic, partition: task.partition, ok, bad, last, highWatermark });
     this.o.onBatch?.({
       version: v,
       task,

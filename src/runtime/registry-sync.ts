@@ -1,7 +1,8 @@
 /**
  * A runner's link to the versions registry (`eddy.meta.versions`, src/replay/registry.ts) while it runs:
  * - every `REGISTRY_SYNC_MS` and at the end, each version's committed input positions are recorded, and a
- *   `replaying` version near the end of its inputs moves to `caught-up` (and to `live` when there is none);
+ *   `replaying` version near the end of its inputs moves to `caught-up` (and to `live` when there is none;
+ *   `advanceCaughtUp`, which a worker also applies every `FOLLOW_CHECK_MS`, src/runtime/follow.ts);
  * - every `RETIRED_CHECK_MS` the registry is read (no write) to learn that a version run here was retired
  *   (`eddy retire`): the runner is then told to stop, and `eddy retire` deletes the version's topics and state once
  *   no run of it is open any more.
@@ -10,7 +11,15 @@
 import type { Log } from '../log/contract.js';
 import { tpKey } from '../log/contract.js';
 import { DEFAULT_MAX_LAG_RECORDS } from '../replay/promote.js';
-import { liveVersionOf, recordPositions, setVersionState, VersionsTail, versionIn } from '../replay/registry.js';
+import {
+  liveVersionOf,
+  recordPositions,
+  setVersionState,
+  type VersionState,
+  type VersionsSnapshot,
+  VersionsTail,
+  versionIn,
+} from '../replay/registry.js';
 import { inputLag } from '../replay/status.js';
 import type { Topology } from '../topology/graph.js';
 import { versionId } from '../topology/names.js';
@@ -104,7 +113,7 @@ export class RegistrySync {
       try {
         if (this.retiredNow.includes(t.version)) continue;
         const rec = versionIn(await snapshot, t.name, t.version);
-        let state = rec.state;
+        let state: VersionState = rec.state;
         if (state === 'retired') continue;
         const positions: Record<string, number> = {};
         for (const info of t.topics.values()) {
@@ -115,19 +124,37 @@ export class RegistrySync {
         // Positions as recorded (an idle version): `recordPositions` would write nothing; skip its read.
         if (Object.entries(positions).some(([tp, o]) => rec.positions[tp] !== o))
           state = (await recordPositions(log, t.name, t.version, positions)).state;
-        if (state === 'replaying') {
-          const caughtUp = atEnd || (await inputLag(log, t)).every((l) => l.lagRecords <= DEFAULT_MAX_LAG_RECORDS);
-          if (caughtUp) {
-            await setVersionState(log, t.name, t.version, 'caught-up');
-            state = 'caught-up';
-          }
-        }
-        // The first version of a topology to catch up becomes live by itself: there is nothing to switch readers from.
-        if (state === 'caught-up' && liveVersionOf(await this.registry().refresh(), t.name) === undefined)
-          await setVersionState(log, t.name, t.version, 'live');
+        await advanceCaughtUp(log, t, state, { atEnd, registry: () => this.registry().refresh() });
       } catch (err) {
         this.o.onWarning?.('versions-registry', `${t.groupId}: ${err instanceof Error ? err.message : String(err)}`);
       }
     }
   }
+}
+
+/**
+ * The state moves a runner makes for a version it runs (what `eddy replay` does at the inputs' end, for a worker too):
+ * a `replaying` version at the end of its inputs (`atEnd`), or within `DEFAULT_MAX_LAG_RECORDS` of it on every input
+ * partition, moves to `caught-up`; a `caught-up` version becomes `live` when its topology has no live version (the
+ * first version to catch up: there is nothing to switch readers from). `state` is the version's recorded state;
+ * `registry` reads the registry (a `VersionsTail` refresh) before making it live. Returns the state it is left in.
+ * Throws what the registry's reads and writes throw.
+ */
+export async function advanceCaughtUp(
+  log: Log,
+  t: Topology,
+  state: VersionState,
+  o: { atEnd: boolean; registry: () => Promise<VersionsSnapshot> },
+): Promise<VersionState> {
+  if (state === 'replaying') {
+    const caughtUp = o.atEnd || (await inputLag(log, t)).every((l) => l.lagRecords <= DEFAULT_MAX_LAG_RECORDS);
+    if (!caughtUp) return state;
+    await setVersionState(log, t.name, t.version, 'caught-up');
+    state = 'caught-up';
+  }
+  if (state === 'caught-up' && liveVersionOf(await o.registry(), t.name) === undefined) {
+    await setVersionState(log, t.name, t.version, 'live');
+    state = 'live';
+  }
+  return state;
 }

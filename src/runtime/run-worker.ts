@@ -18,7 +18,16 @@ export interface RunWorkerOptions extends WorkerOptions {
   readonly close?: () => Promise<void>;
   /** Exits the process at once (a second signal); default `process.exit`. */
   readonly exit?: (code: number) => never;
+  /**
+   * Shut down as on SIGTERM when the parent process goes away (checked every `PARENT_CHECK_MS`). `npx eddy worker` and
+   * `npm exec` run the worker as a child of npm, and npm exits on SIGTERM without passing it on: without this the
+   * worker would go on orphaned. The CLI sets it when npm started it (`npm_command` in the environment).
+   */
+  readonly followParent?: boolean;
 }
+
+/** How often a worker that follows its parent checks that the parent is still there, ms. */
+export const PARENT_CHECK_MS = 500;
 
 /**
  * Runs a worker until SIGTERM/SIGINT (or a task failure) and resolves with the process exit code: 0 after a clean
@@ -70,6 +79,18 @@ export async function runWorker(o: RunWorkerOptions): Promise<number> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  const parentPid = process.ppid;
+  const parentWatch = o.followParent
+    ? setInterval(() => {
+        if (process.ppid === parentPid || shuttingDown) return;
+        log.info(
+          { event: 'parent-exited', parentPid },
+          `the parent process ${parentPid} exited (npm does not pass SIGTERM on): shutting down as on SIGTERM`,
+        );
+        onSignal('SIGTERM');
+      }, PARENT_CHECK_MS)
+    : undefined;
+  parentWatch?.unref();
 
   const main = (async (): Promise<number> => {
     let code = 0;
@@ -80,6 +101,7 @@ export async function runWorker(o: RunWorkerOptions): Promise<number> {
         onWarning: (m) => log.warn({ event: 'run-record' }, m),
       });
       worker.onRetired = (versions) => runRecord!.endVersions(versions);
+      worker.onStarted = (versions) => runRecord!.startVersions(versions);
       await worker.done;
     } catch (err) {
       code = 1;
@@ -110,6 +132,7 @@ export async function runWorker(o: RunWorkerOptions): Promise<number> {
     return await Promise.race([main, deadline]);
   } finally {
     clearTimeout(timer);
+    clearInterval(parentWatch);
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
   }

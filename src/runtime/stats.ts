@@ -82,6 +82,8 @@ export interface RunCounters {
   readonly droppedBy: Record<string, number>;
   readonly lateBy: Record<string, number>;
   readonly restoredBy: Record<string, number>;
+  /** Re-driven copies skipped per source topic (see `RunStats.redrivenSkipped`); absent in older counters. */
+  readonly redrivenSkipped?: Record<string, number>;
   readonly lag: Record<string, number>;
   readonly nullCounts: Record<string, Record<string, number>>;
   readonly commits: number;
@@ -101,6 +103,11 @@ export class RunStats implements ProcessorMetrics {
   readonly deadLetters = new Map<string, number>();
   readonly droppedBy = new Map<string, number>();
   readonly lateBy = new Map<string, number>();
+  /**
+   * Re-driven copies skipped per source topic: copies of another version's dead letters whose original this version
+   * read itself (src/runtime/redriven.ts). They are not counted in `recordsIn`.
+   */
+  readonly redrivenSkipped = new Map<string, number>();
   /** Committed transactions (one per task batch). */
   commits = 0;
   aborts = 0;
@@ -160,6 +167,15 @@ export class RunStats implements ProcessorMetrics {
   }
   late(processor: string, n = 1): void {
     bump(this.lateBy, processor, n);
+  }
+  redriven(topic: string, n = 1): void {
+    bump(this.redrivenSkipped, topic, n);
+  }
+  /** Re-driven copies skipped over all topics. */
+  totalRedrivenSkipped(): number {
+    let n = 0;
+    for (const v of this.redrivenSkipped.values()) n += v;
+    return n;
   }
   restored(store: string, n: number): void {
     bump(this.restoredBy, store, n);
@@ -232,6 +248,7 @@ export class RunStats implements ProcessorMetrics {
       droppedBy: Object.fromEntries(this.droppedBy),
       lateBy: Object.fromEntries(this.lateBy),
       restoredBy: Object.fromEntries(this.restoredBy),
+      redrivenSkipped: Object.fromEntries(this.redrivenSkipped),
       lag: Object.fromEntries(this.lag),
       nullCounts: nulls,
       commits: this.commits,
@@ -258,6 +275,7 @@ export class RunStats implements ProcessorMetrics {
     grow(this.droppedBy, prev?.droppedBy, next.droppedBy);
     grow(this.lateBy, prev?.lateBy, next.lateBy);
     grow(this.restoredBy, prev?.restoredBy, next.restoredBy);
+    grow(this.redrivenSkipped, prev?.redrivenSkipped, next.redrivenSkipped ?? {});
     for (const [topic, m] of Object.entries(next.nullCounts)) {
       let into = this.nullCounts.get(topic);
       if (into === undefined) {
@@ -283,6 +301,7 @@ export class RunStats implements ProcessorMetrics {
       deadLetters: Object.fromEntries(this.deadLetters),
       dropped: Object.fromEntries(this.droppedBy),
       late: Object.fromEntries(this.lateBy),
+      redrivenSkipped: Object.fromEntries(this.redrivenSkipped),
       commits: this.commits,
       aborts: this.aborts,
       restoredRecords: this.restoredRecords,

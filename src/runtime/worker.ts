@@ -7,30 +7,35 @@
  * A second signal exits at once with 128 + the signal number (130 for SIGINT, 143 for SIGTERM). Nothing is lost
  * either way: whatever did not commit is processed again by the next owner of the partition, exactly once.
  *
- * Retire: when a version it runs is recorded `retired` (`eddy retire`; the runner reads the versions registry every
- * `RETIRED_CHECK_MS`), the worker stops its runner, ends that version's run record (exit `retired`) and runs the other
- * versions in a new runner from their committed positions; with none left it logs `retired` and exits 0.
+ * Following the versions registry: when a version it runs is recorded `retired` (`eddy retire`; the runner reads the
+ * versions registry every `RETIRED_CHECK_MS`), the worker stops its runner, ends that version's run record (exit
+ * `retired`) and runs the other versions in a new runner from their committed positions. When a version its code
+ * defines is recorded `caught-up`, `live` or `superseded` and not run here (`eddy replay` reached the end, `eddy
+ * promote`; read every `FOLLOW_CHECK_MS`, src/runtime/follow.ts), it stops its runner the same way and runs that
+ * version too, from its committed positions, with a run record of its own. It exits 0 only when no version is left to
+ * run and none of its code's versions is live (a live one being replayed meanwhile is waited for).
  */
 import { EddyError, UnknownStoreError } from '../errors.js';
 import type { Log, TopicPartition } from '../log/contract.js';
-import { tpKey } from '../log/contract.js';
 import { liveVersionOf, readVersions } from '../replay/registry.js';
 import { healthTopicsOf } from '../runs/recorder.js';
 import type { SchemaRegistry } from '../schema/types.js';
 import { workerSql } from '../sql/worker-sql.js';
-import { describeQuarantine } from '../state/task-stores.js';
 import type { Topology } from '../topology/graph.js';
 import { createRunner } from './create-runner.js';
+import { FOLLOW_CHECK_MS, VersionFollower } from './follow.js';
 import { type HttpServerHandle, startHttpServer } from './http.js';
 import { readStore } from './inspect.js';
 import { errorCode, type Logger } from './logger.js';
 import { versionsLag, WorkerMetrics } from './metrics.js';
 import { explainRecordsDeleted } from './migrated.js';
+import { QUERY_LIMITS_DEFAULT } from './query-gate.js';
 import type { Readiness } from './runner.js';
 import type { Runner } from './runner-types.js';
 import type { RunStats } from './stats.js';
 import type { ProcessingGuarantee } from './task.js';
 import { ThreadedRunner, type ThreadsOptions } from './threads/host.js';
+import { workerRunnerEvents } from './worker-events.js';
 
 /** Options of a worker. */
 export interface WorkerOptions {
@@ -39,6 +44,13 @@ export interface WorkerOptions {
   readonly versions?: readonly Topology[];
   /** The version numbers the code defines, so that a refused fingerprint suggests a free one (default: those run). */
   readonly knownVersions?: readonly number[];
+  /**
+   * Every version the code defines that the worker starts when the registry records it `caught-up`, `live` or
+   * `superseded` (src/runtime/follow.ts); default `versions` (a worker pinned to versions follows no other).
+   */
+  readonly definedVersions?: readonly Topology[];
+  /** How often to read the versions registry for versions to start, ms; default `FOLLOW_CHECK_MS` (2 s). */
+  readonly followCheckMs?: number;
   /** How long to ride out a lost broker without a committed batch before exiting 1, ms; default 180,000. */
   readonly maxReconnectMs?: number;
   readonly log: Log;
@@ -50,8 +62,12 @@ export interface WorkerOptions {
     readonly port: number;
     /** Bearer token of every endpoint but /health and /ready (`http.token`). */
     readonly token?: string;
-    /** Time limit of one `GET /sql` statement, ms (`http.sqlTimeoutMs`). */
+    /** Time limit of one `GET /sql` statement, ms (`http.sqlTimeoutMs`), counted from the request's arrival. */
     readonly sqlTimeoutMs?: number;
+    /** Queries (`/sql`, `/stores`) running at once (`http.maxConcurrentQueries`). */
+    readonly maxConcurrentQueries?: number;
+    /** Queries waiting for a slot; beyond, 429 (`http.maxQueuedQueries`). */
+    readonly maxQueuedQueries?: number;
   };
   readonly maxBatchRecords: number;
   /** Default `exactly-once`. */
@@ -65,8 +81,6 @@ export interface WorkerOptions {
   readonly threads?: ThreadsOptions;
 }
 
-/** Minimum ms between two `restore` progress lines of one store of one task. */
-const RESTORE_LOG_INTERVAL_MS = 1_000;
 /** How often readiness is checked for `ready` / `not-ready` log lines. */
 const READY_POLL_MS = 200;
 
@@ -84,6 +98,13 @@ export class Worker {
    * runtimes (topology, counters): `runWorker` ends their run records with exit `retired`.
    */
   onRetired?: (versions: Runner['versions']) => Promise<void>;
+  /** Called when the worker starts running versions it found in the registry, with their runtimes (new run records). */
+  onStarted?: (versions: Runner['versions']) => Promise<void>;
+  private readonly follower: VersionFollower;
+  /** Set when the runner was stopped to run more versions (`follow`); the supervisor then starts a new one. */
+  private restartToFollow = false;
+  private following = false;
+  private followTimer?: NodeJS.Timeout;
   private readonly statsByVersion = new Map<number, RunStats>();
   private lastProgressMs = Date.now();
   private stopRequested = false;
@@ -99,6 +120,16 @@ export class Worker {
   constructor(private readonly o: WorkerOptions) {
     this.log = o.logger;
     this.versionsNow = o.versions ?? [o.topology];
+    this.follower = new VersionFollower({
+      log: o.log,
+      defined: o.definedVersions ?? this.versionsNow,
+      processingGuarantee: o.processingGuarantee,
+      onMismatch: (t, changes) =>
+        this.log.warn(
+          { event: 'follow', code: 'FINGERPRINT_MISMATCH', version: t.version, changes },
+          `${t.groupId} is recorded in the versions registry with another fingerprint than this worker's code (${changes.join('; ')}): not running it`,
+        ),
+    });
     this.newRunner = () =>
       createRunner(this.versionsNow, {
         threads: o.threads,
@@ -109,67 +140,16 @@ export class Worker {
         stateDir: o.stateDir,
         maxBatchRecords: o.maxBatchRecords,
         processingGuarantee: o.processingGuarantee,
-        onWarning: (event, message) => this.log.warn({ event }, message),
-        onQuarantine: (q) => this.log.warn({ event: 'quarantine', ...q }, describeQuarantine(q)),
-        onBatch: (stats, b) => {
-          this.lastProgressMs = Date.now();
-          this.metrics.observeBatch(b);
-          this.log.debug(
-            {
-              event: 'commit',
-              task: b.task,
-              topic: b.topic,
-              partition: b.partition,
-              records: b.records,
-              durationMs: Math.round(b.durationMs * 10) / 10,
-              commits: stats.commits,
-            },
-            'batch committed',
-          );
-        },
-        onRestore: (task, store, done, total) => {
-          const k = `${task}/${store}`;
-          const now = Date.now();
-          if (done < total && now - (this.restoreLoggedAt.get(k) ?? 0) < RESTORE_LOG_INTERVAL_MS) return;
-          this.restoreLoggedAt.set(k, now);
-          this.log.info(
-            { event: 'restore', task, store, restored: done, total },
-            `restoring ${store} of task ${task}: ${done}/${total}`,
-          );
-        },
-        onAssigned: (tasks, tps) => {
-          for (const tp of tps) this.assigned.set(tpKey(tp.topic, tp.partition), tp);
-          this.log.info(
-            {
-              event: 'assigned',
-              tasks,
-              partitions: tps.map((tp) => tpKey(tp.topic, tp.partition)),
-              rebalances: this.runner.stats.rebalances,
-            },
-            `assigned ${tasks.length} task(s), restoring in the background: ${tasks.join(', ') || '(none new)'}`,
-          );
-        },
-        onRestored: (task) => {
-          // Changelog records restored per store into the task, now processing.
-          const restored: Record<string, number> = {};
-          for (const t of this.runner.readiness().tasks)
-            if (t.task === task) for (const s of t.stores) restored[s.store] = (restored[s.store] ?? 0) + s.restored;
-          this.log.info({ event: 'restored', task, restored }, `task ${task} restored; processing`);
-        },
-        onRevoked: (tasks, tps) => {
-          for (const tp of tps) this.assigned.delete(tpKey(tp.topic, tp.partition));
-          const shutdown = this.runner.phase === 'stopping';
-          this.log.info(
-            {
-              event: 'revoked',
-              tasks,
-              partitions: tps.map((tp) => tpKey(tp.topic, tp.partition)),
-              shutdown,
-              rebalances: this.runner.stats.rebalances,
-            },
-            `revoked ${tasks.length} task(s)${shutdown ? ' on shutdown' : ''}: ${tasks.join(', ')}`,
-          );
-        },
+        ...workerRunnerEvents({
+          log: this.log,
+          runner: () => this.runner,
+          metrics: () => this.metrics,
+          assigned: this.assigned,
+          restoreLoggedAt: this.restoreLoggedAt,
+          onProgress: () => {
+            this.lastProgressMs = Date.now();
+          },
+        }),
       });
     this.runnerNow = this.newRunner();
     for (const v of this.runnerNow.versions) this.statsByVersion.set(v.topology.version, v.stats);
@@ -220,7 +200,12 @@ export class Worker {
         metricsContentType: this.metrics.contentType,
         store: (name, q) => this.store(name, q),
         token: this.o.http.token,
-        sql: (q, opts) => workerSql(this.o, q, { maxRows: opts.limit, timeoutMs: this.o.http.sqlTimeoutMs }),
+        sql: (q, opts) => workerSql(this.o, q, { maxRows: opts.limit, timeoutMs: opts.timeoutMs }),
+        queryTimeoutMs: this.o.http.sqlTimeoutMs,
+        queryLimits: {
+          maxConcurrent: this.o.http.maxConcurrentQueries ?? QUERY_LIMITS_DEFAULT.maxConcurrent,
+          maxQueued: this.o.http.maxQueuedQueries ?? QUERY_LIMITS_DEFAULT.maxQueued,
+        },
         onError: (err, req) =>
           this.log.error(
             { event: 'error', code: errorCode(err), err, method: req.method, url: req.url },
@@ -249,6 +234,42 @@ export class Worker {
     this.readyTimer.unref();
     await this.runner.setup();
     this.running = this.supervise();
+    this.followTimer = setInterval(() => void this.follow(), this.o.followCheckMs ?? FOLLOW_CHECK_MS);
+    this.followTimer.unref();
+  }
+
+  /**
+   * One look at the versions registry (src/runtime/follow.ts): moves versions run here that caught up to `caught-up`
+   * (and `live` when none is), and stops the runner when a version to start was found (`supervise` starts a new one
+   * with it). Registry trouble is a warning; the next look tries again.
+   */
+  private async follow(): Promise<void> {
+    if (this.following || this.stopRequested || this.restartToFollow || this.runner.phase !== 'running') return;
+    this.following = true;
+    const runner = this.runner;
+    try {
+      for (const m of await this.follower.catchUp(this.versionsNow))
+        this.log.info(
+          { event: 'version-state', version: m.version, state: m.state },
+          `${this.o.topology.name}.v${m.version} reached the end of its inputs: ${m.state}`,
+        );
+      const { start } = await this.follower.check(this.versionsNow);
+      // (the runner may have been replaced meanwhile, e.g. after a retire: the next look decides again)
+      if (start.length === 0 || this.stopRequested || this.restartToFollow || this.runner !== runner) return;
+      this.restartToFollow = true;
+      this.log.info(
+        { event: 'follow', versions: start.map((t) => t.version) },
+        `${start.map((t) => t.groupId).join(', ')} recorded caught-up, live or superseded in the versions registry: stopping processing to run it beside ${this.versionsNow.map((t) => t.groupId).join(', ')}`,
+      );
+      await runner.stop();
+    } catch (err) {
+      this.log.warn(
+        { event: 'versions-registry', err },
+        `cannot read the versions registry: ${err instanceof Error ? err.message : String(err)}`,
+      );
+    } finally {
+      this.following = false;
+    }
   }
 
   /** Settles when processing ends: after `stop()`, or rejects with a task's error. */
@@ -266,6 +287,7 @@ export class Worker {
   /** Closes the HTTP server (after `stop()`). Safe to call twice. */
   async close(): Promise<void> {
     clearInterval(this.readyTimer);
+    clearInterval(this.followTimer);
     await this.http?.close();
   }
 
@@ -285,8 +307,10 @@ export class Worker {
       try {
         const runner = this.runnerNow;
         await runner.run();
-        if (this.stopRequested || runner.retiredVersions.length === 0) return;
-        if (!(await this.dropRetired(runner))) return;
+        if (this.stopRequested) return;
+        if (runner.retiredVersions.length === 0 && !this.restartToFollow) return;
+        if (runner.retiredVersions.length > 0) await this.dropRetired(runner);
+        if (!(await this.runNext())) return;
       } catch (thrown) {
         // a repartition position below the log start another member committed past: a task that moved, not a loss
         const err = await explainRecordsDeleted(this.o.log, this.versionsNow, thrown);
@@ -334,11 +358,10 @@ export class Worker {
   }
 
   /**
-   * After `runner` stopped for retired versions: ends their run records, drops them (and any other version recorded
-   * retired meanwhile) from the versions to run, and sets a new runner up for the rest. Returns false when no version
-   * is left (or a stop was requested meanwhile).
+   * After `runner` stopped for retired versions: ends their run records and drops them (and any other version
+   * recorded retired meanwhile) from the versions to run.
    */
-  private async dropRetired(runner: Runner): Promise<boolean> {
+  private async dropRetired(runner: Runner): Promise<void> {
     // others retired meanwhile too (best effort: the runner's own finding is enough to go on)
     const snap = await readVersions(this.o.log).catch(() => undefined);
     const gone = (t: Topology) =>
@@ -346,20 +369,50 @@ export class Worker {
     const retired = this.versionsNow.filter(gone);
     await this.onRetired?.(runner.versions.filter((v) => gone(v.topology)));
     this.versionsNow = this.versionsNow.filter((t) => !gone(t));
-    const remaining = this.versionsNow.map((t) => t.version);
     this.log.info(
-      {
-        event: 'retired',
-        versions: retired.map((t) => t.version),
-        remaining,
-      },
-      remaining.length === 0
-        ? `${retired.map((t) => t.groupId).join(', ')} retired; no version left to run: stopping`
-        : `${retired.map((t) => t.groupId).join(', ')} retired: stopped running it; running ${this.versionsNow.map((t) => t.groupId).join(', ')} again from their committed positions`,
+      { event: 'retired', versions: retired.map((t) => t.version), remaining: this.versionsNow.map((t) => t.version) },
+      `${retired.map((t) => t.groupId).join(', ')} retired: stopped running it`,
     );
-    if (remaining.length === 0 || this.stopRequested) return false;
+  }
+
+  /**
+   * After the runner stopped for retired versions or to follow the registry: adds the versions to start (`follow.ts`)
+   * and sets a new runner up for all (each goes on from its committed positions; stores restore their changelog tail).
+   * With none to run, waits while a version of the code is live but being replayed, and returns false (the worker
+   * exits 0) when none is live. Also false when a stop was requested meanwhile.
+   */
+  private async runNext(): Promise<boolean> {
+    this.restartToFollow = false;
+    let start: readonly Topology[] = [];
+    for (;;) {
+      let waiting: readonly Topology[] = [];
+      try {
+        ({ start, waiting } = await this.follower.check(this.versionsNow));
+      } catch (err) {
+        // unknown: go on with what runs (a later look finds them); with nothing to run, look again
+        if (this.versionsNow.length > 0) break;
+        this.log.warn({ event: 'versions-registry', err }, `cannot read the versions registry: ${String(err)}`);
+        waiting = this.o.definedVersions ?? [];
+      }
+      if (this.stopRequested) return false;
+      if (this.versionsNow.length > 0 || start.length > 0) break;
+      if (waiting.length === 0) {
+        this.log.info({ event: 'retired', remaining: [] }, 'no version left to run and none live: stopping');
+        return false;
+      }
+      await new Promise((r) => setTimeout(r, this.o.followCheckMs ?? FOLLOW_CHECK_MS));
+    }
+    const before = new Set(this.versionsNow.map((t) => t.version));
+    this.versionsNow = [...this.versionsNow, ...start].sort((a, b) => a.version - b.version);
+    this.log.info(
+      { event: 'follow', started: start.map((t) => t.version), versions: this.versionsNow.map((t) => t.version) },
+      `running ${this.versionsNow.map((t) => t.groupId).join(', ')} from their committed positions${start.length > 0 ? ` (started ${start.map((t) => t.groupId).join(', ')})` : ''}`,
+    );
     this.runnerNow = this.newRunner();
+    for (const v of this.runnerNow.versions)
+      if (!this.statsByVersion.has(v.topology.version)) this.statsByVersion.set(v.topology.version, v.stats);
     await this.runnerNow.setup();
+    await this.onStarted?.(this.runnerNow.versions.filter((v) => !before.has(v.topology.version)));
     return !this.stopRequested;
   }
 
@@ -376,7 +429,7 @@ export class Worker {
   }
 
   private async store(name: string, q: { key?: string; limit: number; version?: number }) {
-    const versions = this.o.versions ?? [this.o.topology];
+    const versions = this.versionsNow;
     const wanted = q.version ?? liveVersionOf(await readVersions(this.o.log), this.o.topology.name);
     const t = versions.find((v) => v.version === wanted) ?? (q.version === undefined ? versions[0] : undefined);
     if (t === undefined)

@@ -4,6 +4,7 @@
  * `"T"`, its latest value per key).
  */
 import type { Log } from '../log/contract.js';
+import { recordedNote, recordedView } from '../replay/recorded.js';
 import { liveVersionOf, readVersions } from '../replay/registry.js';
 import type { SchemaRegistry } from '../schema/types.js';
 import type { Topology } from '../topology/graph.js';
@@ -23,13 +24,20 @@ export async function sqlPlanFor(o: {
 }): Promise<SqlPlan> {
   const snap = await readVersions(o.log);
   const candidates: TablePlan[] = [];
+  const notes: string[] = [];
+  // the stores as their version recorded them (window sizes, schemas), whatever today's code says
+  const asRecorded = (t: Topology) => {
+    const view = recordedView(t, snap);
+    if (view.changes.length > 0) notes.push(recordedNote(t, view.changes));
+    return view.topology;
+  };
   for (const versions of o.topologies) {
     if (versions.length === 0) continue;
     const live = liveVersionOf(snap, versions[0].name);
     const main = versions.find((v) => v.version === live) ?? versions[0];
-    const chosen = [{ topology: main, main: true }];
+    const chosen = [{ topology: asRecorded(main), main: true }];
     const extra = o.version === undefined ? undefined : versions.find((v) => v.version === o.version);
-    if (extra !== undefined && extra !== main) chosen.push({ topology: extra, main: false });
+    if (extra !== undefined && extra !== main) chosen.push({ topology: asRecorded(extra), main: false });
     candidates.push(...(await storesPlan(o.registry, o.stateDir, chosen)));
   }
   // A name two topologies share goes to the one with state on disk first (then the first given); both keep what
@@ -43,5 +51,5 @@ export async function sqlPlanFor(o: {
     if (names.length > 0) tables.push({ ...t, names });
   }
   for (const topic of o.topics ?? []) tables.push(await topicTablePlan(o.log, o.registry, topic));
-  return { tables };
+  return { tables, ...(notes.length > 0 ? { notes } : {}) };
 }

@@ -41,6 +41,8 @@ export interface TablePlan {
   readonly columns: readonly ColumnPlan[];
   readonly files: readonly string[];
   readonly windowSizeMs?: number;
+  /** Session stores: a window's end is the value's `endMs` (see `windowEndMs` in src/topology/graph.ts). */
+  readonly windowEndInValue?: boolean;
   readonly key: DecoderPlan;
   readonly value: DecoderPlan;
   /** Topic tables: the latest record per key (tombstones removed), in key order. */
@@ -55,6 +57,8 @@ export interface TablePlan {
 
 export interface SqlPlan {
   readonly tables: readonly TablePlan[];
+  /** Lines for the user: versions whose code differs from what their stores were written with (read as recorded). */
+  readonly notes?: readonly string[];
 }
 
 /** The SQLite type of an Avro schema: numbers, text, bytes; records, arrays and maps as JSON text. */
@@ -145,7 +149,8 @@ export async function storeTablePlan(
     describe: `${t.groupId}/${info.name}`,
     columns: columnsOf(info.keyName, info.keySchema, info.valueSchema, info.kind),
     files: storeFiles(stateDir, t, info.name).map((f) => f.path),
-    windowSizeMs: info.window?.sizeMs,
+    windowSizeMs: info.windows?.type === 'sliding' ? info.windows.timeDifferenceMs : info.window?.sizeMs,
+    ...(info.windows?.type === 'session' && { windowEndInValue: true }),
     key: await decoderOf(registry, `${info.changelog}-key`, info.keySchema),
     value: await decoderOf(registry, `${info.changelog}-value`, info.valueSchema),
   };

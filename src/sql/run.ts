@@ -4,6 +4,7 @@
  */
 import { fork } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { constants, setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { EddyError } from '../errors.js';
 import type { SqlPlan } from './plan.js';
@@ -23,8 +24,8 @@ export class SqlTimeoutError extends EddyError {
 type Reply = { started?: true; ok?: SqlResult; error?: { code: string; message: string } };
 
 /**
- * Runs `sql` over `plan` in a child process; rejects with `SqlTimeoutError` past `timeoutMs` (counted from the child's
- * start, materializing the tables the statement names included), or with an EddyError of the query's code
+ * Runs `sql` over `plan` in a child process at below-normal CPU priority; rejects with `SqlTimeoutError` past
+ * `timeoutMs` (counted from this call: the child's start and the tables the statement names included), or with an EddyError of the query's code
  * (`SQL_READ_ONLY`, `SQL_QUERY`, `SQL_DECODE`). Needs the compiled `query-process.js` beside this module.
  */
 export function runSqlWithTimeout(
@@ -37,11 +38,18 @@ export function runSqlWithTimeout(
     return Promise.reject(new EddyError('SQL_PROCESS', `${entry} is missing: build eddy (npx tsc) to serve /sql`));
   return new Promise<SqlResult>((resolve, reject) => {
     const child = fork(entry, [], { serialization: 'advanced', stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+    // Below the worker's priority: a heavy query takes the CPU the processing loop leaves, not the other way round.
+    if (child.pid !== undefined) {
+      try {
+        setPriority(child.pid, constants.priority.PRIORITY_BELOW_NORMAL);
+      } catch {
+        // not allowed here (some containers): the query gate's bound on concurrent queries still holds
+      }
+    }
     let stderr = '';
     child.stderr?.setEncoding('utf8').on('data', (d: string) => {
       if (stderr.length < 4_000) stderr += d;
     });
-    let timer: NodeJS.Timeout | undefined;
     let settled = false;
     const settle = (fn: () => void) => {
       if (settled) return;
@@ -49,16 +57,17 @@ export function runSqlWithTimeout(
       clearTimeout(timer);
       fn();
     };
+    // Counted from the fork, not from the child's first message: a slow start is part of the query's time.
+    const timer = setTimeout(
+      () =>
+        settle(() => {
+          child.kill('SIGKILL');
+          reject(new SqlTimeoutError(o.timeoutMs));
+        }),
+      o.timeoutMs,
+    );
     child.on('message', (m: Reply) => {
       if (m.started) {
-        timer = setTimeout(
-          () =>
-            settle(() => {
-              child.kill('SIGKILL');
-              reject(new SqlTimeoutError(o.timeoutMs));
-            }),
-          o.timeoutMs,
-        );
         child.send({ plan, sql, maxRows: o.maxRows });
         return;
       }

@@ -173,7 +173,9 @@ export class SqlSession {
         case 'window_start':
           return (_k, _v, x) => new Date(x.windowStartMs ?? 0).toISOString();
         case 'window_end':
-          return (_k, _v, x) => new Date((x.windowStartMs ?? 0) + size).toISOString();
+          return t.windowEndInValue
+            ? (_k, v) => new Date(Number((v as { endMs: number }).endMs)).toISOString()
+            : (_k, _v, x) => new Date((x.windowStartMs ?? 0) + size).toISOString();
         default: {
           const part = s.part;
           return (_k, _v, x) => x[part] ?? null;

@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { StoreCorruptError } from '../errors.js';
+import { StoreCorruptError, storageErrorOf } from '../errors.js';
 import {
   corruptMarkerPath,
   identityRows,
@@ -106,7 +106,8 @@ export abstract class SqliteStoreBase {
 
   /**
    * Runs `fn` (SQLite calls on this store); a corruption error (`isCorruptionError`) is rethrown as
-   * `StoreCorruptError` and the file is marked for quarantine. Other errors pass unchanged.
+   * `StoreCorruptError` and the file is marked for quarantine; file-system trouble (a full disk, permissions) as a
+   * `StorageError` naming the store, task and file. Other errors pass unchanged.
    */
   protected guard<T>(fn: () => T): T {
     try {
@@ -126,7 +127,10 @@ export abstract class SqliteStoreBase {
   }
 
   private corruption(err: unknown): unknown {
-    if (!isCorruptionError(err)) return err;
+    if (!isCorruptionError(err))
+      return (
+        storageErrorOf(err, `state store "${this.name}" of task ${this.opts.task ?? '(unknown)'}`, this.path) ?? err
+      );
     this.corrupt = true;
     const reason = `${err.message} (${err.code})`;
     try {

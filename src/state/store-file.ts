@@ -18,6 +18,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { storageErrorOf } from '../errors.js';
 
 /**
  * Who a store file is: written into the file's `meta` table when the store is created, compared on every open.
@@ -112,7 +113,13 @@ function stamp(path: string): FileStamp {
  */
 export function writeCleanMarker(path: string): void {
   if (!existsSync(path)) return;
-  writeFileSync(cleanMarkerPath(path), JSON.stringify(stamp(path)));
+  try {
+    writeFileSync(cleanMarkerPath(path), JSON.stringify(stamp(path)));
+  } catch (err) {
+    // The marker only spares the next open its quick_check: without it (a full disk, a read-only mount) that open
+    // checks the file as after a crash. Never let it hide the error that stopped the run.
+    if (storageErrorOf(err, 'the clean-close marker', cleanMarkerPath(path)) === undefined) throw err;
+  }
 }
 
 /**

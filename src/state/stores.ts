@@ -123,6 +123,11 @@ abstract class CachedStore<K, V> {
     return keyId(key, this.keySerde);
   }
 
+  /** The serialized bytes of `key` (what orders keys: `Buffer.compare`, as `startingIn` does). */
+  keyBytes(key: K): Buffer {
+    return this.keySerde.serialize(key);
+  }
+
   /** Number of entries written since the last commit (what the next changelog flush will send). */
   get pendingCount(): number {
     return this.dirtyIds.length;

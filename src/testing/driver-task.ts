@@ -8,6 +8,7 @@
 import type { LogRecord, ProducerRecord } from '../log/contract.js';
 import { withEventTime } from '../runtime/event-time.js';
 import type { GlobalTableView } from '../runtime/global-tables.js';
+import { withoutSkippedCopies } from '../runtime/redriven.js';
 import type { TopologySerdes } from '../runtime/serdes.js';
 import type { RunStats } from '../runtime/stats.js';
 import { type AnyStore, TaskContext } from '../runtime/task-context.js';
@@ -71,8 +72,15 @@ export class DriverTask extends TaskContext {
     const last = records[records.length - 1];
     const savedTimes = new Map(this.streamTimes);
     try {
-      const { ok, bad } = withEventTime(this.d.topology.topics.get(topic), await this.d.serdes.decode(topic, records));
-      this.d.stats.in(topic, records.length);
+      // Re-driven copies of another version's dead letters are skipped as the runtime's reader skips them
+      // (src/runtime/redriven.ts); the driver's topics are never truncated, so every original is there (log start 0).
+      const { ok, bad } = await withoutSkippedCopies(
+        this.d.topology,
+        withEventTime(this.d.topology.topics.get(topic), await this.d.serdes.decode(topic, records)),
+        async () => 0,
+        (n) => this.d.stats.redriven(topic, n),
+      );
+      this.d.stats.in(topic, ok.length + bad.length);
       for (const b of bad) this.writer.deadLetter(b.raw, 'deserialize', b.reason);
       await this.runChain(topic, ok);
       const changes = this.changelogs(last.timestamp);

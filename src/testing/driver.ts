@@ -16,7 +16,8 @@ import { AvroSerde } from '../schema/avro-serde.js';
 import { LocalSchemaRegistry } from '../schema/local-registry.js';
 import type { SchemaRegistry } from '../schema/types.js';
 import type { KeyValueStore, WindowStore } from '../state/stores.js';
-import type { Topology } from '../topology/graph.js';
+import { deadLetterOf, redriveRecord } from '../tools/dlq.js';
+import { type Topology, windowEndMs } from '../topology/graph.js';
 import { Mutex } from '../util/mutex.js';
 import { DriverTask } from './driver-task.js';
 import { inputsOf, partitionCounts } from './partitions.js';
@@ -62,6 +63,8 @@ export class TopologyTestDriver {
   private readonly tasks: DriverTask[] = [];
   private readonly globals = new Map<string, GlobalTableView<unknown, unknown>>();
   private readonly lock = new Mutex();
+  /** Dead letters `redriveDeadLetters` sent, by `<dlq topic>:<partition>:<offset>`. */
+  private readonly redriven = new Set<string>();
   private clockMs: number;
   private closed = false;
 
@@ -326,6 +329,27 @@ export class TopologyTestDriver {
     }));
   }
 
+  /**
+   * Re-drives this version's dead letters as `eddy dlq redrive` does (src/tools/dlq.ts): each one not re-driven yet
+   * whose source is an input of the topology goes back to its source partition with its `eddy.redrive.*` headers,
+   * then is processed. This version dead-lettered the originals, so it processes the copies; a driver of another
+   * version that is piped these copies (`pipeRawInputs` with their headers) skips them and counts them in
+   * `stats.redrivenSkipped`, as the runtime does (src/runtime/redriven.ts). Resolves with the number re-driven.
+   */
+  async redriveDeadLetters(): Promise<number> {
+    this.checkOpen();
+    return this.lock.run(async () => {
+      const send = this.records(this.topology.deadLetterTopic)
+        .map(deadLetterOf)
+        .filter((dl) => !this.redriven.has(dl.coordinates) && dl.originalBytes === undefined)
+        .filter((dl) => dl.source !== undefined && this.topology.topics.get(dl.source.topic)?.role === 'source');
+      for (const dl of send) this.redriven.add(dl.coordinates);
+      this.append(send.map(redriveRecord));
+      await this.drain();
+      return send.length;
+    });
+  }
+
   /** The dead letters written since the last call, in the order they were written. */
   readDeadLetters(): TestDeadLetter[] {
     return this.unread(this.topology.deadLetterTopic).map((r) => ({
@@ -376,7 +400,8 @@ export class TopologyTestDriver {
   /** Read access to a window store over all partitions. Throws `UnknownStoreError`. */
   windowStore<K = unknown, V = unknown>(name: string): TestWindowStore<K, V> {
     const stores = this.storesNamed(name, 'window') as PartitionStore<WindowStore<K, V>>[];
-    return windowStoreView(stores, this.topology.stores.get(name)!.window?.sizeMs ?? 0);
+    const info = this.topology.stores.get(name)!;
+    return windowStoreView(stores, (start, value) => windowEndMs(info, start, value));
   }
 
   private storesNamed(name: string, kind: 'kv' | 'window'): PartitionStore<unknown>[] {

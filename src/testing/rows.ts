@@ -4,7 +4,7 @@
  */
 import type { LogRecord } from '../log/contract.js';
 import { HEADERS, originOf } from '../runtime/serdes.js';
-import type { StoreInfo } from '../topology/graph.js';
+import { type StoreInfo, windowEndMs } from '../topology/graph.js';
 
 /** Text in dead-letter reasons that names the engine's schema registry; golden rows carry `<registry>` instead. */
 export const REGISTRY_PLACEHOLDER = '<registry>';
@@ -46,7 +46,7 @@ export function storeRow(
   const row: Record<string, unknown> = { [info.keyName]: key };
   if (windowStartMs !== undefined) {
     row.window_start = new Date(windowStartMs).toISOString();
-    row.window_end = new Date(windowStartMs + (info.window?.sizeMs ?? 0)).toISOString();
+    row.window_end = new Date(windowEndMs(info, windowStartMs, value)).toISOString();
   }
   if (value !== null && typeof value === 'object' && !Array.isArray(value)) Object.assign(row, value);
   else row.value = value;

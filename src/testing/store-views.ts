@@ -22,10 +22,13 @@ export function kvStoreView<K, V>(stores: readonly PartitionStore<KeyValueStore<
   };
 }
 
-/** Read access to a window store over its tasks; windows are `sizeMs` long. */
+/**
+ * Read access to a window store over its tasks; `endOf(windowStartMs, value)` gives a window's end (a fixed size, or
+ * a session's end from its value: `windowEndMs` of src/topology/graph.ts).
+ */
 export function windowStoreView<K, V>(
   stores: readonly PartitionStore<WindowStore<K, V>>[],
-  sizeMs: number,
+  endOf: (windowStartMs: number, value: V) => number,
 ): TestWindowStore<K, V> {
   return {
     get: (key, windowStartMs) => {
@@ -37,7 +40,7 @@ export function windowStoreView<K, V>(
     },
     all: () =>
       stores.flatMap(({ partition, store }) =>
-        [...store.entries()].map((e) => ({ ...e, windowEndMs: e.windowStartMs + sizeMs, partition })),
+        [...store.entries()].map((e) => ({ ...e, windowEndMs: endOf(e.windowStartMs, e.value), partition })),
       ),
     count: () => stores.reduce((n, s) => n + s.store.count(), 0),
   };

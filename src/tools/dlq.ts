@@ -4,8 +4,11 @@
  * `eddy.dlq.original-bytes` gives their size), the reason (`eddy.dlq.reason`), the processor (`eddy.dlq.processor`),
  * the input offset that made it (`eddy.source.topic|partition|offset`) and the topology version (`eddy.topology`).
  *
- * Re-drive sends the original key and value bytes back to the source topic, to the source partition, with header
- * `eddy.redrive.of` = `<dead-letter topic>:<partition>:<offset>`. Each dead letter is re-driven at most once, ever:
+ * Re-drive sends the original key and value bytes back to the source topic, to the source partition, with headers
+ * `eddy.redrive.of` = `<dead-letter topic>:<partition>:<offset>`, `eddy.redrive.version` = the version that
+ * dead-lettered it (e.g. `flight-delays.v1`) and `eddy.redrive.source` = the original's `<topic>:<partition>:<offset>`.
+ * The copy stands in for its original, once: the version that dead-lettered it processes the copy, every other
+ * version skips it and decides the original itself (src/runtime/redriven.ts). Each dead letter is re-driven at most once, ever:
  * every re-driven record is recorded in the compacted topic `eddy.meta.redrive` (key: the dead letter's
  * coordinates) in the same transaction as the re-driven record, so an interrupted re-drive run again sends only what
  * was not committed. One transactional id per dead-letter topic (`eddy.redrive.<topic>`) fences a concurrent
@@ -13,6 +16,7 @@
  */
 import type { Headers, Log, LogRecord, ProducerRecord } from '../log/contract.js';
 import { DLQ_ORIGINAL_BYTES } from '../runtime/records.js';
+import { REDRIVE_OF_HEADER, REDRIVE_SOURCE_HEADER, REDRIVE_VERSION_HEADER } from '../runtime/redriven.js';
 import { HEADERS } from '../runtime/serdes.js';
 import { topicConfigFor } from '../topology/topic-config.js';
 import { isoTime, type WriterDecoder } from './decode.js';
@@ -20,7 +24,7 @@ import { isoTime, type WriterDecoder } from './decode.js';
 /** The compacted topic recording which dead letters were re-driven (1 partition, key = dead-letter coordinates). */
 export const REDRIVE_TOPIC = 'eddy.meta.redrive';
 /** Header naming the dead letter a re-driven record came from: `<dlq topic>:<partition>:<offset>`. */
-export const REDRIVE_HEADER = 'eddy.redrive.of';
+export const REDRIVE_HEADER = REDRIVE_OF_HEADER;
 /** Format of the JSON values of `eddy.meta.redrive`. */
 export const REDRIVE_FORMAT = 1;
 
@@ -203,11 +207,17 @@ async function refusal(
 
 const same = (a: Buffer | null, b: Buffer | null) => (a === null || b === null ? a === b : a.equals(b));
 
-/** The record a dead letter re-drives: original key and value to the source partition, with `eddy.redrive.of`. */
+/**
+ * The record a dead letter re-drives: original key and value to the source partition, with `eddy.redrive.of`,
+ * `eddy.redrive.version` (from `eddy.topology`, else the dead-letter topic's name) and `eddy.redrive.source`.
+ */
 export function redriveRecord(dl: DeadLetter): ProducerRecord {
   const headers: Headers = {};
   for (const [k, v] of Object.entries(dl.record.headers)) if (!k.startsWith('eddy.')) headers[k] = v;
+  const s = dl.source!;
   headers[REDRIVE_HEADER] = Buffer.from(dl.coordinates);
+  headers[REDRIVE_VERSION_HEADER] = Buffer.from(dl.topology ?? dl.record.topic.replace(/\.dlq$/, ''));
+  headers[REDRIVE_SOURCE_HEADER] = Buffer.from(`${s.topic}:${s.partition}:${s.offset}`);
   return {
     topic: dl.source!.topic,
     partition: dl.source!.partition,
@@ -231,6 +241,8 @@ export interface RedriveOptions {
   readonly batchRecords?: number;
   /** Called in each transaction after its records are sent and before its commit (batch index from 0). */
   readonly beforeCommit?: (batchIndex: number) => void | Promise<void>;
+  /** Called with the plan before anything is sent (e.g. to warn of copies that would be late again). */
+  readonly onPlan?: (plan: RedrivePlan) => void | Promise<void>;
   /** Called after each committed transaction with the dead letters re-driven so far. */
   readonly onProgress?: (sent: number, total: number) => void;
 }
@@ -250,6 +262,7 @@ export async function redrive(o: RedriveOptions): Promise<RedrivePlan> {
   try {
     await producer.init?.();
     const plan = await planRedrive(o.log, await readDeadLetters(o.log, o.topic, o.reason), o.sourceTopics);
+    await o.onPlan?.(plan);
     const batchRecords = o.batchRecords ?? 500;
     let sent = 0;
     for (let i = 0; i * batchRecords < plan.send.length; i++) {

@@ -42,6 +42,16 @@ export interface ProduceOptions {
   readonly partitions?: number;
   /** Records per append (default 5,000). */
   readonly batchRecords?: number;
+  /**
+   * Create a missing topic compacted (`cleanup.policy=compact`, no time retention), as a table's topic is (a KTable or
+   * global table reads the latest value per key). An existing topic keeps its configs.
+   */
+  readonly compacted?: boolean;
+  /**
+   * Called before anything is written when event time goes backwards for more than `LATE_SHARE_WARNING` of the
+   * records of a partition (the late-record trap: stream time is the largest event time seen per partition).
+   */
+  readonly onWarning?: (message: string) => void;
   /** Timestamp of records without a timestamp field, ms since epoch (default `Date.now()`). */
   readonly nowMs?: number;
   /** Called after each append: records written so far, and the total. */
@@ -60,6 +70,9 @@ export interface ProduceResult {
   /** The subjects written with, their schema ids, and whether this call added a version to the subject. */
   readonly subjects: readonly { subject: string; id: number; registered: boolean }[];
 }
+
+/** Share of a partition's records behind its largest earlier event time above which `produce` warns (1 %). */
+export const LATE_SHARE_WARNING = 0.01;
 
 /** A checked row, ready to serialize. */
 interface Checked {
@@ -112,11 +125,26 @@ export async function produce(o: ProduceOptions): Promise<ProduceResult> {
   let created = false;
   let partitions = (await o.log.describeTopic(o.topic))?.partitions;
   if (partitions === undefined) {
-    await o.log.createTopics([{ name: o.topic, partitions: o.partitions ?? 4, config: topicConfigFor('source') }]);
+    await o.log.createTopics([
+      {
+        name: o.topic,
+        partitions: o.partitions ?? 4,
+        compacted: o.compacted === true,
+        config: topicConfigFor(o.compacted === true ? 'global' : 'source'),
+      },
+    ]);
     partitions = (await o.log.describeTopic(o.topic))!.partitions;
     created = true;
   }
 
+  const placed = checked.map((c) => {
+    const key = c.key === null ? null : keySerde.serialize(c.key);
+    return { c, key, partition: partitionFor(key, partitions) };
+  });
+  if (o.timestampField !== undefined) {
+    const warning = backwardsInTime(placed, partitions, o);
+    if (warning !== undefined) o.onWarning?.(warning);
+  }
   const perPartition = new Array<number>(partitions).fill(0);
   const batchRecords = o.batchRecords ?? 5_000;
   const producer = o.log.producer();
@@ -124,9 +152,7 @@ export async function produce(o: ProduceOptions): Promise<ProduceResult> {
   try {
     for (let i = 0; i < checked.length; i += batchRecords) {
       const batch: ProducerRecord[] = [];
-      for (const c of checked.slice(i, i + batchRecords)) {
-        const key = c.key === null ? null : keySerde.serialize(c.key);
-        const partition = partitionFor(key, partitions);
+      for (const { c, key, partition } of placed.slice(i, i + batchRecords)) {
         perPartition[partition]++;
         batch.push({ topic: o.topic, partition, key, value: valueSerde.serialize(c.value), timestamp: c.timestampMs });
       }
@@ -138,6 +164,31 @@ export async function produce(o: ProduceOptions): Promise<ProduceResult> {
     await producer.close();
   }
   return { topic: o.topic, records: written, partitions, created, perPartition, subjects };
+}
+
+/**
+ * The warning when, in some partition, more than `LATE_SHARE_WARNING` of the records have an event time below the
+ * largest one before them in that partition: a windowed topology reading them drops those outside its grace as late.
+ */
+function backwardsInTime(
+  placed: readonly { c: Checked; partition: number }[],
+  partitions: number,
+  o: ProduceOptions,
+): string | undefined {
+  const maxSeen = new Array<number>(partitions).fill(Number.NEGATIVE_INFINITY);
+  const back = new Array<number>(partitions).fill(0);
+  const total = new Array<number>(partitions).fill(0);
+  for (const { c, partition } of placed) {
+    total[partition]++;
+    if (c.timestampMs < maxSeen[partition]) back[partition]++;
+    else maxSeen[partition] = c.timestampMs;
+  }
+  const bad = back
+    .map((n, p) => ({ p, n, share: total[p] === 0 ? 0 : n / total[p] }))
+    .filter((x) => x.share > LATE_SHARE_WARNING);
+  if (bad.length === 0) return undefined;
+  const worst = bad.reduce((a, b) => (b.share > a.share ? b : a));
+  return `${o.source}: event time (${o.timestampField}) goes backwards for ${back.reduce((a, b) => a + b, 0)} of ${placed.length} records (${(100 * worst.share).toFixed(1)} % of partition ${worst.p}; ${bad.length} partition(s) over ${100 * LATE_SHARE_WARNING} %). Windows close on the largest event time seen per partition, so such records arrive late and are dropped past the grace. Sort the input by ${o.timestampField} (as time, not as text) before producing, or widen the grace.`;
 }
 
 function checkRow(o: ProduceOptions, r: InputRow, keyType: Type, valueType: Type, nowMs: number): Checked {

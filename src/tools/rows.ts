@@ -8,7 +8,7 @@ import { describeType, describeValue } from '../schema/avro.js';
 import { InputFormatError } from './errors.js';
 
 /** Input formats of `eddy produce`. */
-export const INPUT_FORMATS = ['jsonl', 'csv', 'json'] as const;
+export const INPUT_FORMATS = ['jsonl', 'csv', 'json', 'parquet'] as const;
 export type InputFormat = (typeof INPUT_FORMATS)[number];
 
 /** One input row: its number (from 1, data rows only), the line it starts on where known, its fields. */
@@ -20,8 +20,9 @@ export interface InputRow {
   readonly fromText: boolean;
 }
 
-/** The format of a file by its extension (`.csv`, `.json`, else JSON lines). */
+/** The format of a file by its extension (`.csv`, `.json`, `.parquet`, else JSON lines). */
 export function formatOf(path: string | undefined): InputFormat {
+  if (path?.toLowerCase().endsWith('.parquet')) return 'parquet';
   if (path?.toLowerCase().endsWith('.csv')) return 'csv';
   if (path?.toLowerCase().endsWith('.json')) return 'json';
   return 'jsonl';
@@ -32,7 +33,7 @@ export function formatOf(path: string | undefined): InputFormat {
  * CSV: a header line naming the fields, then one row per line (RFC 4180 quoting).
  * @throws InputFormatError naming the row (and line) that cannot be parsed or is not an object.
  */
-export function parseRows(text: string, format: InputFormat, source: string): InputRow[] {
+export function parseRows(text: string, format: Exclude<InputFormat, 'parquet'>, source: string): InputRow[] {
   if (format === 'csv') {
     let parsed: { record: Record<string, string>; info: { lines: number } }[];
     try {
@@ -67,6 +68,53 @@ export function parseRows(text: string, format: InputFormat, source: string): In
     out.push({ row, line: i + 1, fields: objectAt(value, source, 'JSON lines', row), fromText: false });
   }
   return out;
+}
+
+/**
+ * Reads a Parquet file's rows (hyparquet, with its compressors) as objects keyed by column name. Parquet values are
+ * typed already (numbers, strings, null); a BigInt (INT64 columns) becomes a number when it is a safe integer,
+ * timestamps (Date) become ms since epoch.
+ * @throws InputFormatError when the bytes are not a Parquet file.
+ */
+export async function parseParquetRows(bytes: Buffer, source: string): Promise<InputRow[]> {
+  const { parquetReadObjects } = await import('hyparquet');
+  const { compressors } = await import('hyparquet-compressors');
+  const file = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+  let rows: Record<string, unknown>[];
+  try {
+    rows = (await parquetReadObjects({ file, compressors })) as Record<string, unknown>[];
+  } catch (err) {
+    throw new InputFormatError(source, 'Parquet', (err as Error).message);
+  }
+  return rows.map((r, i) => {
+    const fields: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(r)) fields[k] = parquetValue(v);
+    return { row: i + 1, fields, fromText: false };
+  });
+}
+
+function parquetValue(v: unknown): unknown {
+  if (typeof v === 'bigint') return Number.isSafeInteger(Number(v)) ? Number(v) : v.toString();
+  if (v instanceof Date) return v.getTime();
+  return v;
+}
+
+/**
+ * Replaces every field whose value is one of `nullValues` (text as it appears in the input, e.g. `NA`, `""` for the
+ * empty string) with null, so that a nullable field reads it as null (`--null-values`). Other fields are kept.
+ */
+export function withNulls(rows: readonly InputRow[], nullValues: readonly string[]): InputRow[] {
+  if (nullValues.length === 0) return [...rows];
+  const nulls = new Set(nullValues);
+  return rows.map((r) => {
+    let fields = r.fields;
+    for (const [k, v] of Object.entries(r.fields))
+      if (typeof v === 'string' && nulls.has(v)) {
+        if (fields === r.fields) fields = { ...r.fields };
+        fields[k] = null;
+      }
+    return fields === r.fields ? r : { ...r, fields };
+  });
 }
 
 function objectAt(v: unknown, source: string, format: string, row: number): Record<string, unknown> {

@@ -29,9 +29,14 @@ export function describeText(t: Topology): string {
     lines.push(`    ${tp.name} [${tp.role}${tp.compacted ? ', compacted' : ''}]`);
   if (t.stores.size > 0) lines.push('  Stores:');
   for (const st of t.stores.values()) {
+    const sw = st.windows;
     const w = st.window
       ? ` size ${st.window.sizeMs}ms/advance ${st.window.advanceMs}ms/grace ${st.window.graceMs}ms`
-      : '';
+      : sw?.type === 'session'
+        ? ` session gap ${sw.gapMs}ms/grace ${sw.graceMs}ms`
+        : sw?.type === 'sliding'
+          ? ` sliding timeDifference ${sw.timeDifferenceMs}ms/grace ${sw.graceMs}ms`
+          : '';
     lines.push(`    ${st.name} [${st.kind}${w}] changelog: ${st.changelog}`);
   }
   return lines.join('\n');

@@ -15,6 +15,8 @@ export type NodeKind =
   | 'join'
   | 'aggregate'
   | 'window-aggregate'
+  | 'session-aggregate'
+  | 'sliding-aggregate'
   | 'to-stream'
   | 'agent'
   | 'merge'
@@ -70,8 +72,48 @@ export interface StoreInfo {
   readonly valueSchema: AvroSchema;
   readonly changelog: string;
   readonly window?: WindowSpec;
+  /**
+   * Session and sliding window stores (`sessionWindows`, `slidingWindows` in src/topology/session.ts), whose windows
+   * are not a fixed grid (`window` is then undefined): a session store is keyed by session start and its value
+   * `{ endMs, aggregate }` holds the session's end; a sliding store's window [start, start + timeDifferenceMs] has
+   * value `{ timestampMs, aggregate }`. Read window ends with `windowEndMs`.
+   */
+  readonly windows?: SessionWindowsSpec | SlidingWindowsSpec;
   /** Column name of the key in inspections (`eddy inspect`), e.g. `airport`; default `key`. */
   readonly keyName: string;
+}
+
+/**
+ * Session windows (Kafka Streams `SessionWindows.ofInactivityGapAndGrace`): a session of a key spans its records'
+ * timestamps, both ends inclusive; records within `gapMs` of a session join (and merge) it; grace as for time windows.
+ */
+export interface SessionWindowsSpec {
+  readonly type: 'session';
+  readonly gapMs: number;
+  readonly graceMs: number;
+}
+
+/**
+ * Sliding windows (KIP-450, Kafka Streams `SlidingWindows.ofTimeDifferenceAndGrace`): windows [start, start +
+ * timeDifferenceMs], both ends inclusive, that exist where records are (each record's window ending at it and the one
+ * starting just after it).
+ */
+export interface SlidingWindowsSpec {
+  readonly type: 'sliding';
+  readonly timeDifferenceMs: number;
+  readonly graceMs: number;
+}
+
+/**
+ * The end (ms) of the window of a window store row starting at `windowStartMs` with value `value`: a time window's
+ * `start + sizeMs` (exclusive), a sliding window's `start + timeDifferenceMs` (inclusive), a session's `value.endMs`
+ * (inclusive). Readers of stores (`eddy inspect`, `sql`, the test driver) use it.
+ */
+export function windowEndMs(info: StoreInfo, windowStartMs: number, value: unknown): number {
+  const w = info.windows;
+  if (w?.type === 'session') return Number((value as { endMs: number | bigint }).endMs);
+  if (w?.type === 'sliding') return windowStartMs + w.timeDifferenceMs;
+  return windowStartMs + (info.window?.sizeMs ?? 0);
 }
 
 /** A global table: a read-only key -> value view of a whole compacted topic, on every task. */

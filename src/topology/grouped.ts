@@ -8,6 +8,8 @@ import {
 } from '../processors/window.js';
 import type { AvroSchema } from '../schema/types.js';
 import type { TopologyBuilder } from './builder.js';
+import type { SessionWindowsSpec, SlidingWindowsSpec } from './graph.js';
+import { SessionWindowedStream, SlidingWindowedStream } from './session.js';
 import { Table, WindowedTable } from './table.js';
 
 /** Options of `count`: the name of the key's column in `eddy inspect`/`sql` (default `key`). */
@@ -82,9 +84,21 @@ export class GroupedStream<K, V> {
     return this.aggregate<V>(store, { ...reduceFns<K, V>(opts.reducer), value: opts.value, keyName: opts.keyName });
   }
 
-  /** Windows the grouped stream by event time (tumbling or hopping, with grace). */
-  windowedBy(spec: WindowSpec): WindowedStream<K, V> {
-    return new WindowedStream<K, V>(this.b, this.nodeId, this.keySchema, spec);
+  /**
+   * Windows the grouped stream by event time: tumbling or hopping (`tumbling`, `hopping`), session
+   * (`sessionWindows`: a `SessionWindowedStream`) or sliding (`slidingWindows`: a `SlidingWindowedStream`) windows.
+   */
+  windowedBy(spec: SessionWindowsSpec): SessionWindowedStream<K, V>;
+  windowedBy(spec: SlidingWindowsSpec): SlidingWindowedStream<K, V>;
+  windowedBy(spec: WindowSpec): WindowedStream<K, V>;
+  windowedBy(
+    spec: WindowSpec | SessionWindowsSpec | SlidingWindowsSpec,
+  ): WindowedStream<K, V> | SessionWindowedStream<K, V> | SlidingWindowedStream<K, V> {
+    if ('type' in spec && spec.type === 'session')
+      return new SessionWindowedStream<K, V>(this.b, this.nodeId, this.keySchema, spec);
+    if ('type' in spec && spec.type === 'sliding')
+      return new SlidingWindowedStream<K, V>(this.b, this.nodeId, this.keySchema, spec);
+    return new WindowedStream<K, V>(this.b, this.nodeId, this.keySchema, spec as WindowSpec);
   }
 }
 

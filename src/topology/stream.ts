@@ -17,6 +17,7 @@ import type { GlobalTable, OutputTopic, Schemas, TopologyBuilder } from './build
 import type { NodeKind } from './graph.js';
 import { GroupedStream } from './grouped.js';
 import { checkName, repartitionTopic } from './names.js';
+import { buildStreamJoin, type StreamJoinOptions } from './stream-join.js';
 
 /**
  * A typed stream of records (Kafka Streams `KStream`, Faust `Stream`). Every operator returns a new stream;
@@ -150,10 +151,32 @@ export class Stream<K, V> {
   }
 
   /**
+   * Inner stream–stream join (Kafka Streams `KStream#join(KStream, ValueJoiner, JoinWindows)`): a record joins the
+   * other stream's records of the same key within `opts.window` (see `joinWindows`); each pair gives
+   * `joiner(left, right, key)`, stamped max(left, right). Both streams must be co-partitioned.
+   */
+  join<VR, VO>(
+    other: Stream<K, VR>,
+    joiner: (left: V, right: VR, key: K) => VO,
+    opts: StreamJoinOptions,
+  ): Stream<K, VO>;
+  /**
    * Inner join with a global table: `keyOf` picks the table key, `joiner` combines. Records with no match are
    * dropped (counted), or dead-lettered with `onMissing: 'dead-letter'`.
    */
   join<TK, TV, V2>(
+    table: GlobalTable<TK, TV>,
+    keyOf: (r: Rec<K, V>) => TK,
+    joiner: (value: V, tableValue: TV, r: Rec<K, V>) => V2,
+    opts?: { name?: string; onMissing?: 'drop' | 'dead-letter' },
+  ): Stream<K, V2>;
+  join(other: unknown, a: unknown, b?: unknown, c?: unknown): unknown {
+    if (other instanceof Stream)
+      return buildStreamJoin(this.b, this, other, a as never, b as StreamJoinOptions, 'inner');
+    return this.globalJoin(other as GlobalTable<unknown, unknown>, a as never, b as never, c as never);
+  }
+
+  private globalJoin<TK, TV, V2>(
     table: GlobalTable<TK, TV>,
     keyOf: (r: Rec<K, V>) => TK,
     joiner: (value: V, tableValue: TV, r: Rec<K, V>) => V2,
@@ -176,8 +199,41 @@ export class Stream<K, V> {
     );
   }
 
+  /**
+   * Left stream–stream join: as `join`, and a left record that found no partner gives `joiner(left, null, key)`
+   * once its window has closed (stream time past t + afterMs + graceMs; KIP-633: never an early null result).
+   */
+  leftJoin<VR, VO>(
+    other: Stream<K, VR>,
+    joiner: (left: V, right: VR | null, key: K) => VO,
+    opts: StreamJoinOptions,
+  ): Stream<K, VO>;
   /** Left join with a global table: the joiner gets `undefined` when there is no match. */
   leftJoin<TK, TV, V2>(
+    table: GlobalTable<TK, TV>,
+    keyOf: (r: Rec<K, V>) => TK,
+    joiner: (value: V, tableValue: TV | undefined, r: Rec<K, V>) => V2,
+    opts?: { name?: string },
+  ): Stream<K, V2>;
+  leftJoin(other: unknown, a: unknown, b?: unknown, c?: unknown): unknown {
+    if (other instanceof Stream)
+      return buildStreamJoin(this.b, this, other, a as never, b as StreamJoinOptions, 'left');
+    return this.globalLeftJoin(other as GlobalTable<unknown, unknown>, a as never, b as never, c as never);
+  }
+
+  /**
+   * Outer stream–stream join (Kafka Streams `KStream#outerJoin`): as `leftJoin`, and a right record that found no
+   * partner gives `joiner(null, right, key)` once its window has closed (t + beforeMs + graceMs).
+   */
+  outerJoin<VR, VO>(
+    other: Stream<K, VR>,
+    joiner: (left: V | null, right: VR | null, key: K) => VO,
+    opts: StreamJoinOptions,
+  ): Stream<K, VO> {
+    return buildStreamJoin(this.b, this, other, joiner, opts, 'outer');
+  }
+
+  private globalLeftJoin<TK, TV, V2>(
     table: GlobalTable<TK, TV>,
     keyOf: (r: Rec<K, V>) => TK,
     joiner: (value: V, tableValue: TV | undefined, r: Rec<K, V>) => V2,

@@ -102,6 +102,34 @@ describe('eddy versions, replay, promote, diff, retire (embedded, CLI)', () => {
     expect(eddy(['topics', '--format', 'jsonl']).stdout).toBe(before);
   });
 
+  it('inspect and sql read a changed window as recorded, and say that the code differs', () => {
+    const env = { DELAYS_WINDOW_MS: '172800000' }; // 2 days in the code; the stores hold 1-hour windows
+    const r = eddy(['inspect', 'by_airport_hour', '--version', '1', '--format', 'jsonl'], env);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('note: the code of delays v1 differs from what its stores were written with');
+    expect(r.stderr).toContain('window size of by_airport_hour changed 3600000 ms → 172800000 ms');
+    const rows = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { window_start: string; window_end: string });
+    expect(rows.length).toBeGreaterThan(10);
+    for (const w of rows) expect(Date.parse(w.window_end) - Date.parse(w.window_start)).toBe(3_600_000);
+    const plain = eddy(['inspect', 'by_airport_hour', '--version', '1', '--format', 'jsonl']);
+    expect(plain.stderr).toBe('');
+    expect(plain.stdout).toBe(r.stdout);
+    const q = 'select window_start, window_end from by_airport_hour_v1';
+    const sql = eddy(['sql', q, '--version', '1', '--format', 'jsonl'], env);
+    expect(sql.code, sql.stderr).toBe(0);
+    expect(sql.stderr).toContain('window size of by_airport_hour changed 3600000 ms → 172800000 ms');
+    const got = sql.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { window_start: string | number; window_end: string | number });
+    expect(got.length).toBe(rows.length);
+    const ms = (v: string | number) => (typeof v === 'number' ? v : Date.parse(v));
+    for (const w of got) expect(ms(w.window_end) - ms(w.window_start)).toBe(3_600_000);
+  });
+
   it('refuses to promote a version that never ran, then replays v2, promotes it and names who follows v1', () => {
     const never = eddy(['promote', 'delays', '2']);
     expect(never.code).toBe(1);
@@ -109,16 +137,21 @@ describe('eddy versions, replay, promote, diff, retire (embedded, CLI)', () => {
     expect(eddy(['replay', 'delays', '--version', '2']).code).toBe(0);
     expect(eddy(['promote', 'delays', '1']).code).toBe(0);
     const p = eddy(['promote', 'delays', '2']);
-    expect(p.stderr).toBe('');
+    // no worker runs v2: readers follow it, nothing processes new input until one does
+    expect(p.stderr).toBe(
+      'eddy: no worker runs delays version 2 now (no open run of it in eddy.meta.runs): readers follow it, but nothing processes its new input until one does. A running worker whose code defines version 2 starts it within seconds; else start one: `eddy worker delays`.\n',
+    );
     expect(p.stdout).toContain('delays version 2 is live (was version 1).');
+    expect(p.stdout).toContain('Version 1 is superseded: the workers running it go on running it until it is retired.');
     expect(p.stdout).toContain('keep following version 1 until they are replayed');
     const rows = JSON.parse(eddy(['versions', 'delays', '--format', 'json']).stdout) as {
       version: number;
       state: string;
       live: boolean;
     }[];
+    // exactly one live version: the one live before is superseded
     expect(rows.map((x) => [x.version, x.state, x.live])).toEqual([
-      [1, 'live', false],
+      [1, 'superseded', false],
       [2, 'live', true],
     ]);
   });
@@ -144,10 +177,14 @@ describe('eddy versions, replay, promote, diff, retire (embedded, CLI)', () => {
     expect(bad.stderr).toContain('Both have: by_airport_hour, route_stats');
   });
 
-  it('lists the candidates of an ambiguous store name', () => {
-    const r = eddy(['inspect', 'route_stats']);
-    expect(r.code).toBe(1);
-    expect(r.stderr).toContain('delays v1 (--topology delays --version 1), delays v2 (--topology delays --version 2)');
+  it("a store in several versions of one topology is the live version's; eddy's example does not join in", () => {
+    // the project's config registers only `delays`: flight-delays (which also has route_stats) is not known here
+    const r = eddy(['inspect', 'route_stats', '--format', 'jsonl']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const v1 = eddy(['inspect', 'route_stats', '--format', 'jsonl', '--version', '1']);
+    expect(v1.code).toBe(0);
+    expect(r.stdout).not.toBe('');
   });
 
   it('refuses to replay a live version over its outputs without --reset, and to retire the live version', () => {

@@ -147,7 +147,7 @@ describe('one line per problem: key, bad value, source, fix', () => {
     {
       what: 'a group that is not an object',
       s: { file: { http: 8080 } },
-      line: `http: expected an object with keys port, host, token, sqlTimeoutMs, got 8080 (in ${FILE})`,
+      line: `http: expected an object with keys port, host, token, sqlTimeoutMs, maxConcurrentQueries, maxQueuedQueries, got 8080 (in ${FILE})`,
     },
     {
       what: 'kafka with brokers but no registry',

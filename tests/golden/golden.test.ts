@@ -7,11 +7,13 @@
  * To re-record after an intended change: `EDDY_GOLDEN_RECORD=1 npx vitest run tests/golden`, then review the diff
  * (recording uses the runtime; the driver is then compared with what it recorded).
  */
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { loadTopology } from '../../src/cli/topologies.js';
-import { goldenCases, goldenTest, readGoldenCase } from '../../src/testing/golden.js';
+import { goldenCases, goldenTest, readGoldenCase, runGoldenCase } from '../../src/testing/golden.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const RECORD = process.env.EDDY_GOLDEN_RECORD === '1';
@@ -32,4 +34,28 @@ describe('golden cases', () => {
       expect(got.size).toBeGreaterThan(0);
     }, 60_000);
   }
+});
+
+describe('golden engines agree on a case that leaves out an input', () => {
+  it('a case with no file for the global table: the driver and the runtime both run it with the table empty', async () => {
+    const src = join(here, 'flight-delays-small');
+    const dir = mkdtempSync(join(tmpdir(), 'eddy-golden-no-table-'));
+    try {
+      const spec = readGoldenCase(src);
+      writeFileSync(
+        join(dir, 'case.json'),
+        JSON.stringify({ ...spec, inputs: spec.inputs.filter((i) => i.topic !== 'airports') }),
+      );
+      copyFileSync(join(src, 'flights.jsonl'), join(dir, 'flights.jsonl'));
+      const topology = () => loadTopology(spec.topology!, undefined, spec.version);
+      const runtime = await runGoldenCase(dir, { topology, engine: 'embedded-log' });
+      const driver = await runGoldenCase(dir, { topology, engine: 'driver' });
+      expect(driver).toEqual(runtime);
+      // every valid flight misses its airport: dead-lettered by the join, nothing output
+      const dlq = runtime.get('flight-delays.v1.dlq.jsonl') ?? [];
+      expect(dlq.length).toBeGreaterThan(300);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });

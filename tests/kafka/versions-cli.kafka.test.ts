@@ -168,7 +168,8 @@ describe('eddy replay, versions, promote, inspect, diff, retire on Kafka (CLI)',
       delayed: ofRoute.filter((f) => f.delay > 15).length,
     });
     const ok = await n.cli(['promote', n.name, '2']);
-    expect(ok.stderr).toBe('');
+    // no worker runs v2 (the one above was stopped): promote says that nothing processes its new input
+    expect(ok.stderr).toContain(`eddy: no worker runs ${n.name} version 2 now`);
     expect(ok.code).toBe(0);
     expect(ok.stdout).toContain(`${n.name} version 2 is live (was version 1).`);
     expect(await inspect()).toMatchObject({
@@ -176,8 +177,9 @@ describe('eddy replay, versions, promote, inspect, diff, retire on Kafka (CLI)',
       flights: ofRoute.length,
       delayed: ofRoute.filter((f) => f.delay > 30).length,
     });
+    // exactly one live version: v1 is superseded
     expect((await versions()).map((v) => [v.version, v.state, v.live])).toEqual([
-      [1, 'live', false],
+      [1, 'superseded', false],
       [2, 'live', true],
     ]);
   }, 300_000);
@@ -261,7 +263,8 @@ describe('eddy replay, versions, promote, inspect, diff, retire on Kafka (CLI)',
     expect(existsSync(stateDir)).toBe(true);
 
     const yes = await n.cli(['retire', n.name, '1', '--yes']);
-    expect(yes.stderr).toBe('');
+    // no worker runs the live v2: retire says so
+    expect(yes.stderr).toContain(`eddy: no worker runs ${n.name} version 2 now`);
     expect(yes.code).toBe(0);
     expect(yes.stdout).toContain(`${n.name} version 1 is retired.`);
     // Kafka deletes topics asynchronously: the admin's listing drops them within moments.

@@ -151,6 +151,33 @@ export function registrySuite(
       expect(b.versions.get(`${name}.v1`)?.state).toBe('retired');
     });
 
+    it('promoting a version supersedes the one live before: exactly one live; a superseded one can be promoted back', async () => {
+      const name = `${env.name}-sup`;
+      const live = async () =>
+        versionsOf(await readVersions(env.log), name)
+          .filter((v) => v.state === 'live')
+          .map((v) => v.version);
+      for (const version of [1, 2]) {
+        await checkVersion(env.log, delaysTopology({ name, version, delayedMin: 14 + version }), { nowMs: 1000 });
+        await setVersionState(env.log, name, version, 'caught-up', 2000);
+      }
+      await setVersionState(env.log, name, 1, 'live', 3000);
+      await setVersionState(env.log, name, 2, 'live', 4000);
+      expect(await live()).toEqual([2]);
+      expect(liveVersionOf(await readVersions(env.log), name)).toBe(2);
+      const v1 = await getVersion(env.log, name, 1);
+      expect(v1.state).toBe('superseded');
+      expect(v1.stateSinceMs).toEqual({ replaying: 1000, 'caught-up': 2000, live: 3000, superseded: 4000 });
+      // superseded moves on to retired, or back to live (a roll-back, which supersedes the live one), nowhere else
+      await expect(setVersionState(env.log, name, 1, 'caught-up')).rejects.toBeInstanceOf(VersionStateError);
+      await setVersionState(env.log, name, 1, 'live', 5000);
+      expect(await live()).toEqual([1]);
+      expect((await getVersion(env.log, name, 2)).state).toBe('superseded');
+      expect(liveVersionOf(await readVersions(env.log), name)).toBe(1);
+      await setVersionState(env.log, name, 2, 'retired', 6000);
+      expect(await live()).toEqual([1]);
+    });
+
     it('keeps the latest record per key after compaction', async () => {
       await env.log.compact(VERSIONS_TOPIC);
       const snap = await readVersions(env.log);

@@ -67,6 +67,7 @@ describe('eddy versions: records/s and ETA of a replay from its run records', ()
     const rec1 = await RunRecorder.start(env.log, () => ({ versions: [{ topology: v1, stats: s1 }] }), {
       kind: 'replay',
       heartbeatMs: HEARTBEAT_MS,
+      progressMs: HEARTBEAT_MS, // the rates below are of records written at the heartbeats
     });
     s1.in('flights', 1_000);
     // v2: an open run with two heartbeats, 600 flights in the first 30 s, 900 more in the next 30 s
@@ -74,6 +75,7 @@ describe('eddy versions: records/s and ETA of a replay from its run records', ()
     rec2 = await RunRecorder.start(env.log, () => ({ versions: [{ topology: v2, stats: s2 }] }), {
       kind: 'replay',
       heartbeatMs: HEARTBEAT_MS,
+      progressMs: HEARTBEAT_MS, // the rates below are of records written at the heartbeats
     });
     s2.in('flights', 600);
     s2.in('delays.v2.by_route.repartition', 5_000); // internal topics are not input records

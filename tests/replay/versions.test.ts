@@ -93,6 +93,11 @@ describe('versions: promote, diff, retire (embedded)', () => {
     const snap = await readVersions(env.log);
     expect(liveVersionOf(snap, 'delays')).toBe(2);
     expect(snap.versions.get('delays.v2')).toMatchObject({ state: 'live' });
+    // the version live before is superseded: exactly one live version
+    expect(snap.versions.get('delays.v1')).toMatchObject({ state: 'superseded' });
+    expect([...snap.versions.values()].filter((v) => v.topology === 'delays' && v.state === 'live')).toHaveLength(1);
+    // no worker runs v2 (no open run of it): promote says so
+    expect(r.warnings).toEqual([expect.stringContaining('no worker runs delays version 2 now')]);
     expect(Object.keys(snap.versions.get('delays.v2')!.stateSinceMs).sort()).toEqual([
       'caught-up',
       'live',
@@ -171,6 +176,17 @@ describe('versions: promote, diff, retire (embedded)', () => {
     expect(r.sample.map((s) => `${s.key}|${s.windowStart}`).sort()).toEqual(differing);
   });
 
+  it("names an output by its unversioned name or by either version's topic name (as trace does)", async () => {
+    const common = { log: env.log, registry: env.registry, stateDir: env.stateDir, a: v1, b: v2, sample: 10 };
+    const bare = await diffVersions({ ...common, what: 'delays-hourly' });
+    expect(bare.kind).toBe('output');
+    for (const what of ['delays-hourly.v1', 'delays-hourly.v2'])
+      expect(await diffVersions({ ...common, what })).toEqual(bare);
+    await expect(diffVersions({ ...common, what: 'delays-hourly.v7' })).rejects.toThrow(
+      /is not a store or output of both/,
+    );
+  });
+
   it('refuses to retire the live version', async () => {
     const err = await retire(env.log, env.registry, {
       topology: 'delays',
@@ -212,7 +228,7 @@ describe('versions: promote, diff, retire (embedded)', () => {
       'delays.v1.route_stats.repartition-value',
     ]);
     expect(await env.log.describeTopic('delays-hourly.v1')).toBeDefined();
-    expect((await getVersion(env.log, 'delays', 1)).state).toBe('live');
+    expect((await getVersion(env.log, 'delays', 1)).state).toBe('superseded');
   });
 
   it('retires v1 with --yes: every listed topic, the group and the directory are gone', async () => {

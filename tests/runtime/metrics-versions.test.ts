@@ -169,3 +169,20 @@ describe('worker metrics: every hosted version, with a version label', () => {
     );
   });
 });
+
+describe('re-driven copies skipped', () => {
+  it('eddy_redriven_skipped_total counts them per source topic and version', async () => {
+    const s = new RunStats();
+    s.redriven('orders', 3);
+    s.redriven('orders');
+    const m = new WorkerMetrics({
+      versions: () => [{ name: 'app', version: 2, stats: s, stores: [] }],
+      rebalances: () => 0,
+      readiness: () => ({ ready: true, phase: 'running', tasks: [] }),
+      lag: async () => [],
+    });
+    expect(samples(await m.metrics(), 'eddy_redriven_skipped_total')).toEqual(
+      new Map([['{topic="orders",version="2"}', 4]]),
+    );
+  });
+});

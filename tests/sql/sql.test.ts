@@ -2,7 +2,7 @@
  * `eddy sql` and the worker's `GET /sql` as a user meets them: the built CLI on an embedded log in a temp directory
  * after `eddy run`. SQL results equal `eddy inspect`; statements that would write are refused and change nothing;
  * `--topic` gives a topic's latest value per key; the worker enforces `http.token` on every endpoint but /health and
- * /ready, and stops a statement past `http.sqlTimeoutMs`.
+ * /ready, and stops a statement past `http.sqlTimeoutMs` (counted from the request, the query process start included).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -116,7 +116,7 @@ describe('eddy sql and GET /sql (embedded log, real processes)', () => {
   });
 
   it('worker: token required on every endpoint but /health and /ready, never logged; /sql equals eddy sql, read-only, time-limited', async () => {
-    writeFileSync(join(dataDir, 'eddy.config.json'), JSON.stringify({ http: { sqlTimeoutMs: 300 } }));
+    writeFileSync(join(dataDir, 'eddy.config.json'), JSON.stringify({ http: { sqlTimeoutMs: 5_000 } }));
     const w = eddy(['--data-dir', dataDir, '--config', join(dataDir, 'eddy.config.json'), 'worker', 'flight-delays'], {
       EDDY_HTTP_PORT: '0',
       EDDY_HTTP_TOKEN: TOKEN,

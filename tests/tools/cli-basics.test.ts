@@ -48,7 +48,7 @@ describe('eddy CLI basics', () => {
       const r = eddy(args);
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.err, args.join(' ')).toBe(
-        'eddy: Unknown topology "nope". Known topologies: flight-delays. Add yours to eddy.config.json.\n',
+        'eddy: Unknown topology "nope". Known topologies: flight-delays. Add yours to eddy.config.json (topologies).\n',
       );
     }
     expect(existsSync(join(dir, '.eddy'))).toBe(false);

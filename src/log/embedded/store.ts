@@ -9,6 +9,7 @@ import {
   ConfigError,
   InvalidStateError,
   LogBusyError,
+  storageErrorOf,
   UnknownPartitionError,
   UnknownTopicError,
 } from '../../errors.js';
@@ -104,7 +105,7 @@ export class LogStore {
     try {
       this.db = openDatabase(path, { busyTimeoutMs });
     } catch (err) {
-      throw busyError(err, path, busyTimeoutMs) ?? err;
+      throw busyError(err, path, busyTimeoutMs) ?? storageErrorOf(err, 'the embedded log', path) ?? err;
     }
     const db = this.db;
     this.segments = new SegmentStore(db);
@@ -156,7 +157,7 @@ export class LogStore {
     try {
       return this.db.transaction(fn).immediate();
     } catch (err) {
-      throw busyError(err, this.path, this.busyTimeoutMs) ?? err;
+      throw busyError(err, this.path, this.busyTimeoutMs) ?? storageErrorOf(err, 'the embedded log', this.path) ?? err;
     } finally {
       this.txDepth--;
       if (outer) release(this.writeLock!);
