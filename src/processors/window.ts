@@ -1,5 +1,5 @@
 import { NO_TIMESTAMP } from '../state/sqlite.js';
-import type { Window } from '../state/stores.js';
+import type { Window, WindowStore } from '../state/stores.js';
 import { maxTimestamp } from './aggregate.js';
 import { type ErrorPolicy, FAILED, type Flowing, guarded, needsKey, type Processor, type Rec } from './context.js';
 
@@ -64,7 +64,12 @@ export const NO_STREAM_TIME = Number.MIN_SAFE_INTEGER;
  * Windowed aggregation into window store `store`, emitting each window's final aggregate once, when it closes
  * (Kafka Streams `EmitStrategy.onWindowClose`, KIP-825): the output is then independent of batch boundaries, so a
  * restarted run emits exactly what an uninterrupted one does. With `emit: 'update'`, every change instead, coalesced
- * per batch (see `EmitStrategy`): what comes out then depends on batch boundaries, its last value per window does not. Stream time is this processor's max event time,
+ * per batch (see `EmitStrategy`): what comes out then depends on batch boundaries, its last value per window does not.
+ * Retention (Kafka Streams' window store retention, `Materialized.withRetention`): by default (`retentionMs`
+ * infinite) a window store keeps every window, so closed windows stay queryable (`eddy inspect`, `sql`: the store is a
+ * checkpoint people read after the fact). With a finite `retentionMs` (minimum: size + grace) a window whose start +
+ * `retentionMs` has been reached by stream time is removed from the store after what closes in the same step is
+ * emitted, so the store stops growing with the input. Stream time is this processor's max event time,
  * advanced record by record; a record whose windows have all closed is late: counted and dead-lettered.
  * Forwards records keyed by the group key with value `{ window, aggregate }` (a `WindowedValue`), stamped with the
  * largest timestamp of the window's records (kept in the store beside the aggregate, as Kafka Streams'
@@ -78,8 +83,13 @@ export function windowAggregateProcessor<K, V, A>(
   fns: WindowAggregateFns<K, V, A>,
   policy: ErrorPolicy,
   emit: EmitStrategy = 'final',
+  retentionMs: number = Number.POSITIVE_INFINITY,
 ): Processor {
   const closeDelay = spec.sizeMs + spec.graceMs;
+  if (retentionMs !== Number.POSITIVE_INFINITY && (!Number.isInteger(retentionMs) || retentionMs < closeDelay))
+    throw new RangeError(
+      `window store ${store}: retentionMs must be an integer >= window size + grace (${closeDelay} ms), got ${retentionMs}`,
+    );
   return {
     process(records, ctx) {
       const ws = ctx.windowStore<K, A>(store);
@@ -122,34 +132,47 @@ export function windowAggregateProcessor<K, V, A>(
         if (res === FAILED) continue;
       }
       ctx.setStreamTime(name, now);
-      if (emit === 'update')
-        return [...updated.values()].map(({ r, w }) => {
-          const cur = ws.getWithTimestamp(r.key, w.startMs)!;
-          const value: WindowedValue<A> = { window: w, aggregate: cur.value };
-          return { key: r.key, value, timestamp: cur.timestampMs, headers: r.headers, raw: r.raw, origin: r.origin };
-        });
-      if (now === before || advancers.length === 0) return [];
-      // Windows that closed in this batch: start + closeDelay in (before, now].
-      const from = before === NO_STREAM_TIME ? NO_STREAM_TIME : before - closeDelay + 1;
-      const closed = ws.startingIn(from, now - closeDelay + 1);
-      return closed.map((c) => {
-        const by = closerOf(advancers, c.windowStartMs + closeDelay);
-        return {
-          key: c.key,
-          value: {
-            window: { startMs: c.windowStartMs, endMs: c.windowStartMs + spec.sizeMs },
-            aggregate: c.value,
-          } satisfies WindowedValue<A>,
-          // the max timestamp of the window's records (Kafka Streams' timestamp propagation); a window from a store
-          // file older than timestamps falls back to its end - 1
-          timestamp: c.timestampMs === NO_TIMESTAMP ? c.windowStartMs + spec.sizeMs - 1 : c.timestampMs,
-          headers: by.headers,
-          raw: by.raw,
-          origin: by.origin,
-        };
-      });
+      const out = emit === 'update' ? updates(ws, updated) : closedWindows(ws, before, now, advancers);
+      // Retention, after emission: windows whose start + retention is in (before, now] are removed (tombstones, so a
+      // store restored from its changelog is identical), stamped with the record that expired them.
+      if (retentionMs !== Number.POSITIVE_INFINITY && now > before && advancers.length > 0) {
+        const from = before === NO_STREAM_TIME ? NO_STREAM_TIME : before - retentionMs + 1;
+        for (const c of ws.startingIn(from, now - retentionMs + 1))
+          ws.remove(c.key, c.windowStartMs, closerOf(advancers, c.windowStartMs + retentionMs).timestamp);
+      }
+      return out;
     },
   };
+
+  function updates(ws: WindowStore<K, A>, updated: Map<string, { r: Flowing<K, V>; w: Window }>): Flowing[] {
+    return [...updated.values()].map(({ r, w }) => {
+      const cur = ws.getWithTimestamp(r.key, w.startMs)!;
+      const value: WindowedValue<A> = { window: w, aggregate: cur.value };
+      return { key: r.key, value, timestamp: cur.timestampMs, headers: r.headers, raw: r.raw, origin: r.origin };
+    });
+  }
+
+  /** The windows that closed in this batch (start + closeDelay in (before, now]), as records to emit. */
+  function closedWindows(ws: WindowStore<K, A>, before: number, now: number, advancers: Flowing[]): Flowing[] {
+    if (now === before || advancers.length === 0) return [];
+    const from = before === NO_STREAM_TIME ? NO_STREAM_TIME : before - closeDelay + 1;
+    return ws.startingIn(from, now - closeDelay + 1).map((c) => {
+      const by = closerOf(advancers, c.windowStartMs + closeDelay);
+      return {
+        key: c.key,
+        value: {
+          window: { startMs: c.windowStartMs, endMs: c.windowStartMs + spec.sizeMs },
+          aggregate: c.value,
+        } satisfies WindowedValue<A>,
+        // the max timestamp of the window's records (Kafka Streams' timestamp propagation); a window from a store
+        // file older than timestamps falls back to its end - 1
+        timestamp: c.timestampMs === NO_TIMESTAMP ? c.windowStartMs + spec.sizeMs - 1 : c.timestampMs,
+        headers: by.headers,
+        raw: by.raw,
+        origin: by.origin,
+      };
+    });
+  }
 }
 
 /** The first of `advancers` (ascending timestamps) at or past `closeAtMs`; the last one if none is. */

@@ -17,6 +17,18 @@ export interface CountOptions {
   readonly keyName?: string;
 }
 
+/** Options of windowed aggregations: when results emit, and how long windows stay in the store (ms). */
+export interface WindowedOptions {
+  readonly keyName?: string;
+  /** `'final'` (default, once when the window closes) or `'update'` (every change, coalesced per batch). */
+  readonly emit?: EmitStrategy;
+  /**
+   * How long a window stays in the store after its start, ms (minimum: window size + grace). Default: kept (closed
+   * windows stay readable with `eddy inspect`/`sql`); set it to bound the store on a long input.
+   */
+  readonly retentionMs?: number;
+}
+
 /**
  * The functions of `reduce` (Kafka Streams `Reducer`): the first record of a key (or window) is its aggregate; each
  * later one is folded in with `reducer(aggregate, value)`. `value` is the store's value schema (the stream's).
@@ -107,12 +119,15 @@ export class WindowedStream<K, V> {
    * Aggregates per key and window into the window store `store` (changelogged). With `emit: 'final'` (default,
    * Kafka Streams' `EmitStrategy.onWindowClose`) the returned table emits each window's final aggregate once, when
    * the window closes (end + grace <= stream time); with `emit: 'update'` (`onWindowUpdate`, Kafka Streams' default)
-   * every change, coalesced per batch. A non-default emit strategy enters the version fingerprint (node params).
-   * Throws `RangeError` for an unknown emit strategy.
+   * every change, coalesced per batch. By default the store keeps every window (closed ones stay readable with
+   * `eddy inspect`, `sql`); with `retentionMs` (minimum: size + grace, Kafka Streams' window retention) windows are
+   * removed once stream time passes their start + `retentionMs`, and the store stops growing. A non-default emit strategy or retention enters
+   * the version fingerprint (node params). Throws `RangeError` for an unknown emit strategy or a retention below
+   * size + grace.
    */
   aggregate<A>(
     store: string,
-    fns: WindowAggregateFns<K, V, A> & { value: AvroSchema; keyName?: string; emit?: EmitStrategy },
+    fns: WindowAggregateFns<K, V, A> & { value: AvroSchema } & WindowedOptions,
   ): WindowedTable<K, A> {
     const emit = fns.emit ?? 'final';
     if (emit !== 'final' && emit !== 'update')
@@ -122,32 +137,25 @@ export class WindowedStream<K, V> {
       store,
       'window-aggregate',
       [this.nodeId],
-      windowAggregateProcessor(store, store, this.spec, fns, this.b.policy, emit),
+      windowAggregateProcessor(store, store, this.spec, fns, this.b.policy, emit, fns.retentionMs),
       [store],
       undefined,
-      // 'final' adds nothing, so that the fingerprints of versions built before emit strategies stay the same
-      emit === 'final' ? undefined : { emit },
+      // the defaults add nothing, so that the fingerprints of versions built before these options stay the same
+      emit === 'final' && fns.retentionMs === undefined
+        ? undefined
+        : { ...(emit !== 'final' && { emit }), ...(fns.retentionMs !== undefined && { retentionMs: fns.retentionMs }) },
     );
     return new WindowedTable<K, A>(this.b, id);
   }
 
   /** Counts records per key and window (Kafka Streams `TimeWindowedKStream#count`) into window store `store`. */
-  count(store: string, opts: CountOptions & { emit?: EmitStrategy } = {}): WindowedTable<K, number> {
-    return this.aggregate<number>(store, {
-      ...countFns<K, V>(),
-      value: 'long',
-      keyName: opts.keyName,
-      emit: opts.emit,
-    });
+  count(store: string, opts: CountOptions & WindowedOptions = {}): WindowedTable<K, number> {
+    return this.aggregate<number>(store, { ...opts, ...countFns<K, V>(), value: 'long' });
   }
 
   /** Combines the values of each key and window (Kafka Streams `TimeWindowedKStream#reduce`); see `GroupedStream#reduce`. */
-  reduce(store: string, opts: ReduceOptions<K, V> & { emit?: EmitStrategy }): WindowedTable<K, V> {
-    return this.aggregate<V>(store, {
-      ...reduceFns<K, V>(opts.reducer),
-      value: opts.value,
-      keyName: opts.keyName,
-      emit: opts.emit,
-    });
+  reduce(store: string, opts: ReduceOptions<K, V> & WindowedOptions): WindowedTable<K, V> {
+    const { reducer, ...rest } = opts;
+    return this.aggregate<V>(store, { ...rest, ...reduceFns<K, V>(reducer) });
   }
 }
