@@ -143,7 +143,7 @@ export function build(op: string, p: P): { topology: Topology; out: string } {
     case 'filter-map':
       src()
         .filter((v) => v.v % 3 !== 0)
-        .map((r) => ({ key: `${r.key}-m`, value: { i: r.value.i, v: r.value.v * 2 } }))
+        .map((r) => ({ key: r.key === null ? null : `${r.key}-m`, value: { i: r.value.i, v: r.value.v * 2 } }))
         .mapValues((v) => ({ i: v.i, v: v.v + 1 }))
         .to(out);
       break;
