@@ -121,7 +121,13 @@ async function check(sc: Scenario): Promise<string> {
   let expected = applied.expected;
   let actual = ours;
   let burstNote = '';
-  if (windowedOp(sc)) {
+  if (windowedOp(sc) && (sc.params.emit === 'update' || sc.op === 'session')) {
+    // several updates of one record (hopping, sliding windows), or several sessions closed by one record: Kafka
+    // Streams does not define their order, and it is not the order of time windows (start, then key)
+    burstNote = ', bursts compared sorted';
+    expected = sortBursts(expected);
+    actual = sortBursts(ours);
+  } else if (windowedOp(sc)) {
     // the order of several results of one input record is not defined by Kafka Streams: each side keeps its rule
     expect(outOfOrder(theirs, KSTREAMS_ORDER), `${sc.name}: Kafka Streams' order inside a burst`).toBeUndefined();
     expect(
@@ -137,7 +143,8 @@ async function check(sc: Scenario): Promise<string> {
   const diff = firstDifference(sc, expected, actual);
   if (diff !== undefined) {
     // tell a changed known difference apart from a new one
-    const raw = firstDifference(sc, KNOWN.avroKeyOrder && windowedOp(sc) ? sortBursts(theirs) : theirs, actual);
+    const sorted = windowedOp(sc) && (KNOWN.avroKeyOrder || sc.params.emit === 'update' || sc.op === 'session');
+    const raw = firstDifference(sc, sorted ? sortBursts(theirs) : theirs, actual);
     const hint =
       raw === undefined
         ? '\neddy now equals Kafka Streams exactly: a known difference is gone; set its flag in KNOWN to false'
@@ -269,7 +276,7 @@ describe(`differential: eddy vs Kafka Streams 3.9.1 TopologyTestDriver (seed ${S
   });
 
   it('the comparison sees a difference: a changed timestamp, a missing record, swapped records', () => {
-    const sc = core.find((x) => x.op === 'filter-map') ?? core[0];
+    const sc = core.find((x) => x.op === 'filter-map') ?? [...core, ...coming][0];
     const out = kstreamsOutputs(sc);
     expect(out.length).toBeGreaterThan(10);
     expect(firstDifference(sc, out, out)).toBeUndefined();

@@ -74,7 +74,8 @@ interface Agg {
 }
 const init = (): Agg => ({ count: 0, sum: 0, last: -1 });
 const add = (a: Agg, v: In): Agg => ({ count: a.count + 1, sum: a.sum + v.v, last: v.i });
-const merge = (_k: string, a: Agg, b: Agg): Agg => ({
+/** Kafka Streams' `Merger` is (key, agg1, agg2); eddy's `merger` (aggregate1, aggregate2, key). */
+const merge = (a: Agg, b: Agg): Agg => ({
   count: a.count + b.count,
   sum: a.sum + b.sum,
   last: Math.max(a.last, b.last),

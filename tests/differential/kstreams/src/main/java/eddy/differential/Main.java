@@ -73,6 +73,10 @@ public final class Main {
     props.put(StreamsConfig.DEFAULT_KEY_SERDE_CLASS_CONFIG, Serdes.StringSerde.class);
     props.put(StreamsConfig.DEFAULT_VALUE_SERDE_CLASS_CONFIG, JsonSerde.class);
     props.put(StreamsConfig.InternalConfig.EMIT_INTERVAL_MS_KSTREAMS_WINDOWED_AGGREGATION, 0L);
+    // likewise the wall-clock throttle of left/outer stream-stream joins' unmatched results (KIP-633's fix of
+    // spurious results): the driver's wall clock stands still, so with the default (1 s) when they come out would
+    // depend on it, not on stream time
+    props.put(StreamsConfig.InternalConfig.EMIT_INTERVAL_MS_KSTREAMS_OUTER_JOIN_SPURIOUS_RESULTS_FIX, 0L);
     // RocksDB stores (Kafka Streams' default) flush on every commit, and the driver commits after every record: a
     // state dir in memory (the test passes one under /dev/shm where there is one) keeps that off the disk
     props.put(StreamsConfig.STATE_DIR_CONFIG, System.getProperty("differential.state.dir", System.getProperty("java.io.tmpdir") + "/kafka-streams-differential"));
