@@ -55,6 +55,9 @@ interface SubjectVersionResponse {
 }
 
 /** `SchemaRegistry` over the Confluent REST API. Schemas by id are cached in memory (ids are immutable). */
+/** Subjects asked for per `GET /subjects` page. */
+const SUBJECTS_PAGE = 1_000;
+
 export class ConfluentSchemaRegistry implements SchemaRegistry {
   /** Base URL without trailing slash and without credentials. */
   readonly host: string;
@@ -135,8 +138,20 @@ export class ConfluentSchemaRegistry implements SchemaRegistry {
     return this.subjectVersion(subject, String(version));
   }
 
+  /**
+   * Every subject, paged (`?offset=&limit=`): Apicurio's Confluent API answers at most 1,000 subjects per request,
+   * Confluent's pages when asked and otherwise answers them all (a page with nothing new ends the walk).
+   */
   async listSubjects(): Promise<string[]> {
-    return (await this.request<string[]>('GET', '/subjects')).sort();
+    const all = new Set<string>();
+    for (let offset = 0; ; ) {
+      const page = await this.request<string[]>('GET', `/subjects?offset=${offset}&limit=${SUBJECTS_PAGE}`);
+      const before = all.size;
+      for (const s of page) all.add(s);
+      if (page.length < SUBJECTS_PAGE || all.size === before) break;
+      offset += page.length;
+    }
+    return [...all].sort();
   }
 
   async listVersions(subject: string): Promise<number[]> {

@@ -52,7 +52,7 @@ describe('ConfluentSchemaRegistry requests', () => {
     const r = new ConfluentSchemaRegistry({ host: 'http://user:p%40ss@localhost:8081/', fetch: f.fetch });
     expect(r.host).toBe('http://localhost:8081');
     expect(await r.listSubjects()).toEqual(['a', 'b']);
-    expect(f.calls[0].url.toString()).toBe('http://localhost:8081/subjects');
+    expect(f.calls[0].url.toString()).toBe('http://localhost:8081/subjects?offset=0&limit=1000');
     expect(f.calls[0].headers.get('authorization')).toBe(`Basic ${Buffer.from('user:p@ss').toString('base64')}`);
     expect(() => new ConfluentSchemaRegistry({ host: 'localhost:8081' })).toThrow(ConfigError);
     expect(() => new ConfluentSchemaRegistry({ host: 'not a url' })).toThrow(ConfigError);
