@@ -156,12 +156,17 @@ async function runOnLog(t: Topology, maxBatchRecords: number, o: { restartAfter?
         maxBatchRecords,
       }).run();
     }
-    const outputs: Record<string, { key: string; value: string; timestamp: number }[]> = {};
+    const outputs: Record<string, { key: string | null; value: string | null; timestamp: number }[]> = {};
     for (const topic of ['sessions.v1', 'sliding.v1']) {
       outputs[topic] = [];
       for await (const b of env.log.read({ topic, partition: 0 }))
+        // a merged session's retraction (emit 'update') is a tombstone: a null value
         for (const r of b)
-          outputs[topic].push({ key: r.key!.toString('hex'), value: r.value!.toString('hex'), timestamp: r.timestamp });
+          outputs[topic].push({
+            key: r.key?.toString('hex') ?? null,
+            value: r.value?.toString('hex') ?? null,
+            timestamp: r.timestamp,
+          });
     }
     const rows = await readStore({
       stateDir: env.stateDir,
