@@ -16,13 +16,13 @@
 import { join } from 'node:path';
 import { loadFlightData } from '../examples/flight-delays/load.js';
 import { buildFlightDelays, flightDelaysVersions } from '../examples/flight-delays/topology.js';
+import { loadConfig } from '../src/config/index.js';
 import { traceStore } from '../src/debug/trace.js';
-import { diffVersions } from '../src/replay/diff.js';
-import { EmbeddedLog } from '../src/log/embedded/index.js';
 import type { ProducerRecord } from '../src/log/contract.js';
+import { EmbeddedLog } from '../src/log/embedded/index.js';
+import { diffVersions } from '../src/replay/diff.js';
 import { TopologyRunner } from '../src/runtime/runner.js';
 import { ThreadedRunner } from '../src/runtime/threads/host.js';
-import { loadConfig } from '../src/config/index.js';
 import { LocalSchemaRegistry } from '../src/schema/local-registry.js';
 
 const [phase, dataDir, arg] = process.argv.slice(2);
@@ -42,7 +42,14 @@ if (phase === 'load') {
   let n = 0;
   for (const o of offs) {
     for await (const batch of log.read({ topic: 'flights', partition: o.partition }, { maxBatchRecords: 5000 })) {
-      const out: ProducerRecord[] = batch.map((r) => ({ topic: 'bench-copy', partition: r.partition, key: r.key, value: r.value, headers: r.headers, timestamp: r.timestamp }));
+      const out: ProducerRecord[] = batch.map((r) => ({
+        topic: 'bench-copy',
+        partition: r.partition,
+        key: r.key,
+        value: r.value,
+        headers: r.headers,
+        timestamp: r.timestamp,
+      }));
       await producer.send(out);
       n += batch.length;
     }
@@ -51,7 +58,13 @@ if (phase === 'load') {
   result.records = n;
 } else if (phase === 'pipeline') {
   const t = buildFlightDelays();
-  const runner = new TopologyRunner(t, { log, registry, stateDir: join(dataDir, 'state'), untilIdle: true, maxBatchRecords: arg ? Number(arg) : 5000 });
+  const runner = new TopologyRunner(t, {
+    log,
+    registry,
+    stateDir: join(dataDir, 'state'),
+    untilIdle: true,
+    maxBatchRecords: arg ? Number(arg) : 5000,
+  });
   const stats = await runner.run();
   result.records = stats.totalIn(['flights']);
   result.commits = stats.commits;
@@ -63,11 +76,19 @@ if (phase === 'load') {
   const o = { log, registry, stateDir: join(dataDir, 'state'), untilIdle: true, maxBatchRecords: 5000 };
   const runner =
     phase === 'threads'
-      ? new ThreadedRunner(versions, { ...o, threads: { config: loadConfig({ env: { EDDY_DATA_DIR: dataDir }, cwd: dataDir }).config, topology: 'flight-delays' } })
+      ? new ThreadedRunner(versions, {
+          ...o,
+          threads: {
+            config: loadConfig({ env: { EDDY_DATA_DIR: dataDir }, cwd: dataDir }).config,
+            topology: 'flight-delays',
+          },
+        })
       : new TopologyRunner(versions, o);
   await runner.run();
   result.records = runner.versions[runner.versions.length - 1].stats.totalIn(['flights']);
-  result.perVersion = Object.fromEntries(runner.versions.map((v) => [v.topology.version, v.stats.totalIn(['flights'])]));
+  result.perVersion = Object.fromEntries(
+    runner.versions.map((v) => [v.topology.version, v.stats.totalIn(['flights'])]),
+  );
   result.fetched = runner.fetched;
 } else if (phase === 'diff') {
   const [v1, v2] = flightDelaysVersions();
@@ -75,7 +96,15 @@ if (phase === 'load') {
   let records = 0;
   for (const what of ['route_stats', 'delays_by_airport_hour']) {
     const t0 = performance.now();
-    const d = await diffVersions({ log, registry, stateDir: join(dataDir, 'state'), a: v1, b: v2, what, fields: ['delayed'] });
+    const d = await diffVersions({
+      log,
+      registry,
+      stateDir: join(dataDir, 'state'),
+      a: v1,
+      b: v2,
+      what,
+      fields: ['delayed'],
+    });
     times[what] = Math.round(performance.now() - t0);
     records += d.keysA + d.keysB;
     result[`${what}.different`] = d.different;
@@ -92,7 +121,14 @@ if (phase === 'load') {
   result.rawReadMs = Math.round(performance.now() - started);
   result.rawReadCpuMs = cpuMs(process.cpuUsage(c0));
   const [t0, c1] = [performance.now(), process.cpuUsage()];
-  const r = await traceStore({ log, registry, topology: buildFlightDelays(), store: arg, key: JSON.parse(key), windowMs: window ? Date.parse(window) : undefined });
+  const r = await traceStore({
+    log,
+    registry,
+    topology: buildFlightDelays(),
+    store: arg,
+    key: JSON.parse(key),
+    windowMs: window ? Date.parse(window) : undefined,
+  });
   result.traceMs = Math.round(performance.now() - t0);
   result.traceCpuMs = cpuMs(process.cpuUsage(c1));
   result.records = r.replayed.reduce((a, x) => a + x.records, 0);

@@ -20,7 +20,11 @@ const here = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
 const backendArg = args.indexOf('--backend');
 if (backendArg >= 0 && args[backendArg + 1] === 'kafka') {
-  execFileSync(process.execPath, [join(here, 'kafka.js'), ...args.filter((_, i) => i !== backendArg && i !== backendArg + 1)], { stdio: 'inherit' });
+  execFileSync(
+    process.execPath,
+    [join(here, 'kafka.js'), ...args.filter((_, i) => i !== backendArg && i !== backendArg + 1)],
+    { stdio: 'inherit' },
+  );
   process.exit(0);
 }
 const limitArg = args.indexOf('--limit');
@@ -37,7 +41,10 @@ interface PhaseResult {
 }
 
 function phase(name: string, dir: string, arg?: string): PhaseResult {
-  const out = execFileSync(process.execPath, [join(here, 'phase.js'), name, dir, ...(arg ? [arg] : [])], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const out = execFileSync(process.execPath, [join(here, 'phase.js'), name, dir, ...(arg ? [arg] : [])], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const line = out.trim().split('\n').pop()!;
   const r = JSON.parse(line);
   process.stderr.write(`${name}: ${line}\n`);

@@ -9,16 +9,16 @@ import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { asyncBufferFromFile, parquetMetadataAsync, parquetRead } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
+import { ConfigError } from '../../src/errors.js';
+import type { Airport } from '../../src/generated/schemas.js';
+import type { Flight } from '../../src/generated/schemas-v2.js';
 import type { Log, ProducerRecord } from '../../src/log/contract.js';
 import { partitionFor } from '../../src/log/partitioner.js';
 import { AvroSerde } from '../../src/schema/avro-serde.js';
 import { loadSchemas } from '../../src/schema/load.js';
 import type { SchemaRegistry } from '../../src/schema/types.js';
-import { packageRoot } from '../../src/util/paths.js';
 import { topicConfigFor } from '../../src/topology/topic-config.js';
-import { ConfigError } from '../../src/errors.js';
-import type { Airport } from '../../src/generated/schemas.js';
-import type { Flight } from '../../src/generated/schemas-v2.js';
+import { packageRoot } from '../../src/util/paths.js';
 
 /** Where the vega-datasets package keeps its data files. */
 export function vegaDataDir(): string {
@@ -60,7 +60,11 @@ export interface LoadOptions {
 }
 
 function mustExist(path: string, what: string): void {
-  if (!existsSync(path)) throw new ConfigError(`${what} file not found: ${path}. Run \`npm install\` (it ships with vega-datasets) or pass the path.`, { path });
+  if (!existsSync(path))
+    throw new ConfigError(
+      `${what} file not found: ${path}. Run \`npm install\` (it ships with vega-datasets) or pass the path.`,
+      { path },
+    );
 }
 
 /** Reads airports.csv into records; empty or "NA" fields become null. Throws ConfigError on a bad row. */
@@ -72,8 +76,19 @@ export function readAirports(path: string): Airport[] {
     const latitude = Number(r.latitude);
     const longitude = Number(r.longitude);
     if (!r.iata || Number.isNaN(latitude) || Number.isNaN(longitude))
-      throw new ConfigError(`${path}: row ${i + 2} has no iata code or a non-numeric latitude/longitude`, { path, row: i + 2 });
-    return { iata: r.iata, name: r.name ?? '', city: opt(r.city), state: opt(r.state), country: opt(r.country), latitude, longitude };
+      throw new ConfigError(`${path}: row ${i + 2} has no iata code or a non-numeric latitude/longitude`, {
+        path,
+        row: i + 2,
+      });
+    return {
+      iata: r.iata,
+      name: r.name ?? '',
+      city: opt(r.city),
+      state: opt(r.state),
+      country: opt(r.country),
+      latitude,
+      longitude,
+    };
   });
 }
 
@@ -108,7 +123,13 @@ export async function loadFlightData(opts: LoadOptions): Promise<{ flights: numb
   const producer = log.producer();
   try {
     await producer.send(
-      airports.map((a) => ({ topic: AIRPORTS, partition: 0, key: airportKey.serialize(a.iata), value: airportSerde.serialize(a), timestamp: 0 })),
+      airports.map((a) => ({
+        topic: AIRPORTS,
+        partition: 0,
+        key: airportKey.serialize(a.iata),
+        value: airportSerde.serialize(a),
+        timestamp: 0,
+      })),
     );
 
     const file = await asyncBufferFromFile(flightsFile);
@@ -127,13 +148,28 @@ export async function loadFlightData(opts: LoadOptions): Promise<{ flights: numb
       }
       const first = Math.max(rowStart, skip);
       let rows: unknown[][] = [];
-      await parquetRead({ file, metadata: meta, compressors, rowStart: first, rowEnd: Math.min(rowEnd, first + (total - loaded)), onComplete: (r) => { rows = r as unknown[][]; } });
+      await parquetRead({
+        file,
+        metadata: meta,
+        compressors,
+        rowStart: first,
+        rowEnd: Math.min(rowEnd, first + (total - loaded)),
+        onComplete: (r) => {
+          rows = r as unknown[][];
+        },
+      });
       rowStart = rowEnd;
       let rowNumber = first;
       let out: ProducerRecord[] = [];
       for (const row of rows) {
         const [date, delay, distance, origin, destination] = row as [Date, bigint, bigint, string, string];
-        const f = { date: date.getTime(), delay: Number(delay), distance: Number(distance), origin, destination } as Flight;
+        const f = {
+          date: date.getTime(),
+          delay: Number(delay),
+          distance: Number(distance),
+          origin,
+          destination,
+        } as Flight;
         if (v2) f.source_row = rowNumber;
         rowNumber++;
         let k = keyCache.get(origin);
@@ -142,7 +178,13 @@ export async function loadFlightData(opts: LoadOptions): Promise<{ flights: numb
           k = { bytes, partition: partitionFor(bytes, actual) };
           keyCache.set(origin, k);
         }
-        out.push({ topic: FLIGHTS, partition: k.partition, key: k.bytes, value: flightSerde.serialize(f), timestamp: f.date });
+        out.push({
+          topic: FLIGHTS,
+          partition: k.partition,
+          key: k.bytes,
+          value: flightSerde.serialize(f),
+          timestamp: f.date,
+        });
         if (out.length >= batchRecords) {
           await producer.send(out);
           loaded += out.length;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { fingerprintChanges, fingerprintOf } from '../../src/replay/fingerprint.js';
 import { tumbling } from '../../src/processors/window.js';
+import { fingerprintChanges, fingerprintOf } from '../../src/replay/fingerprint.js';
 import { topology } from '../../src/topology/builder.js';
 import { delaysTopology } from './helpers.js';
 

@@ -159,8 +159,8 @@ async function runOnLog(t: Topology, maxBatchRecords: number, o: { restartAfter?
     const outputs: Record<string, { key: string | null; value: string | null; timestamp: number }[]> = {};
     for (const topic of ['sessions.v1', 'sliding.v1']) {
       outputs[topic] = [];
+      // a merged session's retraction (emit 'update') is a tombstone: a null value
       for await (const b of env.log.read({ topic, partition: 0 }))
-        // a merged session's retraction (emit 'update') is a tombstone: a null value
         for (const r of b)
           outputs[topic].push({
             key: r.key?.toString('hex') ?? null,
