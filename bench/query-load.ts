@@ -9,6 +9,7 @@ import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { EmbeddedLog } from '../src/log/embedded/index.js';
 
 const { values } = parseArgs({
   options: {
@@ -54,10 +55,10 @@ function startWorker(dataDir: string): Promise<{ child: ChildProcess; url: strin
   });
 }
 
-async function recordsIn(url: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
+/** Flights the worker committed so far: the version's committed offsets, read from the embedded log itself. */
+async function committed(log: EmbeddedLog): Promise<number> {
   let n = 0;
-  for (const m of text.matchAll(/^eddy_records_in_total\{topic="flights"[^}]*\} (\d+)/gm)) n += Number(m[1]);
+  for (const c of (await log.committedOffsets('flight-delays.v1', 'flights')).values()) n += c.offset;
   return n;
 }
 
@@ -66,7 +67,9 @@ async function measure(
   storm: boolean,
   round: number,
 ): Promise<{ recordsPerSecond: number; answers: Record<string, number> }> {
-  const { child, url } = await startWorker(join(base, `r${round}-${storm ? 'storm' : 'quiet'}`));
+  const dataDir = join(base, `r${round}-${storm ? 'storm' : 'quiet'}`);
+  const { child, url } = await startWorker(dataDir);
+  const log = EmbeddedLog.open(join(dataDir, 'log.db'));
   const answers: Record<string, number> = {};
   let done = false;
   const client = async () => {
@@ -86,7 +89,7 @@ async function measure(
   let first = 0;
   let startedMs = 0;
   for (;;) {
-    const n = await recordsIn(url).catch(() => 0);
+    const n = await committed(log);
     if (n > 0 && first === 0) {
       first = n;
       startedMs = performance.now();
@@ -99,6 +102,7 @@ async function measure(
   await Promise.all(clients);
   child.kill('SIGTERM');
   await new Promise((r) => child.once('exit', r));
+  await log.close();
   return { recordsPerSecond: Math.round((LIMIT - first) / seconds), answers };
 }
 
