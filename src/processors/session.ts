@@ -24,21 +24,28 @@ export interface SessionValue<A> {
 }
 
 /**
- * The Avro schema of a session store's value, `{ endMs: long, aggregate: <the user's schema> }`, named from the store
- * (`eddy_session_<store>`, non-name characters as `_`) so that the name is stable across builds.
+ * The Avro schema of a value eddy keeps around the user's aggregate in a window store: `{ <field>: long, aggregate:
+ * <the user's schema> }`, named `eddy_<kind>_<store>` (non-name characters as `_`) so that the name is stable across
+ * builds. Session stores keep the session's end (`endMs`), sliding stores the window's largest timestamp.
  */
-export function sessionValueSchema(store: string, aggregate: AvroSchema): AvroSchema {
+export function wrappedAggregateSchema(kind: string, store: string, field: string, aggregate: AvroSchema): AvroSchema {
   return {
     type: 'record',
-    name: `eddy_session_${store.replace(/[^A-Za-z0-9_]/g, '_')}`,
+    name: `eddy_${kind}_${store.replace(/[^A-Za-z0-9_]/g, '_')}`,
     fields: [
-      { name: 'endMs', type: 'long' },
+      { name: field, type: 'long' },
       { name: 'aggregate', type: aggregate },
     ],
   } as AvroSchema;
 }
 
-const iso = (ms: number) => new Date(ms).toISOString();
+/** The Avro schema of a session store's value, `{ endMs: long, aggregate }` (`eddy_session_<store>`). */
+export function sessionValueSchema(store: string, aggregate: AvroSchema): AvroSchema {
+  return wrappedAggregateSchema('session', store, 'endMs', aggregate);
+}
+
+/** An instant as ISO-8601 text, for messages. */
+export const iso = (ms: number) => new Date(ms).toISOString();
 
 /**
  * Session-window aggregation into the window store `store` (keyed by session start, value `SessionValue`), with

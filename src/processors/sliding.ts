@@ -2,7 +2,7 @@ import type { AvroSchema } from '../schema/types.js';
 import type { SlidingWindowsSpec } from '../topology/graph.js';
 import { cloneValue } from './clone.js';
 import { type ErrorPolicy, FAILED, type Flowing, guarded, type Processor } from './context.js';
-import { type EmitStrategy, forward } from './session.js';
+import { type EmitStrategy, forward, iso, wrappedAggregateSchema } from './session.js';
 import { NO_STREAM_TIME, type WindowAggregateFns } from './window.js';
 
 /** What a sliding-window store holds per (key, window start): the largest record timestamp in it and its aggregate. */
@@ -11,19 +11,10 @@ export interface SlidingValue<A> {
   readonly aggregate: A;
 }
 
-/** The Avro schema of a sliding store's value, `{ timestampMs: long, aggregate }`, named from the store. */
+/** The Avro schema of a sliding store's value, `{ timestampMs: long, aggregate }` (`eddy_sliding_<store>`). */
 export function slidingValueSchema(store: string, aggregate: AvroSchema): AvroSchema {
-  return {
-    type: 'record',
-    name: `eddy_sliding_${store.replace(/[^A-Za-z0-9_]/g, '_')}`,
-    fields: [
-      { name: 'timestampMs', type: 'long' },
-      { name: 'aggregate', type: aggregate },
-    ],
-  } as AvroSchema;
+  return wrappedAggregateSchema('sliding', store, 'timestampMs', aggregate);
 }
-
-const iso = (ms: number) => new Date(ms).toISOString();
 
 interface Found<A> {
   readonly windowStartMs: number;
